@@ -1,0 +1,46 @@
+"""Typed records that describe a scene (one MuJoCo Playground environment) to the API and the UI."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+SceneFamily = Literal["classic_control", "locomotion", "manipulation"]
+
+
+class SceneInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """What the UI needs to list a scene and load its model.
+
+    Sizes are counts of float32 entries; times are seconds of simulated time.
+    """
+
+    id: str  # Playground registry name, e.g. "CartpoleBalance"
+    name: str  # display name, e.g. "Cartpole Balance"
+    family: SceneFamily
+    robot: str  # e.g. "Cartpole", "Unitree Go1"
+    num_actuators: int
+    action_size: int
+    # Playground observations are either one vector or a dict of them ("state", "privileged_state").
+    observation_size: dict[str, list[int]]
+    ctrl_dt: float  # seconds between policy actions
+    sim_dt: float  # physics timestep
+    n_substeps: int  # physics steps per control step
+    keyframes: list[str]  # keyframe names in model order ("" for an unnamed one)
+    model_bytes: int  # size of the uncompressed MJB file
+    model_sha256: str  # hash of the MJB bytes; doubles as the HTTP ETag
+    mujoco_version: str  # MJB files load only in the identical MuJoCo version
+
+
+class SceneFailure(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    error: str
+
+
+class SceneList(msgspec.Struct, frozen=True, kw_only=True):
+    """Scenes are verified in a worker process on first launch; until that finishes some are pending."""
+
+    scenes: list[SceneInfo]
+    pending: list[str]
+    failed: list[SceneFailure]
+    complete: bool
