@@ -1,0 +1,49 @@
+import { useEffect, useState } from "react";
+import { UNAUTHORIZED_MESSAGE } from "../api/token";
+import { defaultSceneId } from "./format";
+import { ScenePicker } from "./ScenePicker";
+import { SceneView } from "./SceneView";
+import { useScenes } from "./useScenes";
+
+export function App() {
+  const { list, error } = useScenes();
+  const [selectedId, setSelectedId] = useState<string | null>(null);
+
+  useEffect(() => {
+    if (selectedId === null && list) setSelectedId(defaultSceneId(list.scenes));
+  }, [list, selectedId]);
+
+  const scene = list?.scenes.find((s) => s.id === selectedId) ?? null;
+
+  return (
+    <div className="app">
+      <header className="header">
+        <span className="brand">Robocoach</span>
+        <span className="header-note">MuJoCo Playground scenes, simulated in your browser</span>
+      </header>
+      <ScenePicker list={list} error={error} selectedId={selectedId} onSelect={setSelectedId} />
+      {scene ? (
+        <SceneView key={scene.id} scene={scene} />
+      ) : (
+        <main className="scene-view">
+          <div className="viewport" data-state={error ? "error" : "loading"}>
+            <div
+              className={error ? "overlay overlay-error" : "overlay"}
+              role={error ? "alert" : "status"}
+            >
+              {error === UNAUTHORIZED_MESSAGE
+                ? error
+                : error
+                  ? `Cannot reach the Robocoach server: ${error}`
+                  : list
+                    ? list.complete
+                      ? "No scenes available."
+                      : "Preparing scenes…"
+                    : "Loading scenes…"}
+            </div>
+          </div>
+        </main>
+      )}
+    </div>
+  );
+}

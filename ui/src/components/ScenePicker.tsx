@@ -1,0 +1,95 @@
+import { useId, useMemo, useState } from "react";
+import type { SceneList } from "../api/client";
+import { groupScenes } from "./format";
+
+interface Props {
+  list: SceneList | null;
+  error: string | null;
+  selectedId: string | null;
+  onSelect: (id: string) => void;
+}
+
+function actuators(n: number): string {
+  return `${n} actuator${n === 1 ? "" : "s"}`;
+}
+
+export function ScenePicker({ list, error, selectedId, onSelect }: Props) {
+  const [query, setQuery] = useState("");
+  const groups = useMemo(() => groupScenes(list?.scenes ?? [], query), [list, query]);
+  const idPrefix = useId();
+
+  return (
+    <nav className="picker" aria-label="Scenes">
+      <input
+        className="picker-search"
+        type="search"
+        aria-label="Search scenes"
+        placeholder="Search scenes"
+        value={query}
+        onChange={(e) => setQuery(e.target.value)}
+      />
+      {error && (
+        <p className="picker-error" role="alert">
+          {error}
+        </p>
+      )}
+      {!list && !error && <p className="picker-note">Loading scenes…</p>}
+      {list && groups.length === 0 && list.scenes.length > 0 && (
+        <p className="picker-note">No scene matches “{query}”.</p>
+      )}
+      {groups.map((group) => (
+        <section key={group.family} aria-labelledby={`${idPrefix}-${group.family}`}>
+          <h2 id={`${idPrefix}-${group.family}`}>{group.label}</h2>
+          <ul>
+            {group.scenes.map((s) => (
+              <li key={s.id}>
+                <button
+                  type="button"
+                  className="scene"
+                  aria-pressed={s.id === selectedId}
+                  data-scene-id={s.id}
+                  onClick={() => onSelect(s.id)}
+                >
+                  <span className="scene-name">{s.name}</span>
+                  <span className="scene-meta">
+                    {s.robot} · {actuators(s.num_actuators)}
+                  </span>
+                </button>
+              </li>
+            ))}
+          </ul>
+        </section>
+      ))}
+      {list && list.pending.length > 0 && (
+        <section aria-label="Pending scenes" data-state="pending">
+          <h2>Preparing</h2>
+          <p className="picker-note" role="status">
+            Checking {list.pending.length} more scene{list.pending.length === 1 ? "" : "s"}…
+          </p>
+          <ul>
+            {list.pending.map((id) => (
+              <li key={id} className="scene-pending">
+                {id}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      {list && list.failed.length > 0 && (
+        <section aria-label="Failed scenes" data-state="failed">
+          <h2>Unavailable</h2>
+          <ul>
+            {list.failed.map((f) => (
+              <li key={f.id} className="scene-failed">
+                <details>
+                  <summary>{f.id}</summary>
+                  <pre>{f.error}</pre>
+                </details>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+    </nav>
+  );
+}

@@ -1,0 +1,156 @@
+import wasmUrl from "@mujoco/mujoco/mujoco.wasm?url";
+import { useCallback, useEffect, useRef, useState } from "react";
+import { fetchModel, type SceneInfo } from "../api/client";
+import { loadModelFromMjb } from "../sim/model";
+import { getMujoco } from "../sim/mujoco";
+import { Simulation } from "../sim/simulation";
+import { SceneController } from "../viewer/controller";
+import { WebGLUnavailableError } from "../viewer/renderer";
+import { reportClient } from "./diagnostics";
+import { StatusBar } from "./StatusBar";
+import { Toolbar } from "./Toolbar";
+
+type ViewState =
+  | { state: "loading"; message: string }
+  | { state: "ready" }
+  | { state: "error"; title: string; message: string };
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Toolbar, viewport and status bar for one scene. Remount (key) per scene. */
+export function SceneView({ scene }: { scene: SceneInfo }) {
+  const canvasRef = useRef<HTMLCanvasElement>(null);
+  const controller = useRef<SceneController | null>(null);
+  const [view, setView] = useState<ViewState>({
+    state: "loading",
+    message: `Loading ${scene.robot}…`,
+  });
+  const [paused, setPaused] = useState(false);
+  const [follow, setFollow] = useState(false);
+  const [keyframes, setKeyframes] = useState<string[]>([]);
+  const [keyframe, setKeyframe] = useState(0);
+
+  useEffect(() => {
+    const abort = new AbortController();
+    let disposed = false;
+    let created: SceneController | null = null;
+    const fail = (title: string, error: unknown) => {
+      if (!disposed) setView({ state: "error", title, message: messageOf(error) });
+    };
+    (async () => {
+      let bytes: Uint8Array;
+      let mj: Awaited<ReturnType<typeof getMujoco>>;
+      try {
+        setView({ state: "loading", message: `Loading ${scene.robot}…` });
+        [mj, bytes] = await Promise.all([
+          getMujoco({ wasmUrl }),
+          fetchModel(scene.id, abort.signal),
+        ]);
+      } catch (error) {
+        if (!abort.signal.aborted) fail(`Could not download ${scene.name}`, error);
+        return;
+      }
+      if (disposed) return;
+      let sim: Simulation;
+      try {
+        sim = new Simulation(mj, loadModelFromMjb(mj, bytes, scene.name));
+      } catch (error) {
+        fail(`The model of ${scene.name} failed to load`, error);
+        return;
+      }
+      const canvas = canvasRef.current;
+      if (!canvas) {
+        sim.dispose();
+        return;
+      }
+      try {
+        created = new SceneController(sim, canvas, {
+          onFirstFrame: ({ webglRenderer }) => {
+            reportClient(true, webglRenderer);
+            if (!disposed) setView({ state: "ready" });
+          },
+          onError: (error) => fail("The simulation stopped", error),
+        });
+      } catch (error) {
+        sim.dispose();
+        if (error instanceof WebGLUnavailableError) reportClient(false, "");
+        fail("Cannot draw the scene", error);
+        return;
+      }
+      controller.current = created;
+      setKeyframes(sim.keyframeNames);
+      setKeyframe(sim.keyframeNames.length > 0 ? 0 : -1);
+      setPaused(false);
+      created.start();
+    })();
+    return () => {
+      disposed = true;
+      abort.abort();
+      controller.current = null;
+      created?.dispose();
+    };
+  }, [scene]);
+
+  const sim = () => controller.current?.sim;
+  const onPlayPause = useCallback(() => {
+    const s = controller.current?.sim;
+    if (!s) return;
+    if (s.paused) s.play();
+    else s.pause();
+    setPaused(s.paused);
+  }, []);
+  const onStep = () => {
+    sim()?.step();
+    setPaused(true);
+  };
+  const onReset = () => sim()?.reset(keyframe >= 0 ? keyframe : null);
+  const onKeyframe = (key: number) => {
+    setKeyframe(key);
+    sim()?.reset(key >= 0 ? key : null);
+  };
+  const onFollow = (on: boolean) => {
+    setFollow(on);
+    if (controller.current) controller.current.viewer.follow = on;
+  };
+
+  return (
+    <main className="scene-view">
+      <div className="scene-title">
+        <h1>{scene.name}</h1>
+        <span className="scene-robot">
+          {scene.robot} · {scene.num_actuators} actuator{scene.num_actuators === 1 ? "" : "s"}
+        </span>
+        <Toolbar
+          disabled={view.state !== "ready"}
+          paused={paused}
+          keyframes={keyframes}
+          keyframe={keyframe}
+          follow={follow}
+          onPlayPause={onPlayPause}
+          onStep={onStep}
+          onReset={onReset}
+          onKeyframe={onKeyframe}
+          onFollow={onFollow}
+        />
+      </div>
+      <div className="viewport" data-state={view.state} data-scene-id={scene.id}>
+        <canvas ref={canvasRef} aria-label="Simulation viewport" />
+        {view.state === "loading" && (
+          <div className="overlay" role="status">
+            <div className="spinner" aria-hidden="true" />
+            {view.message}
+          </div>
+        )}
+        {view.state === "error" && (
+          <div className="overlay overlay-error" role="alert">
+            <strong>{view.title}</strong>
+            <pre>{view.message}</pre>
+          </div>
+        )}
+      </div>
+      <StatusBar controller={controller} />
+    </main>
+  );
+}

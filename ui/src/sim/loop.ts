@@ -1,0 +1,33 @@
+/**
+ * Runs physics on its own timer, independent of requestAnimationFrame, so the simulation keeps real
+ * time when frames are slow. Background tabs throttle timers to ~1 Hz; Simulation.advance catches up
+ * to a capped amount on each tick.
+ */
+
+import type { Simulation } from "./simulation";
+
+export interface LoopOptions {
+  intervalMs?: number;
+  now?: () => number;
+  onTick?: (steps: number) => void;
+  onError?: (error: unknown) => void;
+}
+
+/** Starts stepping `sim`; returns a function that stops the loop. */
+export function startPhysicsLoop(sim: Simulation, options: LoopOptions = {}): () => void {
+  const now = options.now ?? (() => performance.now());
+  let last = now();
+  const timer = setInterval(() => {
+    const t = now();
+    const dt = (t - last) / 1000;
+    last = t;
+    try {
+      const steps = sim.advance(dt);
+      options.onTick?.(steps);
+    } catch (error) {
+      clearInterval(timer);
+      options.onError?.(error);
+    }
+  }, options.intervalMs ?? 4);
+  return () => clearInterval(timer);
+}
