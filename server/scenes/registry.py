@@ -92,6 +92,9 @@ class SceneRegistry:
         self._tasks: list[asyncio.Task[None]] = []
         self._menagerie_dir = cache_dir / "menagerie" / "unavailable"
         self._closed = False
+        self.peak_rss_bytes: dict[
+            str, int
+        ] = {}  # worker lane -> highest resident memory seen, for diagnostics
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -153,7 +156,7 @@ class SceneRegistry:
 
     async def _catalog(self) -> dict[str, SceneFamily]:
         if self._families is None and not self._tasks:
-            raise RuntimeError("SceneRegistry.start() was not called")
+            raise CatalogUnavailableError("the scene registry was not started")
         await self._catalog_known.wait()
         if self._families is None:
             raise CatalogUnavailableError(self._catalog_error or "the scene registry is closed")
@@ -237,6 +240,7 @@ class SceneRegistry:
             log.warning("scene %s failed: %s", scene_id, self._failed[scene_id], exc_info=exc)
         else:
             self._ready[scene_id] = result.info
+            self.peak_rss_bytes[lane.name] = max(self.peak_rss_bytes.get(lane.name, 0), result.peak_rss_bytes)
             log.info(
                 "scene %s exported in %.1f s (%s peak %.0f MiB)",
                 scene_id,

@@ -1,0 +1,307 @@
+"""Scene registry and /api/playground/scenes: real worker processes, fake envs for the failure paths."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import mujoco
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from server.api.scenes import ScenesController, etag_matches
+from server.scenes import export
+from server.scenes.catalog import describe, split_camel
+from server.scenes.registry import SceneFailedError, SceneRegistry, UnknownScene
+from server.scenes.types import SceneFamily, SceneInfo
+
+# --- fakes; module level so spawned workers can unpickle them -----------------------------------------
+
+_TINY_XML = """<mujoco><worldbody><body><joint name="hinge"/><geom size=".1"/></body></worldbody>
+<actuator><motor joint="hinge"/></actuator><keyframe><key name="home"/></keyframe></mujoco>"""
+
+
+def fake_lister() -> list[tuple[str, SceneFamily]]:
+    return [
+        ("Good", "classic_control"),
+        ("Bad", "classic_control"),
+        ("Crash", "locomotion"),
+        ("Later", "manipulation"),
+    ]
+
+
+def fake_exporter(scene_id: str, out_dir: Path, menagerie_dir: Path) -> export.ExportResult:
+    """Good/Later: a one-hinge model; Bad: raises; Crash: the worker dies; Slow: never finishes in time."""
+    if scene_id == "Bad":
+        raise ValueError("mesh 'leg.stl' not found")
+    if scene_id == "Crash":
+        os._exit(7)
+    if scene_id == "Slow":
+        time.sleep(60)
+    with (out_dir / "order.log").open("a") as log:
+        log.write(scene_id + "\n")
+    time.sleep(0.2)  # long enough for the test to reorder the queue while this runs
+    model = mujoco.MjModel.from_xml_string(_TINY_XML)
+    mjb = export.model_to_mjb(model)
+    info = SceneInfo(
+        id=scene_id,
+        name=scene_id,
+        family="classic_control",
+        robot="Stick",
+        num_actuators=model.nu,
+        action_size=model.nu,
+        observation_size={"state": [2]},
+        ctrl_dt=0.02,
+        sim_dt=model.opt.timestep,
+        n_substeps=10,
+        keyframes=["home"],
+        model_bytes=len(mjb),
+        model_sha256=hashlib.sha256(mjb).hexdigest(),
+        mujoco_version=mujoco.__version__,
+    )
+    export.write_scene(info, mjb, out_dir)
+    return export.ExportResult(info=info, seconds=0.2, peak_rss_bytes=export.peak_rss_bytes())
+
+
+def slow_lister() -> list[tuple[str, SceneFamily]]:
+    return [("Slow", "classic_control")]
+
+
+def two_real_scenes() -> list[tuple[str, SceneFamily]]:
+    # AeroCubeRotateZAxis: Menagerie meshes, and the one env without an "impl" config key.
+    wanted = {"CartpoleBalance", "AeroCubeRotateZAxis"}
+    return [(sid, family) for sid, family in export.list_scenes() if sid in wanted]
+
+
+def refuse() -> list[tuple[str, SceneFamily]]:
+    raise AssertionError("a fully cached registry must not start workers")
+
+
+def load_mjb(path: Path) -> tuple[mujoco.MjModel, bytes]:
+    mjb = gzip.decompress(path.read_bytes())
+    return mujoco.MjModel.from_binary_path(_write(path.with_suffix(""), mjb)), mjb
+
+
+def _write(path: Path, data: bytes) -> str:
+    path.write_bytes(data)
+    return str(path)
+
+
+async def wait_complete(registry: SceneRegistry, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not registry.snapshot().complete:
+        assert time.monotonic() < deadline, registry.snapshot()
+        await asyncio.sleep(0.05)
+
+
+# --- registry ---------------------------------------------------------------------------------------
+
+
+def test_real_export_then_cache(tmp_path: Path) -> None:
+    async def build() -> tuple[SceneInfo, SceneInfo]:
+        registry = SceneRegistry(tmp_path, workers=2, lister=two_real_scenes)
+        registry.start()
+        try:
+            return await registry.get("CartpoleBalance"), await registry.get("AeroCubeRotateZAxis")
+        finally:
+            await registry.close()
+
+    cartpole, aero = asyncio.run(build())
+    assert (cartpole.name, cartpole.robot, cartpole.family) == (
+        "Cartpole Balance",
+        "Cartpole",
+        "classic_control",
+    )
+    # Cartpole: one slider motor, obs = cart position, cos/sin pole angle, two velocities.
+    assert (cartpole.num_actuators, cartpole.action_size, cartpole.observation_size) == (1, 1, {"state": [5]})
+    assert (cartpole.ctrl_dt, cartpole.sim_dt, cartpole.n_substeps) == (0.01, 0.01, 1)
+    assert (aero.robot, aero.family, aero.keyframes) == ("Tetheria Aero Hand", "manipulation", ["home"])
+    assert set(aero.observation_size) == {"state", "privileged_state"}
+    assert aero.n_substeps == round(aero.ctrl_dt / aero.sim_dt) == 5
+
+    registry_dir = tmp_path / "scenes"
+    for info in (cartpole, aero):
+        (scene_dir,) = registry_dir.iterdir()
+        model, mjb = load_mjb(scene_dir / f"{info.id}.mjb.gz")
+        assert (model.nu, len(mjb), hashlib.sha256(mjb).hexdigest()) == (
+            info.num_actuators,
+            info.model_bytes,
+            info.model_sha256,
+        )
+        assert info.mujoco_version == mujoco.__version__
+
+    async def reopen() -> None:
+        # Everything is cached: the list is complete at once and no worker is asked for anything.
+        registry = SceneRegistry(tmp_path, lister=refuse, exporter=refuse)  # type: ignore[arg-type]
+        registry.start()
+        try:
+            snapshot = registry.snapshot()
+            assert snapshot.complete and not snapshot.failed
+            assert [s.id for s in snapshot.scenes] == ["CartpoleBalance", "AeroCubeRotateZAxis"]
+            assert await registry.get("CartpoleBalance") == cartpole
+        finally:
+            await registry.close()
+
+    asyncio.run(reopen())
+
+
+def test_failures_are_recorded_and_do_not_stop_the_rest(tmp_path: Path) -> None:
+    async def run() -> None:
+        registry = SceneRegistry(tmp_path, workers=1, lister=fake_lister, exporter=fake_exporter)
+        registry.start()
+        try:
+            await wait_complete(registry)
+            snapshot = registry.snapshot()
+            assert [s.id for s in snapshot.scenes] == ["Good", "Later"]  # Later ran after the crash
+            errors = {f.id: f.error for f in snapshot.failed}
+            assert errors["Bad"] == "ValueError: mesh 'leg.stl' not found"
+            assert "worker process died" in errors["Crash"]
+            assert snapshot.pending == []
+            with pytest.raises(SceneFailedError, match=r"leg\.stl"):
+                await registry.get("Bad")
+            with pytest.raises(UnknownScene) as unknown:
+                await registry.get("Nope")
+            assert unknown.value.valid_ids == ["Good", "Bad", "Crash", "Later"]
+        finally:
+            await registry.close()
+
+    asyncio.run(run())
+
+
+def test_get_moves_a_pending_scene_to_the_front(tmp_path: Path) -> None:
+    async def run() -> None:
+        registry = SceneRegistry(tmp_path, workers=1, lister=fake_lister, exporter=fake_exporter)
+        registry.start()
+        try:
+            assert (await registry.get("Later")).id == "Later"
+            await wait_complete(registry)
+        finally:
+            await registry.close()
+
+    asyncio.run(run())
+    order = (next((tmp_path / "scenes").iterdir()) / "order.log").read_text().split()
+    assert order == ["Good", "Later"]  # "Good" was already running; "Later" jumped the rest
+
+
+def test_timeout_kills_the_worker_and_close_does_not_hang(tmp_path: Path) -> None:
+    async def run() -> None:
+        registry = SceneRegistry(tmp_path, workers=1, lister=slow_lister, exporter=fake_exporter, timeout_s=3)
+        registry.start()
+        with pytest.raises(SceneFailedError, match="timed out after 3 s"):
+            await registry.get("Slow")
+        await registry.close()
+
+        registry = SceneRegistry(tmp_path / "b", workers=1, lister=slow_lister, exporter=fake_exporter)
+        registry.start()
+        waiter = asyncio.create_task(registry.get("Slow"))
+        await asyncio.sleep(1)  # the sleeping export is now in flight
+        started = time.monotonic()
+        await registry.close()
+        assert time.monotonic() - started < 5
+        with pytest.raises(RuntimeError, match="closed"):
+            await waiter
+
+    asyncio.run(run())
+
+
+def test_api_process_imports_no_jax() -> None:
+    code = (
+        "import sys, server.api.scenes, server.scenes.registry; "
+        "print(sorted(m for m in ('jax', 'mujoco_playground', 'mujoco') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_names_from_catalog() -> None:
+    assert split_camel("Go1JoystickFlatTerrain") == "Go1 Joystick Flat Terrain"
+    assert split_camel("AeroCubeRotateZAxis") == "Aero Cube Rotate Z Axis"
+    assert describe("CartpoleBalance") == ("Cartpole Balance", "Cartpole")
+    assert describe("HumanoidRun")[1] == "Humanoid"
+    assert describe("BerkeleyHumanoidJoystickFlatTerrain")[1] == "Berkeley Humanoid"  # longest prefix wins
+    assert describe("PandaRobotiqPushCube")[1] == "Franka Emika Panda with Robotiq 2F-85"
+    assert describe("SomeFutureEnv") == ("Some Future Env", "Some")
+
+
+def test_etag_matching() -> None:
+    assert etag_matches('"abc"', "abc")
+    assert etag_matches('W/"x", "abc"', "abc")
+    assert etag_matches("*", "abc")
+    assert not etag_matches('"abd"', "abc")
+    assert not etag_matches(None, "abc")
+
+
+# --- HTTP -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def scenes_client(tmp_path: Path) -> Iterator[TestClient[Litestar]]:
+    """A minimal app with just the scenes controller and a registry over fake scenes."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        app.state.scenes = SceneRegistry(tmp_path, workers=1, lister=fake_lister, exporter=fake_exporter)
+        app.state.scenes.start()
+        try:
+            yield
+        finally:
+            await app.state.scenes.close()
+
+    with TestClient(Litestar([ScenesController], lifespan=[lifespan])) as client:
+        yield client
+
+
+def test_http_scene_list_and_info(scenes_client: TestClient[Litestar]) -> None:
+    good = scenes_client.get("/api/playground/scenes/Good")
+    assert good.status_code == 200
+    assert good.json()["num_actuators"] == 1
+    assert scenes_client.get("/api/playground/scenes/Later").status_code == 200
+    deadline = time.monotonic() + 60
+    while not (listing := scenes_client.get("/api/playground/scenes").json())["complete"]:
+        assert time.monotonic() < deadline, listing
+        time.sleep(0.05)
+    assert [s["id"] for s in listing["scenes"]] == ["Good", "Later"]
+    assert {f["id"] for f in listing["failed"]} == {"Bad", "Crash"}
+
+
+def test_http_unknown_and_failed(scenes_client: TestClient[Litestar]) -> None:
+    unknown = scenes_client.get("/api/playground/scenes/Nope")
+    assert unknown.status_code == 404
+    assert unknown.json()["detail"] == "unknown scene 'Nope'"
+    assert unknown.json()["extra"]["valid_ids"] == ["Good", "Bad", "Crash", "Later"]
+    assert scenes_client.get("/api/playground/scenes/Nope/model.mjb").status_code == 404
+
+    failed = scenes_client.get("/api/playground/scenes/Bad")
+    assert failed.status_code == 422
+    assert failed.json()["detail"] == "scene 'Bad' failed to load: ValueError: mesh 'leg.stl' not found"
+
+
+def test_http_model_download_and_etag(scenes_client: TestClient[Litestar], tmp_path: Path) -> None:
+    info = scenes_client.get("/api/playground/scenes/Good").json()
+    model = scenes_client.get("/api/playground/scenes/Good/model.mjb")
+    assert model.status_code == 200
+    assert model.headers["content-encoding"] == "gzip"
+    assert model.headers["content-type"] == "application/octet-stream"
+    assert model.headers["etag"] == f'"{info["model_sha256"]}"'
+    assert model.headers["cache-control"] == "private, max-age=31536000, immutable"
+    assert model.headers["x-mujoco-version"] == mujoco.__version__
+    # httpx undoes the gzip content-encoding, as a browser does: what remains is the MJB itself.
+    assert hashlib.sha256(model.content).hexdigest() == info["model_sha256"]
+    assert mujoco.MjModel.from_binary_path(_write(tmp_path / "good.mjb", model.content)).nu == 1
+
+    cached = scenes_client.get(
+        "/api/playground/scenes/Good/model.mjb", headers={"If-None-Match": f'"{info["model_sha256"]}"'}
+    )
+    assert cached.status_code == 304
+    assert cached.content == b""
+    stale = scenes_client.get("/api/playground/scenes/Good/model.mjb", headers={"If-None-Match": '"old"'})
+    assert stale.status_code == 200
