@@ -1,0 +1,162 @@
+"""`robocoach`: opens the desktop window; `robocoach serve`: the same server without a window."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+import msgspec
+
+from desktop.logs import redact_url, setup_logging
+from desktop.server_thread import ServerStartupError, ServerThread, bind_socket, bound_port, is_loopback
+
+log = logging.getLogger("desktop")
+
+EXIT_USAGE = 2  # argparse's own code for bad arguments
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="robocoach",
+        description="Teach a simulated robot a new behaviour by describing it in plain language.",
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=("window", "serve"),
+        default="window",
+        help="'window' (default) opens the desktop window; 'serve' only runs the server and prints its URL",
+    )
+    parser.add_argument("--data-dir", type=Path, help="keep data, logs and cache under this folder")
+    parser.add_argument("--port", type=int, help="port to listen on (default: a free one)")
+    parser.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow listening on a non-loopback address (anyone who can reach it and has the token gets in)",
+    )
+    parser.add_argument(
+        "--software-gl",
+        action="store_true",
+        help="force software WebGL in the window (automatic when no GPU or under Xvfb)",
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=("debug", "info", "warning", "error"), help="default: info"
+    )
+    return parser
+
+
+def has_display() -> bool:
+    """False on a Linux machine with neither X11 nor Wayland (ssh session, container, CI)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def page_url(host: str, port: int, token: str) -> str:
+    # A wildcard address is not somewhere a browser can go; this machine reaches it on loopback.
+    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104 - comparing, not binding
+    shown = f"[{shown}]" if ":" in shown else shown
+    return f"http://{shown}:{port}/?token={token}"
+
+
+def _say(message: str) -> None:
+    """One line for the person (or test) that started us; stdout is None in a windowed frozen build."""
+    if sys.stdout is not None:
+        print(message, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    multiprocessing.freeze_support()  # the server's worker processes re-enter here in a frozen build
+    parser = build_parser()
+    args = parser.parse_args(argv)
+
+    if args.host is not None and not is_loopback(args.host) and not args.allow_remote:
+        parser.error(f"--host {args.host} is reachable from other machines; add --allow-remote to allow it")
+
+    # Imported here so `robocoach --help` and argument errors stay fast.
+    from server.app import create_app
+    from server.settings import load_settings
+
+    settings = load_settings(
+        data_dir=args.data_dir, host=args.host, port=args.port, allow_remote=args.allow_remote
+    )
+    if not is_loopback(settings.host) and not settings.allow_remote:
+        parser.error(
+            f"host {settings.host} (from ROBOCOACH_HOST) is reachable from other machines; "
+            "add --allow-remote to allow it"
+        )
+    log_path = setup_logging(settings.state_dir, args.log_level, settings.token)
+
+    mode = args.command
+    if mode == "window" and not has_display():
+        _say("No display found (DISPLAY and WAYLAND_DISPLAY are unset): running without a window.")
+        mode = "serve"
+    if mode == "window":
+        # Qt reads these when it is first imported, which must not have happened yet.
+        from desktop.window import configure_qt_environment
+
+        configure_qt_environment(args.software_gl)
+
+    try:
+        sock = bind_socket(settings.host, settings.port)
+    except OSError as exc:
+        _say(f"Cannot listen on {settings.host}:{settings.port}: {exc.strerror}")
+        return 1
+    # The app's Host check compares against the real port, so it must be known before create_app.
+    settings = msgspec.structs.replace(settings, port=bound_port(sock))
+    if not is_loopback(settings.host):
+        log.warning(
+            "listening on %s:%d, reachable from other machines: share the token only with people you trust",
+            settings.host,
+            settings.port,
+        )
+    app = create_app(settings)
+    setup_logging(settings.state_dir, args.log_level, settings.token)  # Litestar replaced our handlers
+    server = ServerThread(app, sock, log_level=args.log_level)
+    try:
+        server.start()
+    except ServerStartupError as exc:
+        log.error("%s", exc)
+        _say(f"Robocoach could not start: {exc}. Log: {log_path}")
+        return 1
+
+    url = page_url(settings.host, settings.port, settings.token)
+    log.info("serving %s (log file %s)", redact_url(url), log_path)
+    _say(f"Robocoach is running at {url}")
+    stopped_cleanly = True
+    try:
+        if mode == "window":
+            from desktop.window import run_window
+
+            run_window(url)
+        else:
+            stopped_cleanly = _wait_for_stop_signal(server)
+    finally:
+        server.stop()
+    return 0 if stopped_cleanly else 1
+
+
+def _wait_for_stop_signal(server: ServerThread) -> bool:
+    """Blocks until SIGINT/SIGTERM (True), or until the server thread ends on its own (False)."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s; shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    # A timed wait lets the handlers run promptly and notices a server that died by itself.
+    while not stop.wait(0.5):
+        if not server.is_alive():
+            log.error("the server stopped unexpectedly")
+            return False
+    return True
