@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             settings.host,
             settings.port,
         )
+    # Handlers go in before the URL line is printed: whoever reads it may signal us right away.
+    stop = _install_stop_handlers()
     app = create_app(settings)
     setup_logging(settings.state_dir, args.log_level, settings.token)  # Litestar replaced our handlers
     server = ServerThread(app, sock, log_level=args.log_level)
@@ -136,16 +138,16 @@ def main(argv: list[str] | None = None) -> int:
         if mode == "window":
             from desktop.window import run_window
 
-            run_window(url)
+            run_window(url, stop)
         else:
-            stopped_cleanly = _wait_for_stop_signal(server)
+            stopped_cleanly = _wait_for_stop(stop, server)
     finally:
         server.stop()
     return 0 if stopped_cleanly else 1
 
 
-def _wait_for_stop_signal(server: ServerThread) -> bool:
-    """Blocks until SIGINT/SIGTERM (True), or until the server thread ends on its own (False)."""
+def _install_stop_handlers() -> threading.Event:
+    """SIGINT (Ctrl+C) and SIGTERM set the returned event instead of killing the process mid-way."""
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -154,6 +156,11 @@ def _wait_for_stop_signal(server: ServerThread) -> bool:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    return stop
+
+
+def _wait_for_stop(stop: threading.Event, server: ServerThread) -> bool:
+    """Blocks until a stop signal (True), or until the server thread ends on its own (False)."""
     # A timed wait lets the handlers run promptly and notices a server that died by itself.
     while not stop.wait(0.5):
         if not server.is_alive():

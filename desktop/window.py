@@ -68,11 +68,12 @@ def configure_qt_environment(software_gl: bool, env: MutableMapping[str, str] | 
         env["QTWEBENGINE_DISABLE_SANDBOX"] = "1"
 
 
-def run_window(url: str) -> None:
+def run_window(url: str, stop: threading.Event) -> None:
     """Shows the window and blocks until it is closed (by the user, Ctrl+Q, SIGTERM or SIGINT).
 
     Must run on the main thread. SIGTERM and SIGINT close the window the same way the user does, so
-    every path goes through Qt's closeEvent and returns from here.
+    every path goes through Qt's closeEvent and returns from here. `stop` is set by a signal that came
+    before this function took the handlers over; then no window opens.
     """
     import webview
 
@@ -82,6 +83,7 @@ def run_window(url: str) -> None:
 
     def request_close(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s; closing the window", signal.Signals(signum).name)
+        stop.set()
         # window.destroy() waits until the window is shown; never block the main thread doing that.
         threading.Thread(target=window.destroy, name="close-window", daemon=True).start()
 
@@ -102,6 +104,10 @@ def run_window(url: str) -> None:
     window.events.before_show += on_before_show
     # pywebview keeps a Python timer ticking in the Qt loop, so this handler runs within ~0.5 s.
     signal.signal(signal.SIGTERM, request_close)
+    signal.signal(signal.SIGINT, request_close)  # until pywebview installs its own; see on_before_show
+    if stop.is_set():
+        log.info("stop requested before the window opened")
+        return
     log.info("opening the window")
     webview.start(gui="qt")
     log.info("window closed")

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import shutil
+import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,12 @@ UI_READY_TIMEOUT = 120.0
 EXIT_TIMEOUT = 20.0
 
 
-def open_window(display: str, tmp_path: Path, home: Path, reap: list[subprocess.Popen[str]]) -> Launched:
-    env = isolated_env(home, DISPLAY=display)
+def open_window(
+    display: str, tmp_path: Path, home: Path, reap: list[subprocess.Popen[str]], *, with_scenes: bool = False
+) -> Launched:
+    """`with_scenes`: export Playground scenes in the background, as a real launch does; the UI draws (and
+    reports its first frame) only once a scene is ready. The close tests do not need it."""
+    env = isolated_env(home, DISPLAY=display, ROBOCOACH_BUILD_SCENES="1" if with_scenes else "0")
     return launch(
         ["--software-gl", "--data-dir", str(tmp_path / "data")],
         env,
@@ -76,12 +81,30 @@ def find_window(display: str, title: str = "Robocoach") -> str:
     pytest.fail(f"no X window named {title!r}")
 
 
-def screenshot(display: str, path: Path) -> bool:
-    """Saves the whole screen with ImageMagick's `import` when it is installed."""
-    if shutil.which("import") is None:
-        return False
-    result = subprocess.run(["import", "-window", "root", str(path)], env={"DISPLAY": display}, check=False)
-    return result.returncode == 0
+# Grabs the X screen with Qt (no ImageMagick needed), saves it, and prints how many distinct colours a
+# 32x20 grid of samples has: a blank window (the failure mode without software compositing) gives 1-2.
+_GRAB_SCRIPT = """
+import sys
+from PySide6.QtGui import QGuiApplication
+app = QGuiApplication(["grab", "-platform", "xcb"])
+image = app.primaryScreen().grabWindow(0).toImage()
+image.save(sys.argv[1])
+w, h = image.width(), image.height()
+print(len({image.pixel(x * w // 32, y * h // 20) for x in range(32) for y in range(20)}))
+"""
+
+
+def screenshot(display: str, path: Path) -> int:
+    """Saves the whole X screen as PNG; returns the number of distinct colours in a sample grid."""
+    result = subprocess.run(
+        [sys.executable, "-c", _GRAB_SCRIPT, str(path)],
+        env={**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return int(result.stdout.split()[-1])
 
 
 class _XClientMessageEvent(ctypes.Structure):
@@ -143,7 +166,7 @@ def test_window_shows_the_ui_with_webgl_and_ctrl_q_closes_it(
     xvfb_display: str, tmp_path: Path, home: Path, reap: list[subprocess.Popen[str]]
 ) -> None:
     started = time.monotonic()
-    app = open_window(xvfb_display, tmp_path, home, reap)
+    app = open_window(xvfb_display, tmp_path, home, reap, with_scenes=True)
     url_after = time.monotonic() - started
     client = wait_for_client_report(app, tmp_path / "stderr.txt")
     frame_after = time.monotonic() - started
@@ -151,8 +174,9 @@ def test_window_shows_the_ui_with_webgl_and_ctrl_q_closes_it(
     print(f"client report: {client}")
     assert client["webgl"] is True
     assert "QtWebEngine" in client["user_agent"]  # the report came from the window, not some browser
-    if screenshot(xvfb_display, tmp_path / "window.png"):
-        print(f"screenshot: {tmp_path / 'window.png'}")
+    colours = screenshot(xvfb_display, tmp_path / "window.png")
+    print(f"screenshot {tmp_path / 'window.png'}: {colours} distinct colours in the sample grid")
+    assert colours > 4, "the window looks blank"
 
     window = find_window(xvfb_display)
     # XTEST key presses go to the focused window; without a WM, windowfocus sets X input focus directly.
