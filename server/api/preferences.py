@@ -1,0 +1,50 @@
+"""User preferences that outlive a launch (the page origin changes each launch, so not localStorage)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, get, put
+from litestar.params import JSONBody
+
+from server.storage.database import Database
+
+AnyRequest = Request[Any, Any, Any]
+
+
+class Preferences(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    last_scene_id: str | None = None
+    follow_camera: bool = True
+
+
+_KEY = "ui"
+
+
+def read_preferences(database: Database) -> Preferences:
+    rows = database.query("SELECT value FROM preferences WHERE key = ?", (_KEY,))
+    if not rows:
+        return Preferences()
+    try:
+        return msgspec.json.decode(rows[0]["value"], type=Preferences)
+    except msgspec.ValidationError:
+        # Written by another version with other fields: start from defaults rather than fail the UI.
+        return Preferences()
+
+
+@get("/api/preferences", sync_to_thread=False)
+def get_preferences(request: AnyRequest) -> Preferences:
+    return read_preferences(request.app.state.database)
+
+
+@put("/api/preferences", sync_to_thread=False)
+def put_preferences(request: AnyRequest, data: JSONBody[Preferences]) -> Preferences:
+    database: Database = request.app.state.database
+    with database.transaction() as connection:
+        connection.execute(
+            "INSERT INTO preferences (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
+            "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            (_KEY, msgspec.json.encode(data).decode()),
+        )
+    return data

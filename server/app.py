@@ -1,0 +1,97 @@
+"""create_app(settings): the Litestar application: routes, middleware, lifespan, and the static UI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+from litestar.openapi import OpenAPIConfig
+from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_404_NOT_FOUND
+from litestar.types import ControllerRouterHandler
+
+from server.api.diagnostics import diagnostics, report_client
+from server.api.health import health
+from server.api.preferences import get_preferences, put_preferences
+from server.api.scenes import ScenesController
+from server.scenes.registry import SceneRegistry
+from server.security import API_PREFIX, LocalAccessGuard, refusal
+from server.settings import Settings
+from server.storage.database import Database
+
+AnyRequest = Request[Any, Any, Any]
+
+log = logging.getLogger(__name__)
+
+_UI_MISSING = """<!doctype html><title>Robocoach</title>
+<p>The user interface has not been built. Run <code>make run</code> (it builds <code>ui/dist</code>).</p>"""
+
+
+def _not_found(request: AnyRequest, exc: NotFoundException) -> Response[object]:
+    """API paths answer JSON; every other path is a client-side route of the single-page UI."""
+    settings: Settings = request.app.state.settings
+    refused = refusal(request.scope, settings)
+    if refused is not None:  # unrouted paths never met the middleware; refuse them the same way
+        return Response({"status_code": refused[0], "detail": refused[1]}, status_code=refused[0])
+    path = request.url.path
+    index = settings.ui_dist / "index.html"
+    if path == API_PREFIX or path.startswith(API_PREFIX + "/") or not index.is_file():
+        body: dict[str, object] = {"status_code": HTTP_404_NOT_FOUND, "detail": exc.detail}
+        if exc.extra:
+            body["extra"] = exc.extra
+        return Response(body, status_code=HTTP_404_NOT_FOUND)
+    return Response(index.read_bytes(), media_type="text/html", status_code=200)
+
+
+def create_app(settings: Settings) -> Litestar:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        database = Database(settings.database_path)
+        scenes = SceneRegistry(settings.cache_dir)
+        app.state.database = database
+        app.state.scenes = scenes
+        if settings.build_scenes_on_start:
+            scenes.start()
+        try:
+            yield
+        finally:
+            await scenes.close()
+            database.close()
+
+    handlers: list[ControllerRouterHandler] = [
+        health,
+        diagnostics,
+        report_client,
+        get_preferences,
+        put_preferences,
+        ScenesController,
+    ]
+    if (settings.ui_dist / "index.html").is_file():
+        handlers.append(
+            create_static_files_router(path="/", directories=[settings.ui_dist], html_mode=True, name="ui")
+        )
+    else:
+        log.warning("UI not built at %s; serving a placeholder page", settings.ui_dist)
+
+        from litestar import get
+
+        @get("/", media_type="text/html", sync_to_thread=False, include_in_schema=False)
+        def placeholder() -> str:
+            return _UI_MISSING
+
+        handlers.append(placeholder)
+
+    return Litestar(
+        route_handlers=handlers,
+        middleware=[LocalAccessGuard(settings)],
+        lifespan=[lifespan],
+        state=State({"settings": settings}),
+        exception_handlers={NotFoundException: _not_found},
+        openapi_config=OpenAPIConfig(title="Robocoach", version="0.1.0", path="/api/schema"),
+        debug=False,
+    )

@@ -1,0 +1,139 @@
+"""The app's own endpoints and its local-access rules (token, Host, Origin), failure paths included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import pytest
+from litestar.testing import TestClient
+
+from server.settings import Settings
+from tests.conftest import make_client
+
+
+def test_health_reports_versions(client: TestClient) -> None:  # type: ignore[type-arg]
+    response = client.get("/api/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["mujoco_version"] == "3.14.0"
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong", "Basic abc", "Bearer "])
+def test_api_refuses_missing_or_wrong_token(app_settings: Settings, authorization: str | None) -> None:
+    with make_client(app_settings, authorised=False) as client:
+        headers = {"Authorization": authorization} if authorization else {}
+        response = client.get("/api/health", headers=headers)
+    assert response.status_code == 401
+    assert "token" in response.json()["detail"]
+
+
+def test_unknown_api_path_still_needs_the_token(app_settings: Settings) -> None:
+    with make_client(app_settings, authorised=False) as client:
+        assert client.get("/api/nothing-here").status_code == 401
+
+
+@pytest.mark.parametrize("host", ["evil.example:48123", "127.0.0.1:1", "localhost.evil.com:48123"])
+def test_foreign_host_is_refused(client: TestClient, host: str) -> None:  # type: ignore[type-arg]
+    response = client.get("/api/health", headers={"Host": host})
+    assert response.status_code == 403
+    assert "Host" in response.json()["detail"]
+
+
+def test_foreign_host_is_refused_for_the_page_too(client: TestClient) -> None:  # type: ignore[type-arg]
+    assert client.get("/", headers={"Host": "rebound.example:48123"}).status_code == 403
+
+
+def test_localhost_name_is_accepted(client: TestClient) -> None:  # type: ignore[type-arg]
+    assert client.get("/api/health", headers={"Host": "localhost:48123"}).status_code == 200
+
+
+def test_cross_origin_request_is_refused(client: TestClient) -> None:  # type: ignore[type-arg]
+    response = client.put(
+        "/api/preferences", json={"last_scene_id": "x"}, headers={"Origin": "https://evil.example"}
+    )
+    assert response.status_code == 403
+    assert "cross-origin" in response.json()["detail"]
+    # and nothing was written
+    assert client.get("/api/preferences").json()["last_scene_id"] is None
+
+
+def test_same_origin_request_is_accepted(client: TestClient) -> None:  # type: ignore[type-arg]
+    response = client.put(
+        "/api/preferences", json={"last_scene_id": "Go1Getup"}, headers={"Origin": "http://127.0.0.1:48123"}
+    )
+    assert response.status_code == 200
+
+
+def test_remote_mode_accepts_other_hosts_but_still_needs_the_token(app_settings: Settings) -> None:
+    settings = msgspec.structs.replace(app_settings, host="0.0.0.0", allow_remote=True)
+    with make_client(settings) as client:
+        assert client.get("/api/health", headers={"Host": "192.0.2.7:48123"}).status_code == 200
+    with make_client(settings, authorised=False) as client:
+        assert client.get("/api/health", headers={"Host": "192.0.2.7:48123"}).status_code == 401
+
+
+def test_malformed_body_names_the_field(client: TestClient) -> None:  # type: ignore[type-arg]
+    response = client.put("/api/preferences", json={"follow_camera": "yes please"})
+    assert response.status_code == 400
+    assert "follow_camera" in response.text
+
+
+def test_unknown_field_is_rejected(client: TestClient) -> None:  # type: ignore[type-arg]
+    response = client.put("/api/preferences", json={"last_scene": "Go1Getup"})
+    assert response.status_code == 400
+    assert "last_scene" in response.text
+
+
+def test_not_json_is_a_400(client: TestClient) -> None:  # type: ignore[type-arg]
+    response = client.put(
+        "/api/preferences", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+
+
+def test_preferences_survive_a_restart(app_settings: Settings) -> None:
+    with make_client(app_settings) as client:
+        assert client.put("/api/preferences", json={"last_scene_id": "Go1Getup"}).status_code == 200
+    with make_client(app_settings) as client:
+        assert client.get("/api/preferences").json() == {"last_scene_id": "Go1Getup", "follow_camera": True}
+    assert app_settings.database_path.is_file()
+
+
+def test_diagnostics_keeps_the_client_report(client: TestClient) -> None:  # type: ignore[type-arg]
+    assert client.get("/api/diagnostics").json()["client"] is None
+    report = {"webgl": True, "webgl_renderer": "SwiftShader", "user_agent": "x" * 2000}
+    assert client.post("/api/diagnostics/client", json=report).status_code == 204
+    received = client.get("/api/diagnostics").json()["client"]
+    assert received["webgl"] is True
+    assert received["webgl_renderer"] == "SwiftShader"
+    assert len(received["user_agent"]) == 500
+
+
+def test_diagnostics_report_needs_webgl_flag(client: TestClient) -> None:  # type: ignore[type-arg]
+    response = client.post("/api/diagnostics/client", json={"webgl_renderer": "x"})
+    assert response.status_code == 400
+    assert "webgl" in response.text
+
+
+def test_openapi_schema_is_served_to_token_holders(client: TestClient) -> None:  # type: ignore[type-arg]
+    schema = client.get("/api/schema/openapi.json").json()
+    assert "/api/health" in schema["paths"]
+    assert "SceneInfo" in schema["components"]["schemas"]
+
+
+def test_spa_fallback_serves_index_for_client_routes(app_settings: Settings, tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "index.html").write_text("<!doctype html><div id=root></div>")
+    settings = msgspec.structs.replace(app_settings, ui_dist=dist)
+    with make_client(settings, authorised=False) as client:
+        page = client.get("/library/some-policy")
+        assert page.status_code == 200
+        assert "root" in page.text
+        assert client.get("/").status_code == 200
+    with make_client(settings) as client:
+        missing = client.get("/api/no-such-thing")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("application/json")
