@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 
 from server.scenes.catalog import describe
+from server.scenes.compat import patch_playground_compat
 from server.scenes.menagerie import use_menagerie
 from server.scenes.types import SceneFamily, SceneInfo
 
@@ -43,6 +44,7 @@ def _playground() -> Any:
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     from mujoco_playground import registry
 
+    patch_playground_compat()
     return registry
 
 
@@ -107,10 +109,11 @@ def export_scene(scene_id: str, out_dir: Path, menagerie_dir: Path) -> SceneInfo
     registry = _playground()
     import mujoco
 
-    use_menagerie(menagerie_dir)
     family = dict(list_scenes()).get(scene_id)
     if family is None:
         raise KeyError(f"unknown Playground env {scene_id!r}")
+    if family != "classic_control":  # dm_control XMLs ship inside the playground wheel
+        use_menagerie(menagerie_dir)
     # Warp is the default impl and is slow on CPU; one env (AeroCubeRotateZAxis) has no impl key at all.
     overrides = {"impl": "jax"} if "impl" in registry.get_default_config(scene_id) else None
     env = registry.load(scene_id, config_overrides=overrides)

@@ -129,6 +129,11 @@ class SceneRegistry:
     # --- queries ---------------------------------------------------------------------------------
 
     def snapshot(self) -> SceneList:
+        """Scenes in export order. If Playground cannot even list its envs, that error is the one failure
+        (id "playground") and the list is complete, so the UI stops waiting and shows why."""
+        if self._catalog_error is not None:
+            failure = SceneFailure(id="playground", error=self._catalog_error)
+            return SceneList(scenes=[], pending=[], failed=[failure], complete=True)
         ids = list(self._families or {})
         return SceneList(
             scenes=[self._ready[i] for i in ids if i in self._ready],
@@ -218,6 +223,8 @@ class SceneRegistry:
                 await self._catalog_known.wait()
         while self._queue and not self._closed:
             await self._export(lane, self._queue.popleft())
+        # A worker that has loaded many envs holds 2-3 GiB; give it back once there is nothing left to do.
+        await lane.close()
 
     async def _list_scenes(self, lane: Lane) -> None:
         try:

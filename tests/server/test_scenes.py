@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from litestar.testing import TestClient
 from server.api.scenes import ScenesController, etag_matches
 from server.scenes import export
 from server.scenes.catalog import describe, split_camel
-from server.scenes.registry import SceneFailedError, SceneRegistry, UnknownScene
+from server.scenes.menagerie import prepare_menagerie
+from server.scenes.registry import CatalogUnavailableError, SceneFailedError, SceneRegistry, UnknownScene
 from server.scenes.types import SceneFamily, SceneInfo
 
 # --- fakes; module level so spawned workers can unpickle them -----------------------------------------
@@ -194,9 +196,11 @@ def test_get_moves_a_pending_scene_to_the_front(tmp_path: Path) -> None:
 
 def test_timeout_kills_the_worker_and_close_does_not_hang(tmp_path: Path) -> None:
     async def run() -> None:
-        registry = SceneRegistry(tmp_path, workers=1, lister=slow_lister, exporter=fake_exporter, timeout_s=3)
+        registry = SceneRegistry(
+            tmp_path, workers=1, lister=slow_lister, exporter=fake_exporter, timeout_s=10
+        )
         registry.start()
-        with pytest.raises(SceneFailedError, match="timed out after 3 s"):
+        with pytest.raises(SceneFailedError, match="timed out after 10 s"):
             await registry.get("Slow")
         await registry.close()
 
@@ -220,6 +224,58 @@ def test_api_process_imports_no_jax() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def broken_lister() -> list[tuple[str, SceneFamily]]:
+    raise ImportError("No module named 'mujoco_playground'")
+
+
+def test_catalog_failure_is_reported(tmp_path: Path) -> None:
+    async def run() -> None:
+        registry = SceneRegistry(tmp_path, workers=2, lister=broken_lister, exporter=fake_exporter)
+        with pytest.raises(CatalogUnavailableError, match="not started"):
+            await registry.get("Good")
+        registry.start()
+        try:
+            with pytest.raises(CatalogUnavailableError, match="No module named 'mujoco_playground'"):
+                await registry.get("Good")
+            snapshot = registry.snapshot()
+            assert snapshot.complete and snapshot.scenes == [] and snapshot.pending == []
+            assert [f.id for f in snapshot.failed] == ["playground"]
+        finally:
+            await registry.close()
+
+    asyncio.run(run())
+
+
+def test_menagerie_folder_holds_every_robot(tmp_path: Path) -> None:
+    # shared/FIELD_NOTES.md "Robot assets offline": the folders the two asset wheels ship.
+    robots = {
+        "unitree_go1",
+        "boston_dynamics_spot",
+        "google_barkour_vb",
+        "franka_emika_panda",
+        "aloha",
+        "leap_hand",
+        "robotiq_2f85_v4",
+        "tetheria_aero_hand_open",
+        "unitree_g1",
+        "unitree_h1",
+        "berkeley_humanoid",
+        "booster_t1",
+        "robotis_op3",
+        "apptronik_apollo",
+    }
+    folder = prepare_menagerie(tmp_path)
+    assert {p.name for p in folder.iterdir()} == robots
+    assert prepare_menagerie(tmp_path) == folder  # idempotent
+    with ThreadPoolExecutor(8) as pool:  # racing builders all end up with one complete folder
+        assert set(pool.map(prepare_menagerie, [tmp_path / "race"] * 8)) == {
+            prepare_menagerie(tmp_path / "race")
+        }
+    assert len(list((tmp_path / "race" / "menagerie").iterdir())) == 1
+    assert (folder / "unitree_go1" / "go1.xml").is_file()
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]  # no temp dirs left behind
 
 
 def test_names_from_catalog() -> None:

@@ -1,0 +1,104 @@
+"""The full catalog: every Playground env exports offline and its MJB loads back with matching facts.
+
+Slow (a few minutes on 2 cores): run with `pytest -m slow`. Prints the build time and worker memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import time
+from collections import Counter
+from pathlib import Path
+
+import mujoco
+import pytest
+
+from server.scenes.catalog import robot_entry
+from server.scenes.registry import SceneRegistry
+from server.scenes.types import SceneList
+
+pytestmark = pytest.mark.slow
+
+# shared/FIELD_NOTES.md "Robot assets offline": the folders the two asset wheels ship.
+MENAGERIE_ROBOTS = {
+    "unitree_go1",
+    "boston_dynamics_spot",
+    "google_barkour_vb",
+    "franka_emika_panda",
+    "aloha",
+    "leap_hand",
+    "robotiq_2f85_v4",
+    "tetheria_aero_hand_open",
+    "unitree_g1",
+    "unitree_h1",
+    "berkeley_humanoid",
+    "booster_t1",
+    "robotis_op3",
+    "apptronik_apollo",
+}
+
+
+@pytest.fixture(scope="session")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[SceneList, Path]:
+    cache_dir = tmp_path_factory.mktemp("scene-cache")
+
+    async def build() -> tuple[SceneList, Path, dict[str, int]]:
+        registry = SceneRegistry(cache_dir, workers=2)
+        registry.start()
+        try:
+            while not (snapshot := registry.snapshot()).complete:
+                await asyncio.sleep(0.5)
+            return snapshot, registry.scenes_dir, registry.peak_rss_bytes
+        finally:
+            await registry.close()
+
+    started = time.perf_counter()
+    snapshot, scenes_dir, peaks = asyncio.run(build())
+    peak_text = ", ".join(f"{lane} {rss / 2**30:.2f} GiB" for lane, rss in sorted(peaks.items()))
+    print(f"\nfull scene catalog: {time.perf_counter() - started:.0f} s with 2 workers; peak RSS {peak_text}")
+    return snapshot, scenes_dir
+
+
+def test_every_playground_env_is_ready(catalog: tuple[SceneList, Path]) -> None:
+    from mujoco_playground import registry
+
+    snapshot, _ = catalog
+    assert snapshot.failed == []
+    assert snapshot.pending == []
+    ids = [s.id for s in snapshot.scenes]
+    assert sorted(ids) == sorted(registry.ALL_ENVS)
+    assert len(ids) == 54
+    assert Counter(s.family for s in snapshot.scenes) == {
+        "classic_control": 25,
+        "locomotion": 19,
+        "manipulation": 10,
+    }
+    # dm_control first, so the quickest scenes (Cartpole) are ready first on a fresh install.
+    assert snapshot.scenes[0].family == "classic_control"
+
+
+def test_every_scene_has_hand_written_robot_metadata(catalog: tuple[SceneList, Path]) -> None:
+    snapshot, _ = catalog
+    missing = [s.id for s in snapshot.scenes if robot_entry(s.id) is None]
+    assert missing == []
+    used = {entry.menagerie for s in snapshot.scenes if (entry := robot_entry(s.id)) and entry.menagerie}
+    assert used == MENAGERIE_ROBOTS
+
+
+def test_every_mjb_loads_and_matches_its_description(catalog: tuple[SceneList, Path], tmp_path: Path) -> None:
+    snapshot, scenes_dir = catalog
+    for info in snapshot.scenes:
+        mjb = gzip.decompress((scenes_dir / f"{info.id}.mjb.gz").read_bytes())
+        assert (len(mjb), hashlib.sha256(mjb).hexdigest()) == (info.model_bytes, info.model_sha256), info.id
+        path = tmp_path / f"{info.id}.mjb"
+        path.write_bytes(mjb)
+        model = mujoco.MjModel.from_binary_path(str(path))
+        path.unlink()
+        assert model.nu == info.num_actuators, info.id
+        assert model.opt.timestep == pytest.approx(info.sim_dt), info.id
+        assert [model.key(i).name for i in range(model.nkey)] == info.keyframes, info.id
+        assert info.n_substeps == round(info.ctrl_dt / info.sim_dt), info.id
+        assert info.mujoco_version == mujoco.__version__
+        assert all(dims and all(d > 0 for d in dims) for dims in info.observation_size.values()), info.id
