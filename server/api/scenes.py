@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import ETag
 from litestar.exceptions import HTTPException, NotFoundException, ServiceUnavailableException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 from litestar.response import File
 from litestar.status_codes import HTTP_304_NOT_MODIFIED, HTTP_422_UNPROCESSABLE_ENTITY
@@ -22,6 +24,45 @@ AnyRequest = Request[Any, Any, Any]
 # A model's URL is stable but its bytes change with MuJoCo/Playground versions; the ETag (the MJB hash)
 # catches that, so "immutable" only means "no need to revalidate within one version".
 _CACHE_CONTROL = "private, max-age=31536000, immutable"
+
+
+class UnknownSceneExtra(msgspec.Struct, frozen=True, kw_only=True):
+    valid_ids: list[str]
+
+
+class UnknownSceneBody(msgspec.Struct, frozen=True, kw_only=True):
+    """The 404 body for an unknown scene id (documented so the UI's generated types include it)."""
+
+    status_code: int
+    detail: str
+    extra: UnknownSceneExtra
+
+
+class SceneErrorExtra(msgspec.Struct, frozen=True, kw_only=True):
+    scene_id: str
+    error: str
+
+
+class SceneErrorBody(msgspec.Struct, frozen=True, kw_only=True):
+    """The 422 body for a scene whose environment failed to load."""
+
+    status_code: int
+    detail: str
+    extra: SceneErrorExtra
+
+
+_ERRORS = {
+    404: ResponseSpec(
+        data_container=UnknownSceneBody,
+        generate_examples=False,
+        description="Unknown scene id; lists the valid ids",
+    ),
+    422: ResponseSpec(
+        data_container=SceneErrorBody,
+        generate_examples=False,
+        description="The scene's environment failed to load",
+    ),
+}
 
 
 def _registry(request: AnyRequest) -> SceneRegistry:
@@ -64,12 +105,12 @@ class ScenesController(Controller):
         """Every scene: ready ones, those still being verified on first launch, and failures."""
         return _registry(request).snapshot()
 
-    @get("/{scene_id:str}")
+    @get("/{scene_id:str}", responses=_ERRORS)
     async def get_scene(self, request: AnyRequest, scene_id: FromPath[str]) -> SceneInfo:
         """One scene; waits for it if it is still being exported. 404 lists the valid ids."""
         return await _scene(request, scene_id)
 
-    @get("/{scene_id:str}/model.mjb", media_type="application/octet-stream")
+    @get("/{scene_id:str}/model.mjb", media_type="application/octet-stream", responses=_ERRORS)
     async def get_model(self, request: AnyRequest, scene_id: FromPath[str]) -> Response[Any]:
         """The trainer's compiled model as MJB, gzip content-encoded; load it with the same MuJoCo version."""
         info = await _scene(request, scene_id)

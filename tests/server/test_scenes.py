@@ -14,12 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import msgspec
 import mujoco
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from server.api.scenes import ScenesController, etag_matches
+from server.api.scenes import SceneErrorBody, ScenesController, UnknownSceneBody, etag_matches
 from server.scenes import export
 from server.scenes.catalog import describe, split_camel
 from server.scenes.menagerie import prepare_menagerie
@@ -333,12 +334,15 @@ def test_http_unknown_and_failed(scenes_client: TestClient[Litestar]) -> None:
     unknown = scenes_client.get("/api/playground/scenes/Nope")
     assert unknown.status_code == 404
     assert unknown.json()["detail"] == "unknown scene 'Nope'"
-    assert unknown.json()["extra"]["valid_ids"] == ["Good", "Bad", "Crash", "Later"]
+    body = msgspec.json.decode(unknown.content, type=UnknownSceneBody)  # the documented 404 shape
+    assert body.extra.valid_ids == ["Good", "Bad", "Crash", "Later"]
     assert scenes_client.get("/api/playground/scenes/Nope/model.mjb").status_code == 404
 
     failed = scenes_client.get("/api/playground/scenes/Bad")
     assert failed.status_code == 422
-    assert failed.json()["detail"] == "scene 'Bad' failed to load: ValueError: mesh 'leg.stl' not found"
+    error = msgspec.json.decode(failed.content, type=SceneErrorBody)
+    assert error.detail == "scene 'Bad' failed to load: ValueError: mesh 'leg.stl' not found"
+    assert error.extra.error == "ValueError: mesh 'leg.stl' not found"
 
 
 def test_http_model_download_and_etag(scenes_client: TestClient[Litestar], tmp_path: Path) -> None:
