@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sock = bind_socket(settings.host, settings.port)
     except OSError as exc:
-        _say(f"Cannot listen on {settings.host}:{settings.port}: {exc.strerror}")
+        log.error("Cannot listen on %s:%d: %s", settings.host, settings.port, exc.strerror)
         return 1
     # The app's Host check compares against the real port, so it must be known before create_app.
     settings = msgspec.structs.replace(settings, port=bound_port(sock))
@@ -126,8 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server.start()
     except ServerStartupError as exc:
-        log.error("%s", exc)
-        _say(f"Robocoach could not start: {exc}. Log: {log_path}")
+        log.error("Robocoach could not start: %s. Log: %s", exc, log_path)
         return 1
 
     url = page_url(settings.host, settings.port, settings.token)

@@ -89,7 +89,8 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path, home: Path, reap: list[sub
         timeout=60,
     )
     assert result.returncode == 1
-    assert f"Cannot listen on 127.0.0.1:{first.port}" in result.stdout
+    assert f"Cannot listen on 127.0.0.1:{first.port}" in result.stderr
+    assert "Robocoach is running" not in result.stdout
     assert stop(first) == 0
 
 
