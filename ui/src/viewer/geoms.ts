@@ -2,6 +2,7 @@
 
 import type { MjModel } from "@mujoco/mujoco";
 import * as THREE from "three";
+import { simplifyToBudget } from "./simplify";
 
 /** mjtGeom values. */
 export const GeomType = {
@@ -24,29 +25,32 @@ export interface GeomObject {
   object: THREE.Object3D;
 }
 
-function material(rgba: ArrayLike<number>, o: number): THREE.MeshStandardMaterial {
+type GeomMaterial = THREE.MeshStandardMaterial | THREE.MeshLambertMaterial;
+
+/** PBR material, or a cheaper Lambert one for CPU rasterisers (`lite`). */
+function material(rgba: ArrayLike<number>, o: number, lite: boolean): GeomMaterial {
   const color = new THREE.Color().setRGB(rgba[o], rgba[o + 1], rgba[o + 2], THREE.SRGBColorSpace);
   const opacity = rgba[o + 3];
-  return new THREE.MeshStandardMaterial({
-    color,
-    roughness: 0.65,
-    metalness: 0.05,
-    transparent: opacity < 1,
-    opacity,
-  });
+  const common = { color, transparent: opacity < 1, opacity };
+  return lite
+    ? new THREE.MeshLambertMaterial(common)
+    : new THREE.MeshStandardMaterial({ ...common, roughness: 0.65, metalness: 0.05 });
 }
 
-/** Copies one MuJoCo mesh into a flat-shaded BufferGeometry. */
-function meshGeometry(model: MjModel, meshId: number): THREE.BufferGeometry {
+/** Copies one MuJoCo mesh into a flat-shaded BufferGeometry of at most `maxTriangles` triangles. */
+function meshGeometry(model: MjModel, meshId: number, maxTriangles: number): THREE.BufferGeometry {
   const vertAdr = model.mesh_vertadr[meshId];
   const vertNum = model.mesh_vertnum[meshId];
   const faceAdr = model.mesh_faceadr[meshId];
   const faceNum = model.mesh_facenum[meshId];
-  const positions = new Float32Array(
-    model.mesh_vert.subarray(3 * vertAdr, 3 * (vertAdr + vertNum)),
-  );
   // mesh_face indices are relative to the mesh's first vertex; three.js wants Uint32 indices.
-  const index = new Uint32Array(model.mesh_face.subarray(3 * faceAdr, 3 * (faceAdr + faceNum)));
+  const { positions, index } = simplifyToBudget(
+    {
+      positions: new Float32Array(model.mesh_vert.subarray(3 * vertAdr, 3 * (vertAdr + vertNum))),
+      index: new Uint32Array(model.mesh_face.subarray(3 * faceAdr, 3 * (faceAdr + faceNum))),
+    },
+    maxTriangles,
+  );
   const indexed = new THREE.BufferGeometry();
   indexed.setAttribute("position", new THREE.BufferAttribute(positions, 3));
   indexed.setIndex(new THREE.BufferAttribute(index, 1));
@@ -57,18 +61,21 @@ function meshGeometry(model: MjModel, meshId: number): THREE.BufferGeometry {
 }
 
 /** Ground plane: a large surface plus a grid, both in the geom's xy plane. */
-function planeObject(size: ArrayLike<number>, o: number, mat: THREE.Material): THREE.Object3D {
+function planeObject(size: ArrayLike<number>, o: number, mat: GeomMaterial): THREE.Object3D {
   // size 0 means infinite in MuJoCo
   const w = size[o] > 0 ? 2 * size[o] : 100;
   const h = size[o + 1] > 0 ? 2 * size[o + 1] : 100;
   const group = new THREE.Group();
+  // Playground floors are textured (not drawn here) with a white base colour: darken for the dark theme.
+  mat.color.multiplyScalar(0.3);
   const surface = new THREE.Mesh(new THREE.PlaneGeometry(w, h), mat);
   surface.receiveShadow = true;
   group.add(surface);
   const cells = Math.max(1, Math.round(Math.max(w, h) / 0.5));
-  const grid = new THREE.GridHelper(Math.max(w, h), cells, 0x5a6470, 0x3c434c);
+  const grid = new THREE.GridHelper(Math.max(w, h), cells, 0x7a8696, 0x4a525e);
   grid.rotation.x = Math.PI / 2; // GridHelper lies in xz; MuJoCo planes lie in xy
   grid.position.z = 0.001;
+  grid.raycast = () => {}; // lines would catch every pick ray (Raycaster's line threshold is 1 m)
   const gridMat = grid.material as THREE.Material;
   gridMat.transparent = true;
   gridMat.opacity = 0.6;
@@ -102,9 +109,37 @@ function shapeGeometry(type: number, s: [number, number, number]): THREE.BufferG
   }
 }
 
+export interface BuildOptions {
+  /** Most mesh triangles drawn for the whole model; larger meshes are coarsened to fit. */
+  triangleBudget?: number;
+  /** Cheaper materials (Lambert instead of PBR) for software rendering. */
+  lite?: boolean;
+}
+
+function isVisible(model: MjModel, g: number): boolean {
+  return VISIBLE_GROUPS.has(model.geom_group[g]);
+}
+
+/** Triangles of the visible mesh geoms (a mesh used by four legs counts four times). */
+export function visibleMeshTriangles(model: MjModel): number {
+  let total = 0;
+  for (let g = 0; g < model.ngeom; g++) {
+    if (isVisible(model, g) && model.geom_type[g] === GeomType.mesh && model.geom_dataid[g] >= 0) {
+      total += model.mesh_facenum[model.geom_dataid[g]];
+    }
+  }
+  return total;
+}
+
 /** One object per drawable geom; positions are set per frame from MjData. */
-export function buildGeoms(model: MjModel): GeomObject[] {
+export function buildGeoms(model: MjModel, options: BuildOptions = {}): GeomObject[] {
   const out: GeomObject[] = [];
+  const total = visibleMeshTriangles(model);
+  const scale = options.triangleBudget
+    ? Math.min(1, options.triangleBudget / Math.max(1, total))
+    : 1;
+  const lite = options.lite ?? false;
+  const meshCache = new Map<number, THREE.BufferGeometry>(); // one geometry per mesh, shared
   const types = model.geom_type;
   const groups = model.geom_group;
   const sizes = model.geom_size;
@@ -116,7 +151,7 @@ export function buildGeoms(model: MjModel): GeomObject[] {
   for (let g = 0; g < model.ngeom; g++) {
     if (!VISIBLE_GROUPS.has(groups[g])) continue;
     const matId = matIds[g];
-    const mat = matId >= 0 ? material(matRgba, 4 * matId) : material(geomRgba, 4 * g);
+    const mat = matId >= 0 ? material(matRgba, 4 * matId, lite) : material(geomRgba, 4 * g, lite);
     if (mat.opacity <= 0) {
       mat.dispose();
       continue;
@@ -126,10 +161,18 @@ export function buildGeoms(model: MjModel): GeomObject[] {
     if (type === GeomType.plane) {
       object = planeObject(sizes, 3 * g, mat);
     } else {
-      const geometry =
-        type === GeomType.mesh && dataIds[g] >= 0
-          ? meshGeometry(model, dataIds[g])
-          : shapeGeometry(type, [sizes[3 * g], sizes[3 * g + 1], sizes[3 * g + 2]]);
+      let geometry: THREE.BufferGeometry | null;
+      if (type === GeomType.mesh && dataIds[g] >= 0) {
+        const id = dataIds[g];
+        geometry = meshCache.get(id) ?? null;
+        if (!geometry) {
+          const faces = model.mesh_facenum[id];
+          geometry = meshGeometry(model, id, Math.max(200, Math.floor(faces * scale)));
+          meshCache.set(id, geometry);
+        }
+      } else {
+        geometry = shapeGeometry(type, [sizes[3 * g], sizes[3 * g + 1], sizes[3 * g + 2]]);
+      }
       if (geometry) {
         const mesh = new THREE.Mesh(geometry, mat);
         mesh.castShadow = true;
@@ -180,7 +223,7 @@ export function updateGeoms(
   }
 }
 
-/** Frees geometries and materials of everything under `root`. */
+/** Frees geometries and materials of everything under `root` (disposing twice is harmless). */
 export function disposeObject(root: THREE.Object3D): void {
   root.traverse((o) => {
     const mesh = o as THREE.Mesh;

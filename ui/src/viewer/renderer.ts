@@ -26,11 +26,16 @@ export class WebGLUnavailableError extends Error {
   }
 }
 
+/** Mesh triangles per model when WebGL runs on the CPU (Go1 has 418k at full detail). */
+const SOFTWARE_TRIANGLES = 40_000;
+
 export class Viewer {
   readonly renderer: THREE.WebGLRenderer;
   readonly camera: THREE.PerspectiveCamera;
   readonly controls: OrbitControls;
   follow = false;
+  /** True on CPU rasterisers (SwiftShader, llvmpipe): meshes are coarsened to stay interactive. */
+  readonly software: boolean;
 
   private readonly scene = new THREE.Scene();
   private readonly root = new THREE.Group();
@@ -52,9 +57,10 @@ export class Viewer {
     } catch (error) {
       throw new WebGLUnavailableError(error);
     }
-    this.renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
-    this.renderer.shadowMap.enabled = true;
-    this.renderer.shadowMap.type = THREE.PCFSoftShadowMap;
+    this.software = /swiftshader|llvmpipe|softpipe|software/i.test(this.rendererName());
+    this.renderer.setPixelRatio(this.software ? 1 : Math.min(window.devicePixelRatio, 2));
+    this.renderer.shadowMap.enabled = !this.software;
+    this.renderer.shadowMap.type = THREE.PCFShadowMap;
     this.renderer.outputColorSpace = THREE.SRGBColorSpace;
 
     this.scene.background = new THREE.Color(0x1b1f24);
@@ -65,7 +71,8 @@ export class Viewer {
     this.scene.add(new THREE.HemisphereLight(0xdde6f0, 0x30302a, 1.2));
     this.light = new THREE.DirectionalLight(0xffffff, 2.2);
     this.light.castShadow = true;
-    this.light.shadow.mapSize.set(2048, 2048);
+    const shadowSize = this.software ? 1024 : 2048;
+    this.light.shadow.mapSize.set(shadowSize, shadowSize);
     this.light.shadow.bias = -0.0005;
     this.scene.add(this.light, this.light.target);
     this.scene.add(this.root);
@@ -98,12 +105,14 @@ export class Viewer {
   /** Replaces the drawn model and frames the camera on it. */
   setModel(model: MjModel): void {
     this.clear();
-    this.geoms = buildGeoms(model);
+    this.geoms = buildGeoms(model, {
+      triangleBudget: this.software ? SOFTWARE_TRIANGLES : undefined,
+    });
     for (const g of this.geoms) this.root.add(g.object);
     const stat = model.stat;
     const center = new THREE.Vector3(...(Array.from(stat.center) as Vec3));
     const extent = Math.min(Math.max(stat.extent, 0.5), 5);
-    const distance = 2.2 * extent;
+    const distance = 1.5 * extent;
     const elevation = THREE.MathUtils.degToRad(20);
     this.camera.position.set(
       center.x,

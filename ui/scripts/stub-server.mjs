@@ -1,0 +1,104 @@
+// Development stub of the Robocoach API for checking the built UI without the Python server.
+// Usage: node scripts/stub-server.mjs <folder with NAME.mjb files> [port]
+// Serves ui/dist at "/", the scene list, gzip-encoded models and the diagnostics endpoint.
+// Token: "dev" (open http://127.0.0.1:<port>/?token=dev).
+
+import { readdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { extname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+
+const dist = fileURLToPath(new URL("../dist", import.meta.url));
+const folder = process.argv[2] ?? ".";
+const port = Number(process.argv[3] ?? 8765);
+const TOKEN = "dev";
+
+const KNOWN = {
+  CartpoleBalance: ["Cartpole Balance", "classic_control", "Cartpole"],
+  Go1JoystickFlatTerrain: ["Go1 Joystick Flat Terrain", "locomotion", "Unitree Go1"],
+};
+const models = new Map();
+const scenes = readdirSync(folder)
+  .filter((f) => f.endsWith(".mjb"))
+  .map((f) => {
+    const id = f.slice(0, -4);
+    const [name, family, robot] = KNOWN[id] ?? [id, "classic_control", id];
+    models.set(id, join(folder, f));
+    return {
+      id,
+      name,
+      family,
+      robot,
+      num_actuators: 0,
+      action_size: 0,
+      observation_size: {},
+      ctrl_dt: 0.01,
+      sim_dt: 0.01,
+      n_substeps: 1,
+      keyframes: [],
+      model_bytes: 0,
+      model_sha256: "",
+      mujoco_version: "3.14.0",
+    };
+  });
+const gzCache = new Map();
+let lastReport = null;
+
+const TYPES = {
+  ".html": "text/html",
+  ".js": "text/javascript",
+  ".css": "text/css",
+  ".wasm": "application/wasm",
+};
+
+function json(res, status, body) {
+  res.writeHead(status, { "Content-Type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+createServer((req, res) => {
+  const url = new URL(req.url ?? "/", "http://x");
+  if (url.pathname.startsWith("/api/")) {
+    if (req.headers.authorization !== `Bearer ${TOKEN}`)
+      return json(res, 401, { detail: "bad token" });
+    if (url.pathname === "/api/playground/scenes") {
+      return json(res, 200, { scenes, pending: [], failed: [], complete: true });
+    }
+    const m = url.pathname.match(/^\/api\/playground\/scenes\/([^/]+)\/model\.mjb$/);
+    if (m && models.has(m[1])) {
+      if (!gzCache.has(m[1])) gzCache.set(m[1], gzipSync(readFileSync(models.get(m[1]))));
+      res.writeHead(200, {
+        "Content-Type": "application/octet-stream",
+        "Content-Encoding": "gzip",
+      });
+      return res.end(gzCache.get(m[1]));
+    }
+    if (url.pathname === "/api/diagnostics/client" && req.method === "POST") {
+      let body = "";
+      req.on("data", (c) => {
+        body += c;
+      });
+      req.on("end", () => {
+        lastReport = JSON.parse(body);
+        console.log("client report", lastReport);
+        json(res, 201, {});
+      });
+      return;
+    }
+    if (url.pathname === "/api/diagnostics") return json(res, 200, { client: lastReport });
+    return json(res, 404, { detail: "not found" });
+  }
+  let file = join(dist, url.pathname === "/" ? "index.html" : url.pathname);
+  let data;
+  try {
+    data = readFileSync(file);
+  } catch {
+    file = join(dist, "index.html");
+    data = readFileSync(file);
+  }
+  res.writeHead(200, { "Content-Type": TYPES[extname(file)] ?? "application/octet-stream" });
+  res.end(data);
+}).listen(port, "127.0.0.1", () => {
+  console.log(`stub server on http://127.0.0.1:${port}/?token=${TOKEN}`);
+});
