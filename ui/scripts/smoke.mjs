@@ -1,9 +1,16 @@
+// Smoke check of the built UI in headless Debian Chromium (SwiftShader WebGL).
+// Usage: node scripts/smoke.mjs <base URL with ?token=...> "<scene display name>" <screenshot.png>
+// Env: FX, FY = where to grab (fractions of the canvas), PAUSE_FIRST=1 to measure fps while paused.
+// Prints load time, simulation time, real-time factor, frames per second and the drag result.
+
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const base = process.argv[2] ?? "http://127.0.0.1:8765";
-const scene = process.argv[3] ?? "Cartpole Balance";
-const out = process.argv[4] ?? "/tmp/rc/shot.png";
-const ctx = await chromium.launchPersistentContext("/tmp/rc/profile", {
+const [url = "http://127.0.0.1:8765/?token=dev", scene = "Cartpole Balance", out = "shot.png"] =
+  process.argv.slice(2);
+const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "rc-smoke-")), {
   executablePath: "/usr/bin/chromium",
   headless: true,
   viewport: { width: 1280, height: 800 },
@@ -19,61 +26,69 @@ const ctx = await chromium.launchPersistentContext("/tmp/rc/profile", {
   ],
 });
 const page = ctx.pages()[0] ?? (await ctx.newPage());
-page.on("console", (m) => console.log("console:", m.type(), m.text()));
+page.on("console", (m) => {
+  if (!m.text().includes("GL Driver")) console.log("console:", m.type(), m.text());
+});
 page.on("pageerror", (e) => console.log("pageerror:", e.message));
 const t0 = Date.now();
-await page.goto(`${base}/?token=dev`);
+await page.goto(url);
 console.log("url after load", page.url());
 await page.getByRole("button", { name: scene }).click();
-await page.locator('.viewport[data-state="ready"]').waitFor({ timeout: 60000 });
-console.log("ready after", Date.now() - t0, "ms");
+const viewport = page.locator(".viewport[data-state]");
+await page.locator('.viewport[data-state="ready"], .viewport[data-state="error"]').waitFor({
+  timeout: 60000,
+});
+console.log("state", await viewport.getAttribute("data-state"), "after", Date.now() - t0, "ms");
+if ((await viewport.getAttribute("data-state")) === "error") {
+  console.log("error:", await page.getByRole("alert").last().textContent());
+  await page.screenshot({ path: out });
+  await ctx.close();
+  process.exit(0);
+}
 await page.waitForTimeout(3000);
-const time1 = await page.getByLabel("Simulation time").textContent();
-const rtf = await page.getByLabel("Real-time factor").textContent();
-console.log("time", time1, "rtf", rtf);
+console.log(
+  "time",
+  await page.getByLabel("Simulation time").textContent(),
+  "rtf",
+  await page.getByLabel("Real-time factor").textContent(),
+);
 if (process.env.PAUSE_FIRST) await page.getByRole("button", { name: "Pause" }).click();
-// fps
 const fps = await page.evaluate(
   () =>
-    new Promise((r) => {
+    new Promise((resolve) => {
       let n = 0;
       const t = performance.now();
       const f = () => {
         n++;
         if (performance.now() - t < 2000) requestAnimationFrame(f);
-        else r(n / 2);
+        else resolve(n / 2);
       };
       requestAnimationFrame(f);
     }),
 );
 console.log("fps", fps);
 await page.screenshot({ path: out });
-// drag the center of the canvas
 const box = await page.getByLabel("Simulation viewport").boundingBox();
-const cx = box.x + box.width / 2,
-  cy = box.y + box.height / 2;
+const cx = box.x + box.width * (Number(process.env.FX) || 0.5);
+const cy = box.y + box.height * (Number(process.env.FY) || 0.5);
 await page.mouse.move(cx, cy);
 await page.mouse.down();
 await page.mouse.move(cx + 150, cy - 50, { steps: 10 });
 await page.waitForTimeout(500);
-const sel = await page
-  .getByLabel("Selected body", { exact: true })
-  .textContent()
-  .catch((e) => String(e).slice(0, 200));
-const pos = await page
-  .getByLabel("Selected body position")
-  .textContent()
-  .catch(() => null);
-console.log("selected", sel, pos);
-await page.screenshot({ path: out.replace(".png", "-drag.png") });
+const label = (name) =>
+  page
+    .getByLabel(name, { exact: true })
+    .textContent({ timeout: 2000 })
+    .catch(() => null);
+console.log("selected", await label("Selected body"), await label("Selected body position"));
+await page.screenshot({ path: out.replace(/\.png$/, "-drag.png") });
 await page.mouse.up();
 if (!process.env.PAUSE_FIRST) await page.getByRole("button", { name: "Pause" }).click();
-const ta = await page.getByLabel("Simulation time").textContent();
+const a = await label("Simulation time");
 await page.waitForTimeout(500);
-const tb = await page.getByLabel("Simulation time").textContent();
-console.log("paused", ta, tb);
+console.log("paused", a, await label("Simulation time"));
 await page.getByRole("button", { name: "Step" }).click();
 await page.getByRole("button", { name: "Reset" }).click();
 await page.waitForTimeout(300);
-console.log("after reset", await page.getByLabel("Simulation time").textContent());
+console.log("after reset", await label("Simulation time"));
 await ctx.close();

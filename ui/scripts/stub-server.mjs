@@ -44,6 +44,8 @@ const scenes = readdirSync(folder)
   });
 const gzCache = new Map();
 let lastReport = null;
+// STUB_PENDING=n: the first n scene-list answers are incomplete (last scene pending, one failure).
+let pendingAnswers = Number(process.env.STUB_PENDING ?? 0);
 
 const TYPES = {
   ".html": "text/html",
@@ -63,6 +65,15 @@ createServer((req, res) => {
     if (req.headers.authorization !== `Bearer ${TOKEN}`)
       return json(res, 401, { detail: "bad token" });
     if (url.pathname === "/api/playground/scenes") {
+      if (pendingAnswers > 0) {
+        pendingAnswers -= 1;
+        return json(res, 200, {
+          scenes: scenes.slice(0, -1),
+          pending: scenes.slice(-1).map((s) => s.id),
+          failed: [{ id: "BrokenEnv", error: "ValueError: example failure" }],
+          complete: false,
+        });
+      }
       return json(res, 200, { scenes, pending: [], failed: [], complete: true });
     }
     const m = url.pathname.match(/^\/api\/playground\/scenes\/([^/]+)\/model\.mjb$/);

@@ -50,7 +50,7 @@ export function ScenePicker({ list, error, selectedId, onSelect }: Props) {
                   data-scene-id={s.id}
                   onClick={() => onSelect(s.id)}
                 >
-                  <span className="scene-name">{s.name}</span>
+                  <span className="scene-name">{s.name}</span>{" "}
                   <span className="scene-meta">
                     {s.robot} · {actuators(s.num_actuators)}
                   </span>

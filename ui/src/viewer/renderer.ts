@@ -217,5 +217,6 @@ export class Viewer {
     this.controls.dispose();
     disposeObject(this.pertLine);
     this.renderer.dispose();
+    this.renderer.forceContextLoss(); // browsers cap live WebGL contexts; free this one now
   }
 }
