@@ -83,7 +83,10 @@ class ServerThread:
     def _run(self) -> None:
         try:
             self._server.run(sockets=[self._sock])
-        except BaseException as exc:  # also SystemExit: the thread must record why it ended
+        except SystemExit:
+            # uvicorn exits this way when the app's lifespan startup fails; it has logged the cause.
+            pass
+        except BaseException as exc:
             self._error = exc
             log.exception("server thread failed")
 
