@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +13,7 @@ import pytest
 from litestar.testing import TestClient
 
 from server.app import create_app
+from server.scenes.registry import SceneRegistry
 from server.settings import Settings, load_settings
 
 TEST_PORT = 48123  # never bound: the TestClient calls the app in process, but the Host check needs it
@@ -32,3 +36,37 @@ def make_client(settings: Settings, *, authorised: bool = True) -> TestClient:  
 def client(app_settings: Settings) -> Iterator[TestClient]:  # type: ignore[type-arg]
     with make_client(app_settings) as test_client:
         yield test_client
+
+
+def build_scene_cache(cache_dir: Path) -> SceneRegistry:
+    """Exports every Playground scene into `cache_dir` (instant when already there); returns the registry."""
+
+    async def build() -> SceneRegistry:
+        registry = SceneRegistry(cache_dir, workers=2)
+        registry.start()
+        try:
+            while not registry.snapshot().complete:
+                await asyncio.sleep(0.5)
+            return registry
+        finally:
+            await registry.close()
+
+    started = time.perf_counter()
+    registry = asyncio.run(build())
+    peaks = ", ".join(
+        f"{lane} {rss / 2**30:.2f} GiB" for lane, rss in sorted(registry.peak_rss_bytes.items())
+    )
+    print(
+        f"\nscene cache: {time.perf_counter() - started:.0f} s with 2 workers; peak RSS {peaks or 'cached'}"
+    )
+    return registry
+
+
+@pytest.fixture(scope="session")
+def scene_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One full scene cache for the whole run, shared by the catalog, end-to-end and window tests:
+    exporting all 54 Playground models takes minutes on 2 cores, so it happens once.
+    ROBOCOACH_TEST_SCENE_CACHE keeps it between runs while developing."""
+    cache_dir = Path(os.environ.get("ROBOCOACH_TEST_SCENE_CACHE") or tmp_path_factory.mktemp("scene-cache"))
+    build_scene_cache(cache_dir)
+    return cache_dir

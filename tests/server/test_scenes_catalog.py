@@ -5,10 +5,8 @@ Slow (a few minutes on 2 cores): run with `pytest -m slow`. Prints the build tim
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import hashlib
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -16,8 +14,8 @@ import mujoco
 import pytest
 
 from server.scenes.catalog import robot_entry
-from server.scenes.registry import SceneRegistry
 from server.scenes.types import SceneList
+from tests.conftest import build_scene_cache
 
 pytestmark = pytest.mark.slow
 
@@ -41,24 +39,10 @@ MENAGERIE_ROBOTS = {
 
 
 @pytest.fixture(scope="session")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[SceneList, Path]:
-    cache_dir = tmp_path_factory.mktemp("scene-cache")
-
-    async def build() -> tuple[SceneList, Path, dict[str, int]]:
-        registry = SceneRegistry(cache_dir, workers=2)
-        registry.start()
-        try:
-            while not (snapshot := registry.snapshot()).complete:
-                await asyncio.sleep(0.5)
-            return snapshot, registry.scenes_dir, registry.peak_rss_bytes
-        finally:
-            await registry.close()
-
-    started = time.perf_counter()
-    snapshot, scenes_dir, peaks = asyncio.run(build())
-    peak_text = ", ".join(f"{lane} {rss / 2**30:.2f} GiB" for lane, rss in sorted(peaks.items()))
-    print(f"\nfull scene catalog: {time.perf_counter() - started:.0f} s with 2 workers; peak RSS {peak_text}")
-    return snapshot, scenes_dir
+def catalog(scene_cache: Path) -> tuple[SceneList, Path]:
+    # The shared fixture built (or found) the full cache; a fresh registry reads it without workers.
+    registry = build_scene_cache(scene_cache)
+    return registry.snapshot(), registry.scenes_dir
 
 
 def test_every_playground_env_is_ready(catalog: tuple[SceneList, Path]) -> None:
