@@ -121,7 +121,6 @@ def main(argv: list[str] | None = None) -> int:
     # Handlers go in before the URL line is printed: whoever reads it may signal us right away.
     stop = _install_stop_handlers()
     app = create_app(settings)
-    setup_logging(settings.state_dir, args.log_level, settings.token)  # Litestar replaced our handlers
     server = ServerThread(app, sock, log_level=args.log_level)
     try:
         server.start()

@@ -40,7 +40,11 @@ def _not_found(request: AnyRequest, exc: NotFoundException) -> Response[object]:
         return Response({"status_code": refused[0], "detail": refused[1]}, status_code=refused[0])
     path = request.url.path
     index = settings.ui_dist / "index.html"
-    if path == API_PREFIX or path.startswith(API_PREFIX + "/") or not index.is_file():
+    # A missing file (a name with an extension, e.g. a stale /assets/*.js) must 404, not get the page:
+    # answering it with index.html hides a broken build behind a blank window.
+    is_file_request = "." in path.rsplit("/", 1)[-1]
+    is_api = path == API_PREFIX or path.startswith(API_PREFIX + "/")
+    if is_api or is_file_request or not index.is_file():
         body: dict[str, object] = {"status_code": HTTP_404_NOT_FOUND, "detail": exc.detail}
         if exc.extra:
             body["extra"] = exc.extra
@@ -93,5 +97,7 @@ def create_app(settings: Settings) -> Litestar:
         state=State({"settings": settings}),
         exception_handlers={NotFoundException: _not_found},
         openapi_config=OpenAPIConfig(title="Robocoach", version="0.1.0", path="/api/schema"),
+        # The launcher owns logging (a file in the state dir, token redacted); Litestar must not replace it.
+        logging_config=None,
         debug=False,
     )

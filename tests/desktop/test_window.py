@@ -32,11 +32,17 @@ EXIT_TIMEOUT = 20.0
 
 
 def open_window(
-    display: str, tmp_path: Path, home: Path, reap: list[subprocess.Popen[str]], *, with_scenes: bool = False
+    display: str,
+    tmp_path: Path,
+    home: Path,
+    reap: list[subprocess.Popen[str]],
+    *,
+    scene_cache: Path | None = None,
 ) -> Launched:
-    """`with_scenes`: export Playground scenes in the background, as a real launch does; the UI draws (and
-    reports its first frame) only once a scene is ready. The close tests do not need it."""
-    env = isolated_env(home, DISPLAY=display, ROBOCOACH_BUILD_SCENES="1" if with_scenes else "0")
+    """`scene_cache`: run with the session's exported scenes, as a real (second) launch does; the UI draws
+    (and reports its first frame) only once a scene is ready. The close tests do not need scenes."""
+    scenes = {"ROBOCOACH_BUILD_SCENES": "1", "ROBOCOACH_CACHE_DIR": str(scene_cache)} if scene_cache else {}
+    env = isolated_env(home, DISPLAY=display, **scenes)
     return launch(
         ["--software-gl", "--data-dir", str(tmp_path / "data")],
         env,
@@ -163,10 +169,10 @@ def assert_clean_exit(app: Launched, stderr_path: Path) -> None:
 
 
 def test_window_shows_the_ui_with_webgl_and_ctrl_q_closes_it(
-    xvfb_display: str, tmp_path: Path, home: Path, reap: list[subprocess.Popen[str]]
+    xvfb_display: str, tmp_path: Path, home: Path, reap: list[subprocess.Popen[str]], scene_cache: Path
 ) -> None:
     started = time.monotonic()
-    app = open_window(xvfb_display, tmp_path, home, reap, with_scenes=True)
+    app = open_window(xvfb_display, tmp_path, home, reap, scene_cache=scene_cache)
     url_after = time.monotonic() - started
     client = wait_for_client_report(app, tmp_path / "stderr.txt")
     frame_after = time.monotonic() - started

@@ -133,6 +133,7 @@ def test_spa_fallback_serves_index_for_client_routes(app_settings: Settings, tmp
         assert page.status_code == 200
         assert "root" in page.text
         assert client.get("/").status_code == 200
+        assert client.get("/assets/index-stale.js").status_code == 404
     with make_client(settings) as client:
         missing = client.get("/api/no-such-thing")
         assert missing.status_code == 404
