@@ -33,7 +33,7 @@ page.on("pageerror", (e) => console.log("pageerror:", e.message));
 const t0 = Date.now();
 await page.goto(url);
 console.log("url after load", page.url());
-await page.getByRole("button", { name: scene }).click();
+await page.getByRole("button", { name: scene, exact: true }).click();
 const viewport = page.locator(".viewport[data-state]");
 await page.locator('.viewport[data-state="ready"], .viewport[data-state="error"]').waitFor({
   timeout: 60000,

@@ -43,15 +43,18 @@ export function ScenePicker({ list, error, selectedId, onSelect }: Props) {
           <ul>
             {group.scenes.map((s) => (
               <li key={s.id}>
+                {/* accessible name = display name exactly; robot and actuators are the description */}
                 <button
                   type="button"
                   className="scene"
                   aria-pressed={s.id === selectedId}
+                  aria-label={s.name}
+                  aria-describedby={`${idPrefix}-${s.id}-meta`}
                   data-scene-id={s.id}
                   onClick={() => onSelect(s.id)}
                 >
                   <span className="scene-name">{s.name}</span>{" "}
-                  <span className="scene-meta">
+                  <span className="scene-meta" id={`${idPrefix}-${s.id}-meta`}>
                     {s.robot} · {actuators(s.num_actuators)}
                   </span>
                 </button>

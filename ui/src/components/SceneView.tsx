@@ -21,7 +21,8 @@ function messageOf(error: unknown): string {
 
 /** Toolbar, viewport and status bar for one scene. Remount (key) per scene. */
 export function SceneView({ scene }: { scene: SceneInfo }) {
-  const canvasRef = useRef<HTMLCanvasElement>(null);
+  const hostRef = useRef<HTMLDivElement>(null);
+  const { id: sceneId, name: sceneName, robot } = scene;
   const controller = useRef<SceneController | null>(null);
   const [view, setView] = useState<ViewState>({
     state: "loading",
@@ -43,30 +44,30 @@ export function SceneView({ scene }: { scene: SceneInfo }) {
       let bytes: Uint8Array;
       let mj: Awaited<ReturnType<typeof getMujoco>>;
       try {
-        setView({ state: "loading", message: `Loading ${scene.robot}…` });
+        setView({ state: "loading", message: `Loading ${robot}…` });
         [mj, bytes] = await Promise.all([
           getMujoco({ wasmUrl }),
-          fetchModel(scene.id, abort.signal),
+          fetchModel(sceneId, abort.signal),
         ]);
       } catch (error) {
-        if (!abort.signal.aborted) fail(`Could not download ${scene.name}`, error);
+        if (!abort.signal.aborted) fail(`Could not download ${sceneName}`, error);
         return;
       }
       if (disposed) return;
       let sim: Simulation;
       try {
-        sim = new Simulation(mj, loadModelFromMjb(mj, bytes, scene.name));
+        sim = new Simulation(mj, loadModelFromMjb(mj, bytes, sceneName));
       } catch (error) {
-        fail(`The model of ${scene.name} failed to load`, error);
+        fail(`The model of ${sceneName} failed to load`, error);
         return;
       }
-      const canvas = canvasRef.current;
-      if (!canvas) {
+      const host = hostRef.current;
+      if (!host) {
         sim.dispose();
         return;
       }
       try {
-        created = new SceneController(sim, canvas, {
+        created = new SceneController(sim, host, {
           onFirstFrame: ({ webglRenderer }) => {
             reportClient(true, webglRenderer);
             if (!disposed) setView({ state: "ready" });
@@ -91,7 +92,9 @@ export function SceneView({ scene }: { scene: SceneInfo }) {
       controller.current = null;
       created?.dispose();
     };
-  }, [scene]);
+    // Strings, not the SceneInfo object: the list is re-fetched while the server verifies scenes,
+    // and a new object for the same scene must not reload it.
+  }, [sceneId, sceneName, robot]);
 
   const sim = () => controller.current?.sim;
   const onPlayPause = useCallback(() => {
@@ -136,7 +139,8 @@ export function SceneView({ scene }: { scene: SceneInfo }) {
         />
       </div>
       <div className="viewport" data-state={view.state} data-scene-id={scene.id}>
-        <canvas ref={canvasRef} aria-label="Simulation viewport" />
+        {/* the controller adds its own canvas ("Simulation viewport") here */}
+        <div ref={hostRef} className="canvas-host" />
         {view.state === "loading" && (
           <div className="overlay" role="status">
             <div className="spinner" aria-hidden="true" />

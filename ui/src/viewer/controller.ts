@@ -33,7 +33,7 @@ export class SceneController {
 
   constructor(
     readonly sim: Simulation,
-    canvas: HTMLCanvasElement,
+    host: HTMLElement,
     private readonly callbacks: {
       onFirstFrame?: (info: FrameInfo) => void;
       onError?: (error: unknown) => void;
@@ -41,8 +41,17 @@ export class SceneController {
   ) {
     this.perturber = new Perturber(sim);
     sim.beforeStep = () => this.perturber.apply();
-    // Registered before OrbitControls so a body grab can switch orbiting off first.
-    this.viewer = new Viewer(canvas, () => this.listen(canvas));
+    // A fresh canvas per controller: a canvas whose WebGL context was released cannot be reused.
+    const canvas = document.createElement("canvas");
+    canvas.setAttribute("aria-label", "Simulation viewport");
+    host.append(canvas);
+    try {
+      // Listeners go on before OrbitControls' so a body grab can switch orbiting off first.
+      this.viewer = new Viewer(canvas, () => this.listen(canvas));
+    } catch (error) {
+      canvas.remove();
+      throw error;
+    }
     this.viewer.setModel(sim.model);
   }
 
@@ -132,6 +141,7 @@ export class SceneController {
     for (const [type, handler] of this.listeners)
       this.viewer.canvas.removeEventListener(type, handler);
     this.viewer.dispose();
+    this.viewer.canvas.remove();
     this.sim.dispose();
   }
 }
