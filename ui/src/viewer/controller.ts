@@ -52,7 +52,7 @@ export class SceneController {
       canvas.remove();
       throw error;
     }
-    this.viewer.setModel(sim.model);
+    this.viewer.setModel(sim.model, sim.data);
   }
 
   start(): void {

@@ -102,18 +102,22 @@ export class Viewer {
     return String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
   }
 
-  /** Replaces the drawn model and frames the camera on it. */
-  setModel(model: MjModel): void {
+  /** Replaces the drawn model and frames the camera on the robot's centre of mass (body 1's subtree). */
+  setModel(model: MjModel, data: MjData): void {
     this.clear();
     this.geoms = buildGeoms(model, {
       triangleBudget: this.software ? SOFTWARE_TRIANGLES : undefined,
     });
     for (const g of this.geoms) this.root.add(g.object);
     const stat = model.stat;
-    const center = new THREE.Vector3(...(Array.from(stat.center) as Vec3));
+    const com = data.subtree_com;
+    const center =
+      model.nbody > 1
+        ? new THREE.Vector3(com[3], com[4], com[5])
+        : new THREE.Vector3(...(Array.from(stat.center) as Vec3));
     const extent = Math.min(Math.max(stat.extent, 0.5), 5);
-    const distance = 1.5 * extent;
-    const elevation = THREE.MathUtils.degToRad(20);
+    const distance = Math.max(1.5, 1.8 * extent);
+    const elevation = THREE.MathUtils.degToRad(25);
     this.camera.position.set(
       center.x,
       center.y - distance * Math.cos(elevation),
