@@ -68,17 +68,21 @@ function planeObject(size: ArrayLike<number>, o: number, mat: GeomMaterial): THR
   const group = new THREE.Group();
   // Playground floors are textured (not drawn here) with a white base colour: darken for the dark theme.
   mat.color.multiplyScalar(0.3);
+  // push the surface back in depth so the grid lines on it never z-fight
+  mat.polygonOffset = true;
+  mat.polygonOffsetFactor = 1;
+  mat.polygonOffsetUnits = 1;
   const surface = new THREE.Mesh(new THREE.PlaneGeometry(w, h), mat);
   surface.receiveShadow = true;
   group.add(surface);
   const cells = Math.max(1, Math.round(Math.max(w, h) / 0.5));
-  const grid = new THREE.GridHelper(Math.max(w, h), cells, 0x7a8696, 0x4a525e);
+  const grid = new THREE.GridHelper(Math.max(w, h), cells, 0x2c3138, 0x3d434c);
   grid.rotation.x = Math.PI / 2; // GridHelper lies in xz; MuJoCo planes lie in xy
   grid.position.z = 0.001;
   grid.raycast = () => {}; // lines would catch every pick ray (Raycaster's line threshold is 1 m)
   const gridMat = grid.material as THREE.Material;
   gridMat.transparent = true;
-  gridMat.opacity = 0.6;
+  gridMat.opacity = 0.8;
   group.add(grid);
   return group;
 }
