@@ -6,6 +6,7 @@ import asyncio
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import msgspec
@@ -52,7 +53,9 @@ def build_scene_cache(cache_dir: Path) -> SceneRegistry:
             await registry.close()
 
     started = time.perf_counter()
-    registry = asyncio.run(build())
+    # Its own thread: Playwright's sync API may already run an event loop in this one.
+    with ThreadPoolExecutor(1) as thread:
+        registry = thread.submit(lambda: asyncio.run(build())).result()
     peaks = ", ".join(
         f"{lane} {rss / 2**30:.2f} GiB" for lane, rss in sorted(registry.peak_rss_bytes.items())
     )

@@ -37,7 +37,7 @@ def body_position(page: Page) -> np.ndarray:
 def open_scene(page: Page, app: RunningApp, name: str, scene_id: str) -> Locator:
     search = page.get_by_role("searchbox", name="Search scenes")
     search.fill(name)
-    button = page.get_by_role("button", name=re.compile(name))
+    button = page.get_by_role("button", name=name, exact=True)
     expect(button).to_be_visible(timeout=SCENE_READY_TIMEOUT_MS)
     button.click()
     viewport = page.locator(f'.viewport[data-scene-id="{scene_id}"]')
@@ -58,19 +58,22 @@ def assert_something_drawn(pixels: np.ndarray) -> None:
 
 
 def grab_a_body(page: Page, canvas: Locator) -> tuple[float, float]:
-    """Clicks over a coarse grid until the viewer reports a selected body: as a person finds the robot."""
+    """Clicks over a grid, centre outwards, until the viewer reports a selected body: as a person finds
+    the robot. The status bar refreshes every 100 ms, so each click waits for it before looking."""
     box = canvas.bounding_box()
     assert box is not None
-    selected = page.get_by_label("Selected body")
-    for fy in np.linspace(0.25, 0.75, 9):
-        for fx in np.linspace(0.2, 0.8, 13):
-            x, y = box["x"] + fx * box["width"], box["y"] + fy * box["height"]
-            page.mouse.move(x, y)
-            page.mouse.down()
-            page.mouse.up()
-            if selected.count() and selected.inner_text().strip():
-                return x, y
-    raise AssertionError("no body found under any of 117 clicks on the viewport")
+    selected = page.get_by_label("Selected body", exact=True)
+    grid = [(fx, fy) for fy in np.linspace(0.2, 0.8, 9) for fx in np.linspace(0.15, 0.85, 15)]
+    grid.sort(key=lambda f: (f[0] - 0.5) ** 2 + (f[1] - 0.5) ** 2)
+    for fx, fy in grid:
+        x, y = box["x"] + fx * box["width"], box["y"] + fy * box["height"]
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.up()
+        page.wait_for_timeout(250)
+        if selected.count() and selected.inner_text(timeout=1000).strip():
+            return x, y
+    raise AssertionError(f"no body found under any of {len(grid)} clicks on the viewport")
 
 
 def drag_and_measure(page: Page, at: tuple[float, float], by: tuple[float, float]) -> float:

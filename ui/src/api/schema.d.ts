@@ -164,6 +164,17 @@ export interface components {
             webgl: boolean;
             webgl_renderer: string;
         };
+        /** SceneErrorBody */
+        SceneErrorBody: {
+            detail: string;
+            extra: components["schemas"]["SceneErrorExtra"];
+            status_code: number;
+        };
+        /** SceneErrorExtra */
+        SceneErrorExtra: {
+            error: string;
+            scene_id: string;
+        };
         /** SceneFailure */
         SceneFailure: {
             error: string;
@@ -195,6 +206,16 @@ export interface components {
             failed: components["schemas"]["SceneFailure"][];
             pending: string[];
             scenes: components["schemas"]["SceneInfo"][];
+        };
+        /** UnknownSceneBody */
+        UnknownSceneBody: {
+            detail: string;
+            extra: components["schemas"]["UnknownSceneExtra"];
+            status_code: number;
+        };
+        /** UnknownSceneExtra */
+        UnknownSceneExtra: {
+            valid_ids: string[];
         };
     };
     responses: never;
@@ -337,6 +358,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Unknown scene id; lists the valid ids */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownSceneBody"];
+                };
+            };
+            /** @description The scene's environment failed to load */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SceneErrorBody"];
+                };
+            };
         };
     };
     ApiPlaygroundScenesSceneIdModelMjbGetModel: {
@@ -372,6 +411,24 @@ export interface operations {
                         } | unknown[];
                         status_code: number;
                     };
+                };
+            };
+            /** @description Unknown scene id; lists the valid ids */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownSceneBody"];
+                };
+            };
+            /** @description The scene's environment failed to load */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SceneErrorBody"];
                 };
             };
         };
