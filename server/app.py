@@ -17,7 +17,10 @@ from litestar.types import ControllerRouterHandler
 
 from server.api.diagnostics import diagnostics, report_client
 from server.api.health import health
+from server.api.llm import list_providers, save_api_key, select_provider
+from server.api.policy import generate_policy
 from server.api.preferences import get_preferences, put_preferences
+from server.api.rewards import get_vocabulary, validate_program
 from server.api.scenes import ScenesController
 from server.scenes.registry import SceneRegistry
 from server.security import API_PREFIX, LocalAccessGuard, refusal
@@ -74,6 +77,12 @@ def create_app(settings: Settings) -> Litestar:
         get_preferences,
         put_preferences,
         ScenesController,
+        get_vocabulary,
+        validate_program,
+        list_providers,
+        select_provider,
+        save_api_key,
+        generate_policy,
     ]
     if (settings.ui_dist / "index.html").is_file():
         handlers.append(

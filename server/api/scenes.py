@@ -70,7 +70,8 @@ def _registry(request: AnyRequest) -> SceneRegistry:
     return registry
 
 
-async def _scene(request: AnyRequest, scene_id: FromPath[str]) -> SceneInfo:
+async def scene_or_error(request: AnyRequest, scene_id: str) -> SceneInfo:
+    """The scene's facts (waiting for a pending export); 404 lists valid ids, 422 gives the load error."""
     try:
         return await _registry(request).get(scene_id)
     except UnknownScene as exc:
@@ -108,12 +109,12 @@ class ScenesController(Controller):
     @get("/{scene_id:str}", responses=_ERRORS)
     async def get_scene(self, request: AnyRequest, scene_id: FromPath[str]) -> SceneInfo:
         """One scene; waits for it if it is still being exported. 404 lists the valid ids."""
-        return await _scene(request, scene_id)
+        return await scene_or_error(request, scene_id)
 
     @get("/{scene_id:str}/model.mjb", media_type="application/octet-stream", responses=_ERRORS)
     async def get_model(self, request: AnyRequest, scene_id: FromPath[str]) -> Response[Any]:
         """The trainer's compiled model as MJB, gzip content-encoded; load it with the same MuJoCo version."""
-        info = await _scene(request, scene_id)
+        info = await scene_or_error(request, scene_id)
         headers = {
             "Cache-Control": _CACHE_CONTROL,
             "X-Mujoco-Version": info.mujoco_version,

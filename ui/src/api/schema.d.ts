@@ -55,6 +55,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/llm/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** SaveApiKey */
+        post: operations["ApiLlmKeysSaveApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/llm/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListProviders */
+        get: operations["ApiLlmProvidersListProviders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/llm/select": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** SelectProvider */
+        post: operations["ApiLlmSelectSelectProvider"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/playground/scenes": {
         parameters: {
             query?: never;
@@ -106,6 +157,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/policy/generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** GeneratePolicy */
+        post: operations["ApiPolicyGenerateGeneratePolicy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/preferences": {
         parameters: {
             query?: never;
@@ -117,6 +185,40 @@ export interface paths {
         get: operations["ApiPreferencesGetPreferences"];
         /** PutPreferences */
         put: operations["ApiPreferencesPutPreferences"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/rewards/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** ValidateProgram */
+        post: operations["ApiRewardsValidateValidateProgram"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/rewards/vocabulary/{scene_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GetVocabulary */
+        get: operations["ApiRewardsVocabularySceneIdGetVocabulary"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -144,6 +246,32 @@ export interface components {
             python: string;
             version: string;
         };
+        /** GenerateRequest */
+        GenerateRequest: {
+            model?: string | null;
+            /** @enum {null|string} */
+            provider?: "builtin" | "ollama" | "anthropic" | "openai" | "deepseek" | "gemini" | null;
+            scene_id: string;
+            task_description: string;
+        };
+        /** GeneratedPolicy */
+        GeneratedPolicy: {
+            attempts: number;
+            base_policy?: string | null;
+            model: string;
+            policy_id: string;
+            program: string;
+            /** @enum {string} */
+            provider: "builtin" | "ollama" | "anthropic" | "openai" | "deepseek" | "gemini";
+            reward_functions: components["schemas"]["RewardFunction"][];
+            scene_id: string;
+            task_description: string;
+            /** @enum {string} */
+            training_method: "full_training" | "fine_tuning";
+            training_time_estimate: string;
+            training_time_estimate_s: number;
+            validation: components["schemas"]["ValidationReport"];
+        };
         /** Health */
         Health: {
             mujoco_version: string;
@@ -156,6 +284,47 @@ export interface components {
             follow_camera: boolean;
             last_scene_id?: string | null;
         };
+        /** ProgramError */
+        ProgramError: {
+            column: number;
+            line: number;
+            message: string;
+            /** @enum {string} */
+            stage: "syntax" | "static" | "trace";
+        };
+        /** ProviderFailure */
+        ProviderFailure: {
+            /** @enum {string} */
+            cause: "no_key" | "bad_key" | "rate_limited" | "timeout" | "unreachable" | "bad_output" | "error";
+            detail: string;
+            /**
+             * @default builtin
+             * @enum {string}
+             */
+            fallback: "builtin" | "ollama" | "anthropic" | "openai" | "deepseek" | "gemini";
+            /** @enum {string} */
+            provider: "builtin" | "ollama" | "anthropic" | "openai" | "deepseek" | "gemini";
+        };
+        /** ProviderList */
+        ProviderList: {
+            /** @enum {string} */
+            active: "builtin" | "ollama" | "anthropic" | "openai" | "deepseek" | "gemini";
+            providers: components["schemas"]["ProviderStatus"][];
+        };
+        /** ProviderStatus */
+        ProviderStatus: {
+            active: boolean;
+            configured: boolean;
+            detail: string;
+            /** @enum {string} */
+            key_source: "environment" | "saved" | "none";
+            label: string;
+            model: string;
+            /** @enum {string} */
+            name: "builtin" | "ollama" | "anthropic" | "openai" | "deepseek" | "gemini";
+            needs_key: boolean;
+            reachable: boolean | null;
+        };
         /** ReceivedClientReport */
         ReceivedClientReport: {
             /** Format: date-time */
@@ -163,6 +332,28 @@ export interface components {
             user_agent: string;
             webgl: boolean;
             webgl_renderer: string;
+        };
+        /** RewardFunction */
+        RewardFunction: {
+            code: string;
+            name: string;
+            /** @enum {string} */
+            type: "reward" | "penalty";
+            weight: number;
+        };
+        /** RewardTerm */
+        RewardTerm: {
+            code: string;
+            name: string;
+            /** @enum {string} */
+            type: "reward" | "penalty";
+            weight: number;
+        };
+        /** SaveApiKey */
+        SaveApiKey: {
+            api_key: string;
+            /** @enum {string} */
+            provider: "builtin" | "ollama" | "anthropic" | "openai" | "deepseek" | "gemini";
         };
         /** SceneErrorBody */
         SceneErrorBody: {
@@ -207,6 +398,12 @@ export interface components {
             pending: string[];
             scenes: components["schemas"]["SceneInfo"][];
         };
+        /** SelectProvider */
+        SelectProvider: {
+            model?: string | null;
+            /** @enum {string} */
+            provider: "builtin" | "ollama" | "anthropic" | "openai" | "deepseek" | "gemini";
+        };
         /** UnknownSceneBody */
         UnknownSceneBody: {
             detail: string;
@@ -216,6 +413,30 @@ export interface components {
         /** UnknownSceneExtra */
         UnknownSceneExtra: {
             valid_ids: string[];
+        };
+        /** ValidateRequest */
+        ValidateRequest: {
+            program: string;
+            scene_id: string;
+        };
+        /** ValidationReport */
+        ValidationReport: {
+            errors: components["schemas"]["ProgramError"][];
+            ok: boolean;
+            terms: components["schemas"]["RewardTerm"][];
+        };
+        /** Vocabulary */
+        Vocabulary: {
+            entries: components["schemas"]["VocabularyEntry"][];
+            helpers: components["schemas"]["VocabularyEntry"][];
+            jnp_functions: string[];
+            scene_id: string;
+        };
+        /** VocabularyEntry */
+        VocabularyEntry: {
+            description: string;
+            name: string;
+            shape: number[];
         };
     };
     responses: never;
@@ -299,6 +520,104 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    ApiLlmKeysSaveApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SaveApiKey"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderList"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiLlmProvidersListProviders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderList"];
+                };
+            };
+        };
+    };
+    ApiLlmSelectSelectProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SelectProvider"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderList"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
                 };
             };
         };
@@ -433,6 +752,54 @@ export interface operations {
             };
         };
     };
+    ApiPolicyGenerateGeneratePolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GenerateRequest"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GeneratedPolicy"] | unknown;
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description The provider failed (no key, bad key, rate limit, timeout, down, unusable output) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderFailure"];
+                };
+            };
+        };
+    };
     ApiPreferencesGetPreferences: {
         parameters: {
             query?: never;
@@ -473,6 +840,82 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Preferences"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiRewardsValidateValidateProgram: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ValidateRequest"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationReport"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiRewardsVocabularySceneIdGetVocabulary: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                scene_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vocabulary"];
                 };
             };
             /** @description Bad request syntax or unsupported method */

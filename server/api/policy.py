@@ -1,0 +1,105 @@
+"""Drafting a policy from a sentence: the reward program (from an LLM or the offline drafter), validated,
+with how it will be trained and roughly how long that takes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import JSONBody
+
+from server.api.scenes import scene_or_error
+from server.llm.types import ProviderFailure, ProviderName
+from server.policy.plan import TrainingMethod, training_method, training_time_estimate
+from server.rewards.types import TermType, ValidationReport
+
+AnyRequest = Request[Any, Any, Any]
+
+
+class GenerateRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    task_description: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    scene_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    provider: ProviderName | None = None  # None: the active provider
+    model: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+
+
+class RewardFunction(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    type: TermType
+    weight: float
+    code: str
+
+
+class GeneratedPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    policy_id: str
+    task_description: str
+    scene_id: str
+    training_method: TrainingMethod
+    training_time_estimate: str  # a sentence for people
+    training_time_estimate_s: float
+    reward_functions: list[RewardFunction]
+    program: str  # the whole validated program; what training will run
+    validation: ValidationReport
+    provider: ProviderName
+    model: str
+    attempts: int  # drafts needed before one validated (the repair loop)
+    base_policy: str | None = None
+
+
+_FAILURES = {
+    502: ResponseSpec(
+        data_container=ProviderFailure,
+        generate_examples=False,
+        description="The provider failed (no key, bad key, rate limit, timeout, down, unusable output)",
+    )
+}
+
+
+@post("/api/policy/generate", status_code=200, responses=_FAILURES)
+async def generate_policy(
+    request: AnyRequest, data: JSONBody[GenerateRequest]
+) -> GeneratedPolicy | Response[ProviderFailure]:
+    from server.llm.builtin import draft_builtin
+    from server.llm.errors import ProviderError
+
+    scene = await scene_or_error(request, data.scene_id)
+    rewards = request.app.state.rewards
+    vocabulary = await rewards.vocabulary(scene.id)
+
+    async def validate(program: str) -> ValidationReport:
+        report: ValidationReport = await rewards.validate(scene.id, program)
+        return report
+
+    try:
+        draft = await request.app.state.llm.draft(
+            data.task_description,
+            scene.id,
+            vocabulary,
+            validate,
+            provider=data.provider,
+            model=data.model,
+            builtin=draft_builtin,
+        )
+    except ProviderError as exc:
+        return Response(exc.failure, status_code=502)
+    method = training_method(scene)
+    seconds, sentence = training_time_estimate(scene, method)
+    return GeneratedPolicy(
+        policy_id=uuid.uuid4().hex,
+        task_description=data.task_description,
+        scene_id=scene.id,
+        training_method=method,
+        training_time_estimate=sentence,
+        training_time_estimate_s=seconds,
+        reward_functions=[
+            RewardFunction(name=t.name, type=t.type, weight=t.weight, code=t.code) for t in draft.report.terms
+        ],
+        program=draft.program,
+        validation=draft.report,
+        provider=draft.provider,
+        model=draft.model,
+        attempts=draft.attempts,
+    )

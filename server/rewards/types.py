@@ -1,0 +1,44 @@
+"""Typed records of the reward language that cross the API: validation results and the vocabulary."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+TermType = Literal["reward", "penalty"]  # by the sign of the term's weight
+
+
+class ProgramError(msgspec.Struct, frozen=True, kw_only=True):
+    """One problem, located in the program's source, worded for a person and an LLM to act on."""
+
+    line: int  # 1-based; 0 when the problem is the program as a whole
+    column: int  # 0-based; 0 when unknown
+    message: str
+    stage: Literal["syntax", "static", "trace"]
+
+
+class RewardTerm(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    type: TermType
+    weight: float
+    code: str  # the term's function source, as written
+
+
+class ValidationReport(msgspec.Struct, frozen=True, kw_only=True):
+    ok: bool
+    errors: list[ProgramError]
+    terms: list[RewardTerm]  # in program order; empty when the program did not parse
+
+
+class VocabularyEntry(msgspec.Struct, frozen=True, kw_only=True):
+    name: str  # how a term reads it, e.g. "base_lin_vel" for `s.base_lin_vel`
+    shape: list[int]  # [] for a scalar
+    description: str  # units and frame, e.g. "base linear velocity in the body frame (m/s)"
+
+
+class Vocabulary(msgspec.Struct, frozen=True, kw_only=True):
+    scene_id: str
+    entries: list[VocabularyEntry]
+    helpers: list[VocabularyEntry]  # functions such as tolerance(...), with their signature as `name`
+    jnp_functions: list[str]  # the allow-listed jax.numpy names
