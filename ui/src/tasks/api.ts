@@ -1,0 +1,77 @@
+/** Reward drafting calls: LLM providers, drafting a policy, validating a program. */
+
+import { api } from "../api/client";
+import type { components } from "../api/schema";
+import { errorFromResponse } from "../api/token";
+
+type Schemas = components["schemas"];
+export type ProviderName = Schemas["ProviderStatus"]["name"];
+export type ProviderStatus = Schemas["ProviderStatus"];
+export type ProviderList = Schemas["ProviderList"];
+export type GeneratedPolicy = Schemas["GeneratedPolicy"];
+export type ProviderFailure = Schemas["ProviderFailure"];
+export type ProgramError = Schemas["ProgramError"];
+export type ValidationReport = Schemas["ValidationReport"];
+
+async function unwrap<T>(
+  call: Promise<{ data?: T; error?: unknown; response: Response }>,
+): Promise<T> {
+  const { data, error, response } = await call;
+  if (!response.ok || data === undefined) throw errorFromResponse(response, error);
+  return data;
+}
+
+export function listProviders(signal?: AbortSignal): Promise<ProviderList> {
+  return unwrap(api.GET("/api/llm/providers", { signal }));
+}
+
+export function selectProvider(provider: ProviderName): Promise<ProviderList> {
+  return unwrap(api.POST("/api/llm/select", { body: { provider } }));
+}
+
+/** Saves a key on the server; the answer says whether the provider is now configured, never the key. */
+export function saveApiKey(provider: ProviderName, apiKey: string): Promise<ProviderList> {
+  return unwrap(api.POST("/api/llm/keys", { body: { provider, api_key: apiKey } }));
+}
+
+export type DraftOutcome =
+  | { ok: true; policy: GeneratedPolicy }
+  | { ok: false; failure: ProviderFailure };
+
+function isProviderFailure(body: unknown): body is ProviderFailure {
+  return (
+    typeof body === "object" &&
+    body !== null &&
+    "provider" in body &&
+    "cause" in body &&
+    "detail" in body
+  );
+}
+
+/** Drafts a reward program. A provider failure (502) is an outcome; other failures throw. */
+export async function draftPolicy(
+  request: { sceneId: string; task: string; provider: ProviderName | null },
+  signal?: AbortSignal,
+): Promise<DraftOutcome> {
+  const { data, error, response } = await api.POST("/api/policy/generate", {
+    body: {
+      scene_id: request.sceneId,
+      task_description: request.task,
+      provider: request.provider,
+    },
+    signal,
+  });
+  if (response.status === 502 && isProviderFailure(error)) return { ok: false, failure: error };
+  if (!response.ok || data === undefined) throw errorFromResponse(response, error);
+  return { ok: true, policy: data as GeneratedPolicy };
+}
+
+export function validateProgram(
+  sceneId: string,
+  program: string,
+  signal?: AbortSignal,
+): Promise<ValidationReport> {
+  return unwrap(
+    api.POST("/api/rewards/validate", { body: { scene_id: sceneId, program }, signal }),
+  );
+}

@@ -1,0 +1,103 @@
+import { describe, expect, it } from "vitest";
+import type { SceneInfo } from "../api/client";
+import { errorSpan, formatProgramError } from "./diagnostics";
+import { examplePrompts } from "./examples";
+import { formatFailure } from "./failure";
+
+describe("errorSpan", () => {
+  const program = "WEIGHTS = dict(a=1.0)\n\n\ndef a(s):\n    return s.nope + (\n";
+
+  it("marks the name at a 1-based line and 0-based column", () => {
+    // line 5 starts at offset 22 + 1 + 1 + 10 = 34; column 11 is `s.nope`
+    const span = errorSpan(program, { line: 5, column: 11, message: "unknown", stage: "static" });
+    expect(program.slice(span.from, span.to)).toBe("s.nope");
+    expect(span.from).toBe(34 + 11);
+    expect(span.message).toBe("line 5, column 12: unknown");
+  });
+
+  it("marks to the end of the line when the column is at punctuation", () => {
+    const span = errorSpan(program, { line: 5, column: 18, message: "x", stage: "syntax" });
+    expect(program.slice(span.from, span.to)).toBe("+ (");
+  });
+
+  it("marks the line's text when the column is at its end", () => {
+    const span = errorSpan(program, { line: 5, column: 99, message: "x", stage: "syntax" });
+    expect(program.slice(span.from, span.to)).toBe("return s.nope + (");
+  });
+
+  it("line 0 means the whole program: the first line is marked and no location is printed", () => {
+    const error = { line: 0, column: 0, message: "no terms", stage: "static" } as const;
+    const span = errorSpan(program, error);
+    expect(program.slice(span.from, span.to)).toBe("WEIGHTS = dict(a=1.0)");
+    expect(formatProgramError(error)).toBe("no terms");
+  });
+
+  it("clamps lines past the end", () => {
+    const span = errorSpan("x = 1", { line: 9, column: 0, message: "m", stage: "trace" });
+    expect([span.from, span.to]).toEqual([0, 1]);
+    expect(errorSpan("", { line: 1, column: 3, message: "m", stage: "syntax" })).toMatchObject({
+      from: 0,
+      to: 0,
+    });
+  });
+});
+
+function scene(id: string, family: SceneInfo["family"], robot = id): SceneInfo {
+  return { id, family, robot } as SceneInfo;
+}
+
+describe("examplePrompts", () => {
+  it("chooses by robot, then by family", () => {
+    expect(examplePrompts(scene("CartpoleBalance", "classic_control"))).toContain(
+      "Balance the pole with the cart at the left",
+    );
+    expect(examplePrompts(scene("Go1JoystickFlatTerrain", "locomotion"))).toContain(
+      "Walk backwards slowly",
+    );
+    expect(examplePrompts(scene("SpotGetup", "locomotion"))).toContain("Turn in place to the left");
+    expect(examplePrompts(scene("G1JoystickRoughTerrain", "locomotion"))).toContain(
+      "Walk forward at 0.5 m/s",
+    );
+    expect(examplePrompts(scene("HumanoidWalk", "classic_control"))).toContain("Stand still");
+    expect(examplePrompts(scene("PandaPickCube", "manipulation"))).toContain("Lift the cube");
+    expect(examplePrompts(scene("CheetahRun", "classic_control"))).toEqual(
+      expect.arrayContaining(["Run forward fast", "Stand upright"]),
+    );
+  });
+
+  it("always offers a few", () => {
+    for (const family of ["classic_control", "locomotion", "manipulation"] as const) {
+      expect(examplePrompts(scene("Unknown", family)).length).toBeGreaterThanOrEqual(2);
+    }
+  });
+});
+
+describe("formatFailure", () => {
+  it("names the provider and cause, keeps the detail, offers the fallback", () => {
+    const message = formatFailure(
+      {
+        provider: "anthropic",
+        cause: "no_key",
+        detail: " Set ANTHROPIC_API_KEY. ",
+        fallback: "builtin",
+      },
+      "Claude (Anthropic)",
+    );
+    expect(message).toEqual({
+      title: "Claude (Anthropic) has no API key.",
+      detail: "Set ANTHROPIC_API_KEY.",
+      fallback: "builtin",
+    });
+  });
+
+  it("offers no fallback to the provider that failed", () => {
+    const message = formatFailure({
+      provider: "builtin",
+      cause: "bad_output",
+      detail: "no template",
+      fallback: "builtin",
+    });
+    expect(message.title).toBe("builtin did not write a usable reward program.");
+    expect(message.fallback).toBeNull();
+  });
+});
