@@ -23,14 +23,6 @@ FACTORIES: dict[RemoteProviderName, ProviderFactory] = {
     "gemini": gemini_provider,
 }
 
-LABELS: dict[RemoteProviderName, str] = {
-    "ollama": "Ollama (local)",
-    "anthropic": "Claude (Anthropic)",
-    "openai": "OpenAI",
-    "deepseek": "DeepSeek",
-    "gemini": "Gemini (Google)",
-}
-
 
 def build_provider(name: RemoteProviderName, config: LLMConfig, api_key: str | None) -> Provider:
     return FACTORIES[name](config.provider(name), api_key, config.max_retries)
