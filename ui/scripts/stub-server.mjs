@@ -1,6 +1,8 @@
 // Development stub of the Robocoach API for checking the built UI without the Python server.
 // Usage: node scripts/stub-server.mjs <folder with NAME.mjb files> [port]
-// Serves ui/dist at "/", the scene list, gzip-encoded models and the diagnostics endpoint.
+// Serves ui/dist at "/", the scene list, gzip-encoded models, the diagnostics endpoint and a canned
+// version of reward drafting: builtin drafts one fixed program; anthropic fails (no key) until a key is
+// saved; validation flags `import` lines and nothing else.
 // Token: "dev" (open http://127.0.0.1:<port>/?token=dev).
 
 import { readdirSync, readFileSync } from "node:fs";
@@ -54,6 +56,80 @@ const TYPES = {
   ".wasm": "application/wasm",
 };
 
+const PROVIDERS = [
+  ["builtin", "Built-in drafter", "templates", false],
+  ["anthropic", "Claude (Anthropic)", "claude-sonnet", true],
+  ["ollama", "Ollama (local)", "qwen2.5-coder", false],
+];
+let activeProvider = "builtin";
+const savedKeys = new Set();
+function providerList() {
+  return {
+    active: activeProvider,
+    providers: PROVIDERS.map(([name, label, model, needsKey]) => ({
+      name,
+      label,
+      model,
+      needs_key: needsKey,
+      configured: !needsKey || savedKeys.has(name),
+      key_source: needsKey ? (savedKeys.has(name) ? "saved" : "none") : "none",
+      reachable: name === "ollama" ? false : name === "builtin" ? true : null,
+      active: name === activeProvider,
+      detail: name === "ollama" ? "Ollama is not running on 127.0.0.1:11434." : "",
+    })),
+  };
+}
+const PROGRAM = `"""Balance the pole with the cart at the left."""
+
+WEIGHTS = dict(
+    upright=1.0,
+    cart_left=0.5,  # where the cart should be
+    effort=-0.01,
+)
+
+
+def upright(s):
+    return tolerance(jnp.cos(s.pole_angle), 0.95, 1.0, 0.2)
+
+
+def cart_left(s):
+    return tolerance(s.cart_position, -1.0, -0.5, 0.5)
+
+
+def effort(s):
+    return jnp.sum(jnp.square(s.action))
+`;
+function validate(program) {
+  const errors = [];
+  program.split("\n").forEach((line, i) => {
+    const col = line.indexOf("import");
+    if (col >= 0)
+      errors.push({
+        line: i + 1,
+        column: col,
+        message: "imports are not allowed",
+        stage: "static",
+      });
+  });
+  const weights = [
+    ...(program.match(/WEIGHTS = dict\(([^)]*)\)/)?.[1] ?? "").matchAll(/(\w+)=(-?[\d.e-]+)/g),
+  ];
+  const terms = weights.map(([, name, w]) => ({
+    name,
+    type: Number(w) < 0 ? "penalty" : "reward",
+    weight: Number(w),
+    code: `def ${name}(s): ...`,
+  }));
+  return { ok: errors.length === 0, errors, terms: errors.length ? [] : terms };
+}
+function readJson(req, then) {
+  let body = "";
+  req.on("data", (c) => {
+    body += c;
+  });
+  req.on("end", () => then(JSON.parse(body)));
+}
+
 function json(res, status, body) {
   res.writeHead(status, { "Content-Type": "application/json" });
   res.end(JSON.stringify(body));
@@ -96,6 +172,51 @@ createServer((req, res) => {
         json(res, 201, {});
       });
       return;
+    }
+    if (url.pathname === "/api/llm/providers") return json(res, 200, providerList());
+    if (url.pathname === "/api/llm/select" && req.method === "POST") {
+      return readJson(req, (b) => {
+        activeProvider = b.provider;
+        json(res, 200, providerList());
+      });
+    }
+    if (url.pathname === "/api/llm/keys" && req.method === "POST") {
+      return readJson(req, (b) => {
+        savedKeys.add(b.provider);
+        json(res, 200, providerList());
+      });
+    }
+    if (url.pathname === "/api/rewards/validate" && req.method === "POST") {
+      return readJson(req, (b) => setTimeout(() => json(res, 200, validate(b.program)), 500));
+    }
+    if (url.pathname === "/api/policy/generate" && req.method === "POST") {
+      return readJson(req, (b) => {
+        const provider = b.provider ?? activeProvider;
+        setTimeout(() => {
+          if (provider !== "builtin" && !savedKeys.has(provider)) {
+            return json(res, 502, {
+              provider,
+              cause: "no_key",
+              detail: `No API key for ${provider}: set it in the task panel or the environment.`,
+              fallback: "builtin",
+            });
+          }
+          json(res, 200, {
+            policy_id: "p1",
+            task_description: b.task_description,
+            scene_id: b.scene_id,
+            training_method: "full_training",
+            training_time_estimate: "about 25 minutes on this computer's CPU",
+            training_time_estimate_s: 1500,
+            reward_functions: [],
+            program: PROGRAM,
+            validation: validate(PROGRAM),
+            provider,
+            model: provider === "builtin" ? "templates" : "claude-sonnet",
+            attempts: 2,
+          });
+        }, 2500);
+      });
     }
     if (url.pathname === "/api/diagnostics") return json(res, 200, { client: lastReport });
     return json(res, 404, { detail: "not found" });

@@ -1,5 +1,6 @@
 import { useEffect, useState } from "react";
 import { UNAUTHORIZED_MESSAGE } from "../api/token";
+import { TaskPanel } from "../tasks/TaskPanel";
 import { defaultSceneId } from "./format";
 import { ScenePicker } from "./ScenePicker";
 import { SceneView } from "./SceneView";
@@ -44,6 +45,7 @@ export function App() {
           </div>
         </main>
       )}
+      {scene && <TaskPanel scene={scene} />}
     </div>
   );
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { SceneInfo } from "../api/client";
 import { errorSpan, formatProgramError } from "./diagnostics";
+import { EMPTY_DRAFT, validationText } from "./draft";
 import { examplePrompts } from "./examples";
 import { formatFailure } from "./failure";
 
@@ -99,5 +100,21 @@ describe("formatFailure", () => {
     });
     expect(message.title).toBe("builtin did not write a usable reward program.");
     expect(message.fallback).toBeNull();
+  });
+});
+
+describe("validationText", () => {
+  const report = { ok: true, errors: [], terms: [] };
+  it("starts with Valid only for a validated, unchanged program", () => {
+    const d = { ...EMPTY_DRAFT, program: "p", report, reportFor: "p" };
+    expect(validationText(d)).toBe("Valid · 0 terms");
+    expect(validationText({ ...d, program: "q" })).not.toMatch(/^Valid/);
+    expect(validationText({ ...d, validating: true })).not.toMatch(/^Valid/);
+    const bad = {
+      ...report,
+      ok: false,
+      errors: [{ line: 1, column: 0, message: "m", stage: "syntax" as const }],
+    };
+    expect(validationText({ ...d, report: bad })).toBe("Invalid · 1 error");
   });
 });

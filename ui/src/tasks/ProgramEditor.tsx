@@ -1,0 +1,89 @@
+import { python } from "@codemirror/lang-python";
+import { type Diagnostic, lintGutter, setDiagnostics } from "@codemirror/lint";
+import { oneDark } from "@codemirror/theme-one-dark";
+import { basicSetup, EditorView } from "codemirror";
+import { useEffect, useRef } from "react";
+import type { ProgramError } from "./api";
+import { errorSpan } from "./diagnostics";
+
+interface Props {
+  /** The program; a change from outside (a new draft, a weight edit) replaces the editor's text. */
+  value: string;
+  onChange: (program: string) => void;
+  /** Located errors from the last validation, and the program text they were found in. */
+  errors: ProgramError[];
+  errorsFor: string | null;
+}
+
+/**
+ * CodeMirror 6 editor for a reward program. The EditorView lives in a ref and owns the text while the
+ * person types; React only hears about changes through `onChange`.
+ */
+export function ProgramEditor({ value, onChange, errors, errorsFor }: Props) {
+  const hostRef = useRef<HTMLDivElement>(null);
+  const viewRef = useRef<EditorView | null>(null);
+  const onChangeRef = useRef(onChange);
+  onChangeRef.current = onChange;
+
+  // Created once; `value` at creation time seeds it, later values arrive through the next effect.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the view is created once per mount
+  useEffect(() => {
+    const host = hostRef.current;
+    if (!host) return;
+    const view = new EditorView({
+      parent: host,
+      doc: value,
+      extensions: [
+        basicSetup,
+        python(),
+        lintGutter(),
+        oneDark,
+        EditorView.contentAttributes.of({ "aria-label": "Reward program" }),
+        EditorView.updateListener.of((update) => {
+          if (update.docChanged) onChangeRef.current(update.state.doc.toString());
+        }),
+      ],
+    });
+    viewRef.current = view;
+    return () => {
+      view.destroy();
+      viewRef.current = null;
+    };
+  }, []);
+
+  useEffect(() => {
+    const view = viewRef.current;
+    if (!view) return;
+    const current = view.state.doc.toString();
+    if (current !== value) {
+      view.dispatch({ changes: { from: 0, to: current.length, insert: value } });
+    }
+  }, [value]);
+
+  useEffect(() => {
+    const view = viewRef.current;
+    if (!view) return;
+    const length = view.state.doc.length;
+    const diagnostics: Diagnostic[] =
+      errorsFor === null
+        ? []
+        : errors.map((error) => {
+            const span = errorSpan(errorsFor, error);
+            const from = Math.min(span.from, length);
+            return {
+              from,
+              to: Math.max(from, Math.min(span.to, length)),
+              severity: "error",
+              message: span.message,
+              source: error.stage,
+            };
+          });
+    view.dispatch(setDiagnostics(view.state, diagnostics));
+  }, [errors, errorsFor]);
+
+  return (
+    <section className="program-editor" aria-label="Reward program">
+      <div ref={hostRef} />
+    </section>
+  );
+}

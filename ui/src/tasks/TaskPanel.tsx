@@ -1,0 +1,245 @@
+import { useCallback, useEffect, useState } from "react";
+import type { SceneInfo } from "../api/client";
+import {
+  draftPolicy,
+  listProviders,
+  type ProviderList,
+  type ProviderName,
+  saveApiKey,
+  selectProvider,
+  validateProgram,
+} from "./api";
+import { DraftSummary, Elapsed, ErrorList, FailureNotice } from "./DraftResult";
+import { EMPTY_DRAFT, messageOf, type SceneDraft, validationText } from "./draft";
+import { examplePrompts } from "./examples";
+import { formatFailure } from "./failure";
+import { ProgramEditor } from "./ProgramEditor";
+import { ProviderPicker } from "./ProviderPicker";
+import { TermsTable } from "./TermsTable";
+import { readWeights, setWeight } from "./weights";
+
+/** Task text -> reward program draft -> edit and validate, for the selected scene. */
+export function TaskPanel({ scene }: { scene: SceneInfo }) {
+  const [drafts, setDrafts] = useState<Record<string, SceneDraft>>({});
+  const [providers, setProviders] = useState<ProviderList | null>(null);
+  const [providersError, setProvidersError] = useState<string | null>(null);
+  const [collapsed, setCollapsed] = useState(false);
+  const sceneId = scene.id;
+  const draft = drafts[sceneId] ?? EMPTY_DRAFT;
+
+  // Requests finish after the person may have switched scenes: always update by the id they started on.
+  const update = useCallback((id: string, patch: (d: SceneDraft) => Partial<SceneDraft>) => {
+    setDrafts((all) => {
+      const d = all[id] ?? EMPTY_DRAFT;
+      return { ...all, [id]: { ...d, ...patch(d) } };
+    });
+  }, []);
+
+  useEffect(() => {
+    const abort = new AbortController();
+    listProviders(abort.signal)
+      .then(setProviders)
+      .catch((e) => {
+        if (!abort.signal.aborted) setProvidersError(messageOf(e));
+      });
+    return () => abort.abort();
+  }, []);
+
+  const labelOf = (name: string) =>
+    providers?.providers.find((p) => p.name === name)?.label ?? name;
+
+  const onSelectProvider = async (name: ProviderName) => {
+    try {
+      setProviders(await selectProvider(name));
+      setProvidersError(null);
+    } catch (e) {
+      setProvidersError(messageOf(e));
+    }
+  };
+  const onSaveKey = async (name: ProviderName, key: string) => {
+    setProviders(await saveApiKey(name, key));
+  };
+
+  const runDraft = async (provider: ProviderName | null) => {
+    const id = sceneId;
+    const task = draft.task.trim();
+    if (!task || draft.running) return;
+    const chosen = provider ?? providers?.active ?? null;
+    update(id, () => ({
+      running: {
+        startedAt: performance.now(),
+        provider: chosen ? labelOf(chosen) : "the provider",
+      },
+      failure: null,
+      error: null,
+    }));
+    try {
+      const outcome = await draftPolicy({ sceneId: id, task, provider: chosen });
+      if (outcome.ok) {
+        const { policy } = outcome;
+        update(id, () => ({
+          running: null,
+          policy,
+          program: policy.program,
+          report: policy.validation,
+          reportFor: policy.program,
+        }));
+      } else {
+        update(id, () => ({ running: null, failure: outcome.failure }));
+      }
+    } catch (e) {
+      update(id, () => ({ running: null, error: messageOf(e) }));
+    }
+  };
+
+  const runValidate = async () => {
+    const id = sceneId;
+    const program = draft.program;
+    update(id, () => ({ validating: true, error: null }));
+    try {
+      const report = await validateProgram(id, program);
+      update(id, () => ({ validating: false, report, reportFor: program }));
+    } catch (e) {
+      update(id, () => ({ validating: false, error: messageOf(e) }));
+    }
+  };
+
+  const onProgram = useCallback(
+    (program: string) => update(sceneId, () => ({ program })),
+    [sceneId, update],
+  );
+  const onWeight = (name: string, value: number) =>
+    update(sceneId, (d) => ({ program: setWeight(d.program, name, value) }));
+
+  if (collapsed) {
+    return (
+      <aside className="task-panel task-panel-collapsed" aria-label="Task panel">
+        <button
+          type="button"
+          aria-expanded={false}
+          aria-label="Show task panel"
+          onClick={() => setCollapsed(false)}
+        >
+          ‹
+        </button>
+      </aside>
+    );
+  }
+
+  const weights = readWeights(draft.program);
+  const failure = draft.failure
+    ? formatFailure(draft.failure, labelOf(draft.failure.provider))
+    : null;
+  const shownErrors = draft.report && !draft.report.ok ? draft.report.errors : [];
+  const valid = validationText(draft);
+
+  return (
+    <aside className="task-panel" aria-label="Task panel">
+      <div className="task-head">
+        <h2>Teach {scene.robot}</h2>
+        <button
+          type="button"
+          aria-expanded={true}
+          aria-label="Hide task panel"
+          onClick={() => setCollapsed(true)}
+        >
+          ›
+        </button>
+      </div>
+      <fieldset className="examples">
+        <legend>Examples</legend>
+        {examplePrompts(scene).map((prompt) => (
+          <button
+            type="button"
+            key={prompt}
+            className="chip"
+            onClick={() => update(sceneId, () => ({ task: prompt }))}
+          >
+            {prompt}
+          </button>
+        ))}
+      </fieldset>
+      <label className="field">
+        <span>Task</span>
+        <textarea
+          aria-label="Task"
+          rows={3}
+          placeholder={`What should the ${scene.robot} do?`}
+          value={draft.task}
+          onChange={(e) => update(sceneId, () => ({ task: e.target.value }))}
+        />
+      </label>
+      <ProviderPicker
+        providers={providers}
+        error={providersError}
+        busy={draft.running !== null}
+        onSelect={onSelectProvider}
+        onSaveKey={onSaveKey}
+      />
+      <button
+        type="button"
+        className="primary"
+        disabled={!draft.task.trim() || draft.running !== null}
+        aria-busy={draft.running !== null}
+        onClick={() => void runDraft(null)}
+      >
+        Draft reward
+      </button>
+      {draft.running && (
+        <p className="task-progress" role="status" aria-label="Draft progress">
+          <span className="spinner spinner-small" aria-hidden="true" />
+          Drafting with {draft.running.provider} and validating ·{" "}
+          <Elapsed since={draft.running.startedAt} />
+        </p>
+      )}
+      {failure && (
+        <FailureNotice
+          message={failure}
+          fallbackLabel={failure.fallback ? labelOf(failure.fallback) : ""}
+          busy={draft.running !== null}
+          onFallback={() => failure.fallback && void runDraft(failure.fallback)}
+        />
+      )}
+      {draft.error && (
+        <p className="task-error" role="alert">
+          {draft.error}
+        </p>
+      )}
+      {draft.policy && (
+        <>
+          <DraftSummary policy={draft.policy} label={labelOf(draft.policy.provider)} />
+          <ProgramEditor
+            value={draft.program}
+            onChange={onProgram}
+            errors={shownErrors}
+            errorsFor={draft.reportFor}
+          />
+          <div className="validate-row">
+            <button
+              type="button"
+              disabled={draft.validating || !draft.program.trim()}
+              onClick={() => void runValidate()}
+            >
+              Validate
+            </button>
+            <output
+              aria-label="Validation"
+              aria-live="polite"
+              className={valid.startsWith("Valid") ? "valid" : draft.report?.ok ? "" : "invalid"}
+            >
+              {valid}
+            </output>
+          </div>
+          <ErrorList errors={shownErrors} />
+          {weights.size > 0 ? (
+            <TermsTable weights={weights} report={draft.report} onWeight={onWeight} />
+          ) : (
+            <p className="task-note">
+              Weights can be edited here once WEIGHTS = dict(...) reads again.
+            </p>
+          )}
+        </>
+      )}
+    </aside>
+  );
+}
