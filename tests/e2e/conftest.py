@@ -90,8 +90,10 @@ def served_app(tmp_path_factory: pytest.TempPathFactory, scene_cache: Path) -> I
     assert stop_app(app) == 0, "".join(app.output)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Module-scoped: Playwright's sync API keeps an event loop running in this thread while it is open,
+    which would break later tests that call asyncio.run."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed (make test installs it)")
     with sync_playwright() as playwright:
