@@ -3,6 +3,8 @@ import type { ProviderList, ProviderName, ProviderStatus } from "./api";
 
 interface Props {
   providers: ProviderList | null;
+  /** The chosen provider (shown at once, before the server confirms the selection). */
+  value: ProviderName | null;
   error: string | null;
   busy: boolean;
   onSelect: (name: ProviderName) => void;
@@ -18,11 +20,11 @@ export function providerState(p: ProviderStatus): string {
 }
 
 /** Provider/model choice; providers that need a key and have none offer a key field. */
-export function ProviderPicker({ providers, error, busy, onSelect, onSaveKey }: Props) {
+export function ProviderPicker({ providers, value, error, busy, onSelect, onSaveKey }: Props) {
   const [key, setKey] = useState("");
   const [saving, setSaving] = useState(false);
   const [keyError, setKeyError] = useState<string | null>(null);
-  const active = providers?.providers.find((p) => p.name === providers.active) ?? null;
+  const active = providers?.providers.find((p) => p.name === value) ?? null;
 
   const save = async () => {
     if (!active || !key.trim()) return;
@@ -44,7 +46,7 @@ export function ProviderPicker({ providers, error, busy, onSelect, onSaveKey }: 
         <span>Provider</span>
         <select
           aria-label="Provider"
-          value={providers?.active ?? ""}
+          value={value ?? ""}
           disabled={!providers || busy}
           onChange={(e) => onSelect(e.target.value as ProviderName)}
         >

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "react";
+import { lazy, Suspense, useCallback, useEffect, useState } from "react";
 import type { SceneInfo } from "../api/client";
 import {
   draftPolicy,
@@ -13,16 +13,21 @@ import { DraftSummary, Elapsed, ErrorList, FailureNotice } from "./DraftResult";
 import { EMPTY_DRAFT, messageOf, type SceneDraft, validationText } from "./draft";
 import { examplePrompts } from "./examples";
 import { formatFailure } from "./failure";
-import { ProgramEditor } from "./ProgramEditor";
 import { ProviderPicker } from "./ProviderPicker";
 import { TermsTable } from "./TermsTable";
 import { readWeights, setWeight } from "./weights";
+
+// CodeMirror is most of the panel's code: load it with the first draft, not with the viewer.
+const ProgramEditor = lazy(() =>
+  import("./ProgramEditor").then((m) => ({ default: m.ProgramEditor })),
+);
 
 /** Task text -> reward program draft -> edit and validate, for the selected scene. */
 export function TaskPanel({ scene }: { scene: SceneInfo }) {
   const [drafts, setDrafts] = useState<Record<string, SceneDraft>>({});
   const [providers, setProviders] = useState<ProviderList | null>(null);
   const [providersError, setProvidersError] = useState<string | null>(null);
+  const [chosen, setChosen] = useState<ProviderName | null>(null);
   const [collapsed, setCollapsed] = useState(false);
   const sceneId = scene.id;
   const draft = drafts[sceneId] ?? EMPTY_DRAFT;
@@ -49,6 +54,7 @@ export function TaskPanel({ scene }: { scene: SceneInfo }) {
     providers?.providers.find((p) => p.name === name)?.label ?? name;
 
   const onSelectProvider = async (name: ProviderName) => {
+    setChosen(name); // at once: a draft started before the server answers must use it
     try {
       setProviders(await selectProvider(name));
       setProvidersError(null);
@@ -64,17 +70,17 @@ export function TaskPanel({ scene }: { scene: SceneInfo }) {
     const id = sceneId;
     const task = draft.task.trim();
     if (!task || draft.running) return;
-    const chosen = provider ?? providers?.active ?? null;
+    const using = provider ?? chosen ?? providers?.active ?? null;
     update(id, () => ({
       running: {
         startedAt: performance.now(),
-        provider: chosen ? labelOf(chosen) : "the provider",
+        provider: using ? labelOf(using) : "the provider",
       },
       failure: null,
       error: null,
     }));
     try {
-      const outcome = await draftPolicy({ sceneId: id, task, provider: chosen });
+      const outcome = await draftPolicy({ sceneId: id, task, provider: using });
       if (outcome.ok) {
         const { policy } = outcome;
         update(id, () => ({
@@ -171,6 +177,7 @@ export function TaskPanel({ scene }: { scene: SceneInfo }) {
       </label>
       <ProviderPicker
         providers={providers}
+        value={chosen ?? providers?.active ?? null}
         error={providersError}
         busy={draft.running !== null}
         onSelect={onSelectProvider}
@@ -208,12 +215,14 @@ export function TaskPanel({ scene }: { scene: SceneInfo }) {
       {draft.policy && (
         <>
           <DraftSummary policy={draft.policy} label={labelOf(draft.policy.provider)} />
-          <ProgramEditor
-            value={draft.program}
-            onChange={onProgram}
-            errors={shownErrors}
-            errorsFor={draft.reportFor}
-          />
+          <Suspense fallback={<p className="task-note">Loading the editor…</p>}>
+            <ProgramEditor
+              value={draft.program}
+              onChange={onProgram}
+              errors={shownErrors}
+              errorsFor={draft.reportFor}
+            />
+          </Suspense>
           <div className="validate-row">
             <button
               type="button"
