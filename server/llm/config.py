@@ -34,9 +34,9 @@ class LLMConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
         timeout_s=300.0,
     )
     anthropic: ProviderConfig = ProviderConfig(
-        model="claude-sonnet-4-5", base_url="https://api.anthropic.com"
+        model="claude-sonnet-5-5", base_url="https://api.anthropic.com"
     )
-    openai: ProviderConfig = ProviderConfig(model="gpt-4.1", base_url="https://api.openai.com/v1")
+    openai: ProviderConfig = ProviderConfig(model="gpt-5.5", base_url="https://api.openai.com/v1")
     deepseek: ProviderConfig = ProviderConfig(model="deepseek-chat", base_url="https://api.deepseek.com")
     # Gemini through Google's OpenAI-compatible endpoint: same client, same error types as OpenAI.
     gemini: ProviderConfig = ProviderConfig(

@@ -104,7 +104,7 @@ class OpenAICompatibleProvider:
             status = error.status_code
             cause = cause_for_status(status)
             if self._refine_status is not None:
-                cause = self._refine_status(status, error.message) or cause
+                cause = self._refine_status(status, f"{error.message} {error.body!r}") or cause
             if cause == "bad_key" and status not in (401, 403):
                 detail = f"{self.label} rejected the API key (HTTP {status}). Check that the key is correct."
             else:
