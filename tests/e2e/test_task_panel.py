@@ -1,0 +1,83 @@
+"""Drafting a reward in the task panel, in real headless Chromium against a real `robocoach serve`.
+
+Pick a scene, describe the task, draft with the built-in drafter (offline), read the validated program,
+change a weight, validate again, then break the program and see the located error.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.e2e.conftest import RunningApp
+from tests.e2e.test_viewer import open_scene
+
+pytestmark = pytest.mark.e2e
+
+# The first validation starts a worker that imports JAX and traces each term on the scene's model.
+DRAFT_TIMEOUT_MS = 180_000
+VALIDATE_TIMEOUT_MS = 120_000
+VALID = re.compile(r"^Valid\b")
+
+
+def draft_reward(page: Page, app: RunningApp, name: str, scene_id: str, task: str) -> Locator:
+    """Opens the scene, drafts `task` with the built-in drafter and waits until the draft is valid.
+    Returns the "Validation" status."""
+    page.goto(app.url)
+    open_scene(page, app, name, scene_id)
+    page.get_by_role("textbox", name="Task").fill(task)
+    provider = page.get_by_role("combobox", name="Provider")
+    expect(provider).to_be_enabled(timeout=30_000)
+    provider.select_option("builtin")
+    expect(provider).to_have_value("builtin")
+    page.get_by_role("button", name="Draft reward").click()
+    validation = page.get_by_role("status", name="Validation")
+    expect(validation).to_have_text(VALID, timeout=DRAFT_TIMEOUT_MS)
+    return validation
+
+
+def test_draft_edit_weight_validate_and_break(page: Page, served_app: RunningApp) -> None:
+    validation = draft_reward(
+        page,
+        served_app,
+        "Cartpole Balance",
+        "CartpoleBalance",
+        "Balance the pole with the cart at the left",
+    )
+    editor = page.get_by_role("textbox", name="Reward program")
+    expect(editor).to_contain_text("WEIGHTS")
+    expect(editor).to_contain_text(re.compile(r"s\.cart_(position|velocity)"))
+    expect(
+        page.get_by_text(re.compile(r"validated (on the first attempt|after \d+ attempts?)"))
+    ).to_be_visible()
+
+    # Double the first weight: the WEIGHTS assignment in the program text follows.
+    terms = page.get_by_role("table", name="Reward terms")
+    weight = terms.get_by_role("spinbutton").first
+    new = float(weight.input_value()) * 2
+    weight.fill(repr(new))
+    expect(editor).to_contain_text(repr(new))
+    expect(validation).not_to_have_text(VALID)  # edited since the last validation
+    page.get_by_role("button", name="Validate").click()
+    expect(validation).to_have_text(VALID, timeout=VALIDATE_TIMEOUT_MS)
+
+    # An import is refused, located on line 1, in the list and in the editor.
+    editor.click()
+    page.keyboard.press("Control+Home")
+    page.keyboard.type("import os\n")
+    expect(editor).to_contain_text("import os")
+    page.get_by_role("button", name="Validate").click()
+    expect(validation).to_have_text(re.compile(r"^Invalid"), timeout=VALIDATE_TIMEOUT_MS)
+    errors = page.get_by_role("list", name="Program errors")
+    expect(errors).to_contain_text(re.compile(r"line 1\b.*import", re.IGNORECASE))
+    expect(page.locator(".cm-lintRange-error").first).to_be_visible()
+
+
+def test_draft_for_go1(page: Page, served_app: RunningApp) -> None:
+    draft_reward(
+        page, served_app, "Go1 Joystick Flat Terrain", "Go1JoystickFlatTerrain", "Walk backwards slowly"
+    )
+    expect(page.get_by_role("textbox", name="Reward program")).to_contain_text("WEIGHTS")
+    expect(page.get_by_role("table", name="Reward terms").get_by_role("spinbutton").first).to_be_visible()
