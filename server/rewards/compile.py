@@ -162,7 +162,7 @@ class CompiledReward:
         return sum((self.weights[n] * values[n] for n in self.names), jnp.float32(0.0))
 
     def safe_total(self, ctx: RewardContext) -> tuple[Any, dict[str, Any], Any]:
-        """(total over finite terms, every term with non-finite values zeroed, all-finite flag) for training."""
+        """(total over finite terms, terms with non-finite values zeroed, all-finite flag), for training."""
         guarded = {name: guard_finite(value) for name, value in self.terms(ctx).items()}
         total = sum((self.weights[n] * guarded[n][0] for n in self.names), jnp.float32(0.0))
         finite = jnp.all(jnp.stack([ok for _, ok in guarded.values()]))

@@ -1,0 +1,249 @@
+"""API-side reward checking: static checks in process, trace checks in one long-lived worker process.
+
+Never imports JAX (a test checks `sys.modules`). The worker is started with `python -m
+server.rewards.trace_worker` and an environment built from an allow-list, so API keys and tokens in the
+API process never reach model-written code. A fresh interpreter via subprocess is the "spawn" model
+with one difference that matters here: multiprocessing's spawn copies the parent's whole `os.environ`
+and offers no way to pass another one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import re
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from server.rewards.protocol import (
+    HEADER_BYTES,
+    TEST_HOOKS_ENV,
+    EnvKeys,
+    Evaluate,
+    GetVocabulary,
+    Reply,
+    Request,
+    Sleep,
+    Validate,
+    header_size,
+    pack,
+)
+from server.rewards.static_check import static_check
+from server.rewards.types import ProgramError, ValidationReport, Vocabulary
+from server.scenes.menagerie import MenagerieError, prepare_menagerie
+from server.scenes.registry import UnknownScene, cache_key
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+VOCABULARY_FORMAT = 1  # bump when vocabulary.py or families.py change what they produce
+_ROOT = Path(__file__).resolve().parent.parent.parent
+_SCENE_ID = re.compile(r"^[A-Za-z0-9_]{1,100}$")
+# Only these variables reach the worker; everything else (API keys, tokens, cloud credentials) stays.
+_ENV_ALLOW = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "XDG_CACHE_HOME", "VIRTUAL_ENV")
+_SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL|AUTH", re.IGNORECASE)
+
+
+class RewardWorkerError(RuntimeError):
+    """The worker died, timed out or failed outside the program's control (not a program error)."""
+
+
+def worker_env(*, test_hooks: bool = False) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in _ENV_ALLOW and not _SECRET.search(k)}
+    env |= {
+        "PYTHONPATH": str(_ROOT),
+        "JAX_PLATFORMS": "cpu",  # the trace check is tiny; never grab an accelerator from training
+        "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
+    if test_hooks:
+        env[TEST_HOOKS_ENV] = "1"
+    return env
+
+
+class _Process:
+    """One running worker: its pipes, and how long it took to say it is ready."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, log_file: Any) -> None:
+        self.proc = proc
+        self.log_file = log_file
+
+    async def read_reply(self) -> Reply:
+        assert self.proc.stdout is not None
+        header = await self.proc.stdout.readexactly(HEADER_BYTES)
+        body = await self.proc.stdout.readexactly(header_size(header))
+        return msgspec.msgpack.decode(body, type=Reply)
+
+    def kill(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()  # by our own child's pid, never by name
+        self.log_file.close()
+
+
+class RewardChecker:
+    """Validates reward programs and lists vocabularies. Create in the app's lifespan; `await close()`.
+
+    `timeout_s` bounds one request including a first-time scene load (reset and step are compiled then,
+    ~30 s for Go1 on 2 cores); `start_timeout_s` bounds the worker's import of JAX and Playground.
+    """
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        *,
+        timeout_s: float = 240.0,
+        start_timeout_s: float = 120.0,
+        python: str = sys.executable,
+        test_hooks: bool = False,
+    ) -> None:
+        self.cache_dir = cache_dir
+        self.vocabulary_dir = (
+            cache_dir
+            / "rewards"
+            / hashlib.sha256(f"{cache_key()}-{VOCABULARY_FORMAT}".encode()).hexdigest()[:16]
+        )
+        self.timeout_s = timeout_s
+        self.start_timeout_s = start_timeout_s
+        self.python = python
+        self.test_hooks = test_hooks
+        self.calls: Counter[str] = Counter()  # requests sent to the worker, by kind (tests read this)
+        self.starts = 0
+        self.last_start_s = 0.0
+        self._process: _Process | None = None
+        self._lock = asyncio.Lock()
+        self._vocabularies: dict[str, Vocabulary] = {}
+
+    # ---- public API -----------------------------------------------------------------------------
+    async def validate(self, scene_id: str, source: str) -> ValidationReport:
+        """Static check in process; the trace check in the worker only if that passes."""
+        vocabulary = await self.vocabulary(scene_id)
+        report = static_check(source, {entry.name for entry in vocabulary.entries})
+        if not report.ok:
+            return report
+        try:
+            return await self._call(Validate(scene_id, source), ValidationReport)
+        except RewardWorkerError as exc:
+            error = ProgramError(line=0, column=0, message=f"the trace check failed: {exc}", stage="trace")
+            return ValidationReport(ok=False, errors=[error], terms=report.terms)
+
+    async def vocabulary(self, scene_id: str) -> Vocabulary:
+        """The scene's vocabulary, from memory, the JSON cache, or the worker (which then caches it)."""
+        if not _SCENE_ID.match(scene_id):
+            raise UnknownScene(scene_id, [])
+        if scene_id in self._vocabularies:
+            return self._vocabularies[scene_id]
+        path = self.vocabulary_dir / f"{scene_id}.json"
+        try:
+            vocabulary = msgspec.json.decode(path.read_bytes(), type=Vocabulary)
+        except (OSError, msgspec.DecodeError):
+            vocabulary = await self._call(GetVocabulary(scene_id), Vocabulary)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(msgspec.json.encode(vocabulary))
+            tmp.replace(path)
+        self._vocabularies[scene_id] = vocabulary
+        return vocabulary
+
+    async def evaluate(
+        self, scene_id: str, source: str, overrides: list[dict[str, Any]]
+    ) -> list[dict[str, float]]:
+        """Each term's value and the weighted `total` on the reset state, once per override set
+        (`{"base_lin_vel": [-0.5, 0, 0]}` replaces that entry). For previews and the drafter's tests."""
+        return await self._call(Evaluate(scene_id, source, overrides), list[dict[str, float]])
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._kill()
+
+    # ---- test hooks (the worker refuses them unless started with test_hooks=True) ----------------
+    async def worker_env_keys(self) -> list[str]:
+        return await self._call(EnvKeys(), list[str])
+
+    async def worker_sleep(self, seconds: float, timeout_s: float) -> None:
+        await self._call(Sleep(seconds), type(None), timeout_s=timeout_s)
+
+    @property
+    def worker_pid(self) -> int | None:
+        return self._process.proc.pid if self._process is not None else None
+
+    # ---- worker management ----------------------------------------------------------------------
+    async def _start(self) -> _Process:
+        try:
+            menagerie = prepare_menagerie(self.cache_dir)
+        except MenagerieError as exc:  # classic-control scenes still work without the asset wheels
+            log.warning("reward worker without Menagerie: %s", exc)
+            menagerie = self.cache_dir / "menagerie-missing"
+        log_path = self.cache_dir / "reward-worker.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_file = log_path.open("ab")
+        started = time.perf_counter()
+        proc = await asyncio.create_subprocess_exec(
+            self.python,
+            "-m",
+            "server.rewards.trace_worker",
+            str(menagerie),
+            str(self.cache_dir / "jax-compilation"),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log_file,
+            env=worker_env(test_hooks=self.test_hooks),
+            cwd=str(self.cache_dir),
+            limit=2**24,
+        )
+        process = _Process(proc, log_file)
+        try:
+            ready = await asyncio.wait_for(process.read_reply(), self.start_timeout_s)
+        except (TimeoutError, asyncio.IncompleteReadError) as exc:
+            process.kill()
+            raise RewardWorkerError(f"the reward worker did not start (see {log_path})") from exc
+        if not ready.ok:
+            process.kill()
+            raise RewardWorkerError(f"the reward worker failed to start: {ready.error}")
+        self.starts += 1
+        self.last_start_s = time.perf_counter() - started
+        log.info("reward worker %d ready in %.1f s", proc.pid, self.last_start_s)
+        return process
+
+    def _kill(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()
+
+    async def _call(
+        self, request: Request, result_type: type[T] | Any, *, timeout_s: float | None = None
+    ) -> T:
+        async with self._lock:  # one request at a time: the worker is single-threaded
+            if self._process is None or self._process.proc.returncode is not None:
+                self._kill()
+                self._process = await self._start()
+            process = self._process
+            assert process.proc.stdin is not None
+            self.calls[type(request).__name__] += 1
+            try:
+                process.proc.stdin.write(pack(request))
+                await process.proc.stdin.drain()
+                reply = await asyncio.wait_for(process.read_reply(), timeout_s or self.timeout_s)
+            except TimeoutError as exc:
+                self._kill()
+                raise RewardWorkerError(
+                    f"timed out after {timeout_s or self.timeout_s:.0f} s; the worker was stopped"
+                ) from exc
+            except (asyncio.IncompleteReadError, ConnectionError, BrokenPipeError) as exc:
+                self._kill()
+                raise RewardWorkerError("the worker process died (out of memory or CPU time?)") from exc
+            except asyncio.CancelledError:
+                self._kill()  # nobody reads the reply; a half-read stream cannot be reused
+                raise
+        if not reply.ok:
+            if reply.kind == "unknown_scene":
+                scene_id = getattr(request, "scene_id", "")
+                raise UnknownScene(scene_id, [])
+            raise RewardWorkerError(reply.error)
+        return msgspec.msgpack.decode(reply.value, type=result_type)  # type: ignore[no-any-return]

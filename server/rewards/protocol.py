@@ -1,0 +1,77 @@
+"""Messages between the API process (checker.py) and the trace worker: length-prefixed msgpack frames.
+
+Plain data only, no JAX: both sides import this module.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, BinaryIO
+
+import msgspec
+
+MAX_FRAME = 16 * 2**20  # a vocabulary of a big model is ~100 KB; anything near this is a bug
+_HEADER = struct.Struct(">I")
+TEST_HOOKS_ENV = "ROBOCOACH_REWARD_WORKER_TEST_HOOKS"  # set only by tests; enables EnvKeys and Sleep
+
+
+class Validate(msgspec.Struct, tag="validate", frozen=True):
+    scene_id: str
+    source: str
+
+
+class GetVocabulary(msgspec.Struct, tag="vocabulary", frozen=True):
+    scene_id: str
+
+
+class Evaluate(msgspec.Struct, tag="evaluate", frozen=True):
+    """Term values on the scene's reset state, once per override set (entry name -> value)."""
+
+    scene_id: str
+    source: str
+    overrides: list[dict[str, Any]]
+
+
+class EnvKeys(msgspec.Struct, tag="env_keys", frozen=True):
+    """Test hook: the names of the worker's environment variables."""
+
+
+class Sleep(msgspec.Struct, tag="sleep", frozen=True):
+    """Test hook: a runaway task, to exercise the parent's timeout."""
+
+    seconds: float
+
+
+Request = Validate | GetVocabulary | Evaluate | EnvKeys | Sleep
+
+
+class Reply(msgspec.Struct, frozen=True, kw_only=True):
+    ok: bool
+    value: msgspec.Raw = msgspec.Raw(b"\xc0")  # msgpack nil
+    error: str = ""
+    kind: str = ""  # "unknown_scene", "rejected", "error"
+
+
+def pack(message: Any) -> bytes:
+    body = msgspec.msgpack.encode(message)
+    return _HEADER.pack(len(body)) + body
+
+
+def read_frame(stream: BinaryIO) -> bytes | None:
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(header)
+    if size > MAX_FRAME:
+        raise ValueError(f"frame of {size} bytes is over the limit")
+    return stream.read(size)
+
+
+def header_size(header: bytes) -> int:
+    (size,) = _HEADER.unpack(header)
+    if size > MAX_FRAME:
+        raise ValueError(f"frame of {size} bytes is over the limit")
+    return int(size)
+
+
+HEADER_BYTES = _HEADER.size

@@ -1,0 +1,268 @@
+"""The trace worker: a long-lived child process that loads scenes and runs reward programs under JAX.
+
+Started by checker.py as `python -m server.rewards.trace_worker <menagerie_dir>` with a scrubbed
+environment. It reads request frames on stdin and writes replies on a private copy of stdout; fd 1
+itself is pointed at stderr, so a stray print (from JAX, absl or Playground) cannot corrupt the protocol.
+Loaded scenes are cached, so only the first program for a scene pays for loading and compiling it.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from server.rewards.protocol import (
+    TEST_HOOKS_ENV,
+    EnvKeys,
+    Evaluate,
+    GetVocabulary,
+    Reply,
+    Request,
+    Sleep,
+    Validate,
+    pack,
+    read_frame,
+)
+from server.rewards.types import ProgramError, ValidationReport, Vocabulary
+
+ADDRESS_SPACE_BYTES = 6 * 2**30
+CPU_SECONDS_PER_REQUEST = 300  # soft RLIMIT_CPU is re-armed before each request (the limit is cumulative)
+STEP_ACTION = 0.1  # the "one step" check applies this constant action, so action terms are not all zero
+
+
+class UnknownSceneError(LookupError):
+    """The scene id is not a Playground env (a KeyError elsewhere must not read as this)."""
+
+
+@dataclass
+class Scene:
+    entries: dict[str, Any]
+    vocabulary: Vocabulary
+    contexts: list[tuple[str, Any]]  # (label, RewardContext): the reset state and the state after a step
+
+
+def limit_resources() -> None:
+    """No core files; bounded memory. Called first thing in the child, before JAX is imported."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard == resource.RLIM_INFINITY or hard > ADDRESS_SPACE_BYTES:
+        resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_BYTES, ADDRESS_SPACE_BYTES))
+
+
+def arm_cpu_limit() -> None:
+    """RLIMIT_CPU counts the process's whole life, so give each request a fresh budget on top of use."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    spent = int(used.ru_utime + used.ru_stime) + 1
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = spent + CPU_SECONDS_PER_REQUEST
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+class Worker:
+    def __init__(self, menagerie_dir: Path) -> None:
+        self.menagerie_dir = menagerie_dir
+        self.scenes: dict[str, Scene] = {}
+        self.registry: Any = None
+
+    def playground(self) -> Any:
+        if self.registry is None:
+            from mujoco_playground import registry
+
+            from server.scenes.compat import patch_playground_compat
+            from server.scenes.menagerie import use_menagerie
+
+            patch_playground_compat()
+            if self.menagerie_dir.is_dir():
+                use_menagerie(self.menagerie_dir)
+            self.registry = registry
+        return self.registry
+
+    def scene(self, scene_id: str) -> Scene:
+        if scene_id in self.scenes:
+            return self.scenes[scene_id]
+        import jax
+        import jax.numpy as jnp
+
+        from server.rewards.context import RewardContext
+        from server.rewards.vocabulary import build_entries, describe
+
+        registry = self.playground()
+        if scene_id not in registry.ALL_ENVS:
+            raise UnknownSceneError(scene_id)
+        # As the trainer loads it (server/scenes/export.py): impl "jax", except the env with no impl key.
+        overrides = {"impl": "jax"} if "impl" in registry.get_default_config(scene_id) else None
+        env = registry.load(scene_id, config_overrides=overrides)
+        state = jax.jit(env.reset)(jax.random.PRNGKey(0))
+        zeros = jnp.zeros(env.action_size, jnp.float32)
+        action = jnp.full(env.action_size, STEP_ACTION, jnp.float32)
+        stepped = jax.jit(env.step)(state, action)
+        contexts = [
+            ("the reset state", RewardContext(state.data, zeros, zeros, dict(state.info))),
+            ("the state after one step", RewardContext(stepped.data, action, zeros, dict(stepped.info))),
+        ]
+        entries = build_entries(scene_id, env)
+        scene = Scene(
+            entries=entries, vocabulary=describe(scene_id, entries, contexts[0][1]), contexts=contexts
+        )
+        self.scenes[scene_id] = scene
+        return scene
+
+    def validate(self, request: Validate) -> ValidationReport:
+        from server.rewards.compile import ProgramRejectedError, compile_program
+
+        scene = self.scene(request.scene_id)
+        try:
+            compiled = compile_program(request.source, scene.entries)
+        except ProgramRejectedError as exc:
+            return exc.report
+        from server.rewards.static_check import static_check
+
+        terms = static_check(request.source, set(scene.entries)).terms
+        errors = trace_errors(compiled, scene)
+        return ValidationReport(ok=not errors, errors=errors, terms=terms)
+
+    def evaluate(self, request: Evaluate) -> list[dict[str, float]]:
+        import jax
+
+        from server.rewards.compile import compile_program
+
+        scene = self.scene(request.scene_id)
+        compiled = compile_program(request.source, scene.entries)
+        ctx = scene.contexts[0][1]
+        out = []
+        for overrides in request.overrides:
+            values = jax.jit(lambda c, o: compiled.terms(c, o))(ctx, overrides)
+            row = {name: float(value) for name, value in values.items()}
+            row["total"] = sum(compiled.weights[n] * row[n] for n in compiled.names)
+            out.append(row)
+        return out
+
+    def handle(self, request: Request) -> Any:
+        hooks = os.environ.get(TEST_HOOKS_ENV) == "1"
+        if isinstance(request, Validate):
+            return self.validate(request)
+        if isinstance(request, GetVocabulary):
+            return self.scene(request.scene_id).vocabulary
+        if isinstance(request, Evaluate):
+            return self.evaluate(request)
+        if isinstance(request, EnvKeys) and hooks:
+            return sorted(os.environ)
+        if isinstance(request, Sleep) and hooks:
+            time.sleep(request.seconds)
+            return None
+        raise ValueError(f"request {type(request).__name__} is not available")
+
+
+def _program_line(exc: BaseException) -> int | None:
+    """The innermost line of the reward program in an exception's traceback."""
+    from server.rewards.compile import FILENAME
+
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == FILENAME:
+            line = frame.lineno
+    return line
+
+
+def trace_errors(compiled: Any, scene: Scene) -> list[ProgramError]:
+    """Each term must trace (eval_shape) to a float32 scalar, then evaluate (jit) to a finite value."""
+    import jax
+    import jax.numpy as jnp
+
+    errors: list[ProgramError] = []
+
+    def fail(name: str, message: str, line: int | None = None) -> None:
+        errors.append(
+            ProgramError(line=line or compiled.lines[name], column=0, message=message, stage="trace")
+        )
+
+    ctx = scene.contexts[0][1]
+    good = []
+    for name in compiled.names:
+        try:
+            shape = jax.eval_shape(lambda c, name=name: compiled.term(name, c), ctx)
+        except Exception as exc:
+            detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            fail(name, f"term `{name}` failed to trace: {type(exc).__name__}: {detail}", _program_line(exc))
+            continue
+        if tuple(shape.shape) != ():
+            fail(
+                name,
+                f"term `{name}` must return a scalar but returns shape {list(shape.shape)}; "
+                "reduce it, e.g. jnp.sum(...) or norm(...)",
+            )
+        elif shape.dtype != jnp.float32:
+            fail(name, f"term `{name}` must return a float32 number but returns {shape.dtype}")
+        else:
+            good.append(name)
+    if not good:
+        return errors
+    run = jax.jit(lambda c: {name: compiled.term(name, c) for name in good})
+    for label, context in scene.contexts:
+        values = run(context)
+        for name in good:
+            value = float(values[name])
+            if value != value or value in (float("inf"), float("-inf")):
+                what = "NaN" if value != value else "infinite"
+                fail(
+                    name,
+                    f"term `{name}` is {what} on {label}; guard logs, square roots and divisions "
+                    "(e.g. jnp.log(x + 1e-6), jnp.maximum(x, 0.0))",
+                )
+        if errors:
+            break  # the reset state's failures are enough; the stepped state would repeat them
+    return errors
+
+
+def serve(worker: Worker, stdin: Any, stdout: Any) -> None:
+    decoder = msgspec.msgpack.Decoder(Request)
+    while True:
+        frame = read_frame(stdin)
+        if frame is None:
+            return
+        arm_cpu_limit()
+        try:
+            request = decoder.decode(frame)
+            value = worker.handle(request)
+            reply = Reply(ok=True, value=msgspec.Raw(msgspec.msgpack.encode(value)))
+        except UnknownSceneError as exc:
+            reply = Reply(
+                ok=False, error=f"unknown scene {exc.args[0] if exc.args else ''!r}", kind="unknown_scene"
+            )
+        except Exception as exc:
+            traceback.print_exc(file=sys.stderr)
+            reply = Reply(ok=False, error=f"{type(exc).__name__}: {exc}"[:2000], kind="error")
+        stdout.write(pack(reply))
+        stdout.flush()
+
+
+def main() -> None:
+    limit_resources()
+    protocol_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything printed from here on goes to the log, not into the protocol
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    if len(sys.argv) > 2:
+        # Reset and step take 5-30 s to compile per scene; XLA's persistent cache makes later launches fast.
+        import jax
+
+        jax.config.update("jax_compilation_cache_dir", sys.argv[2])
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    worker = Worker(Path(sys.argv[1]) if len(sys.argv) > 1 else Path())
+    worker.playground()  # import JAX and Playground before saying ready (~7 s)
+    protocol_out.write(pack(Reply(ok=True)))
+    protocol_out.flush()
+    serve(worker, sys.stdin.buffer, protocol_out)
+
+
+if __name__ == "__main__":
+    main()
