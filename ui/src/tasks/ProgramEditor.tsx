@@ -6,6 +6,25 @@ import { useEffect, useRef } from "react";
 import type { ProgramError } from "./api";
 import { errorSpan } from "./diagnostics";
 
+/** The one replacement that turns `before` into `after`, leaving their common prefix and suffix alone
+ * (so a weight edit keeps the cursor, folds and undo history of the rest of the program). */
+export function minimalChange(
+  before: string,
+  after: string,
+): { from: number; to: number; insert: string } {
+  let start = 0;
+  const shorter = Math.min(before.length, after.length);
+  while (start < shorter && before[start] === after[start]) start++;
+  let end = 0;
+  while (
+    end < shorter - start &&
+    before[before.length - 1 - end] === after[after.length - 1 - end]
+  ) {
+    end++;
+  }
+  return { from: start, to: before.length - end, insert: after.slice(start, after.length - end) };
+}
+
 interface Props {
   /** The program; a change from outside (a new draft, a weight edit) replaces the editor's text. */
   value: string;
@@ -55,9 +74,7 @@ export function ProgramEditor({ value, onChange, errors, errorsFor }: Props) {
     const view = viewRef.current;
     if (!view) return;
     const current = view.state.doc.toString();
-    if (current !== value) {
-      view.dispatch({ changes: { from: 0, to: current.length, insert: value } });
-    }
+    if (current !== value) view.dispatch({ changes: minimalChange(current, value) });
   }, [value]);
 
   useEffect(() => {

@@ -217,6 +217,7 @@ export function TaskPanel({ scene }: { scene: SceneInfo }) {
           <DraftSummary policy={draft.policy} label={labelOf(draft.policy.provider)} />
           <Suspense fallback={<p className="task-note">Loading the editor…</p>}>
             <ProgramEditor
+              key={sceneId}
               value={draft.program}
               onChange={onProgram}
               errors={shownErrors}

@@ -4,6 +4,7 @@ import { errorSpan, formatProgramError } from "./diagnostics";
 import { EMPTY_DRAFT, validationText } from "./draft";
 import { examplePrompts } from "./examples";
 import { formatFailure } from "./failure";
+import { minimalChange } from "./ProgramEditor";
 
 describe("errorSpan", () => {
   const program = "WEIGHTS = dict(a=1.0)\n\n\ndef a(s):\n    return s.nope + (\n";
@@ -116,5 +117,29 @@ describe("validationText", () => {
       errors: [{ line: 1, column: 0, message: "m", stage: "syntax" as const }],
     };
     expect(validationText({ ...d, report: bad })).toBe("Invalid · 1 error");
+  });
+});
+
+describe("minimalChange", () => {
+  it("replaces only the differing middle", () => {
+    const before = "WEIGHTS = dict(a=1.0, b=2.0)\n";
+    const after = "WEIGHTS = dict(a=1.25, b=2.0)\n";
+    const change = minimalChange(before, after);
+    // "WEIGHTS = dict(a=1." is the 19-character common prefix; "0" becomes "25".
+    expect(change).toEqual({ from: 19, to: 20, insert: "25" });
+    expect(before.slice(0, change.from) + change.insert + before.slice(change.to)).toBe(after);
+  });
+
+  it("handles repeated characters and whole replacements", () => {
+    for (const [a, b] of [
+      ["aaa", "aaaa"],
+      ["abc", ""],
+      ["", "xyz"],
+      ["x=1.0", "x=-1.0"],
+    ] as const) {
+      const c = minimalChange(a, b);
+      expect(a.slice(0, c.from) + c.insert + a.slice(c.to)).toBe(b);
+      expect(c.to).toBeGreaterThanOrEqual(c.from);
+    }
   });
 });
