@@ -250,6 +250,7 @@ class _Checker:
         elif _is_docstring(stmt):
             self.error(stmt, "string literals are only allowed as docstrings")
         elif isinstance(stmt, ast.Expr):
+            self.check_expr(stmt.value, local)
             self.error(stmt, "an expression on its own line does nothing: assign it or return it")
         else:
             self.error(stmt, f"`{type(stmt).__name__}` statements are not allowed in a term")
@@ -271,7 +272,7 @@ class _Checker:
         elif isinstance(node, ast.Name):
             self.check_name(node, local)
         elif isinstance(node, ast.Attribute):
-            self.check_attribute(node)
+            self.check_attribute(node, local)
         elif isinstance(node, ast.BinOp):
             if not isinstance(node.op, _BINOPS):
                 self.error(node, f"operator `{type(node.op).__name__}` is not allowed; use + - * / ** %")
@@ -348,12 +349,14 @@ class _Checker:
                 + (f"; did you mean {', '.join(hint)}?" if hint else ""),
             )
 
-    def check_attribute(self, node: ast.Attribute) -> None:
+    def check_attribute(self, node: ast.Attribute, local: set[str] | None = None) -> None:
         attr = node.attr
         base = node.value
         if attr.startswith("_"):
             self.error(node, f"attributes starting with `_` are not allowed (`.{attr}`)")
         elif not isinstance(base, ast.Name) or base.id not in ("s", "jnp"):
+            if not isinstance(base, ast.Name):
+                self.check_expr(base, local or set())  # report what the chain starts with, too
             self.error(
                 node,
                 f"attribute access is only allowed on s and jnp (`.{attr}`); "
