@@ -56,9 +56,10 @@ def test_draft_edit_weight_validate_and_break(page: Page, served_app: RunningApp
     # Double the first weight: the WEIGHTS assignment in the program text follows.
     terms = page.get_by_role("table", name="Reward terms")
     weight = terms.get_by_role("spinbutton").first
+    term = (weight.get_attribute("aria-label") or "").removeprefix("Weight of ")
     new = float(weight.input_value()) * 2
     weight.fill(repr(new))
-    expect(editor).to_contain_text(repr(new))
+    expect(editor).to_contain_text(re.compile(rf"\b{term}\s*=\s*{re.escape(repr(new))}\b"))
     expect(validation).not_to_have_text(VALID)  # edited since the last validation
     page.get_by_role("button", name="Validate").click()
     expect(validation).to_have_text(VALID, timeout=VALIDATE_TIMEOUT_MS)
