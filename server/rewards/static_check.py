@@ -371,7 +371,8 @@ class _Checker:
                 + f"; {VOCABULARY_HINT}",
             )
         elif base.id == "jnp" and attr not in JNP_ALLOWED:
-            hint = _closest(attr, JNP_FUNCTIONS) or list(JNP_FUNCTIONS[:8])
+            hint = _closest(attr, JNP_FUNCTIONS, 3) + ["sum", "mean", "square", "exp", "where", "clip"]
+            hint = list(dict.fromkeys(hint))
             self.error(
                 node,
                 f"`jnp.{attr}` is not allowed; allowed jnp names include {', '.join(hint)} "
