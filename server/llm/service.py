@@ -192,6 +192,8 @@ class LLMService:
         max_attempts: int = 3,
     ) -> DraftResult:
         """A validated program for `task`, or ProviderError (bad_output carries the last report)."""
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, not {max_attempts}")
         if provider is None:
             provider, default_model = await self.active()
             model = model or default_model

@@ -245,3 +245,16 @@ def test_builtin_is_one_attempt(make_service: Callable[..., LLMService], vocabul
         True,
     )
     assert "Go1JoystickFlatTerrain (builtin)" in result.program
+
+
+def test_cloud_probe(
+    cloud: tuple[str, StubServer, LLMService], make_service: Callable[..., LLMService]
+) -> None:
+    """Cloud providers are probed only on request (never when listing): models list, no tokens spent."""
+    name, stub, service = cloud
+    assert asyncio.run(service._provider(name).probe(2.0)) is None  # type: ignore[arg-type]
+    assert [r.path.split("?")[0] for r in stub.requests] == ["/v1/models"]
+    no_key = make_service({name: stub.url}, {})
+    assert ENV_VAR[name] in (asyncio.run(no_key._provider(name).probe(2.0)) or "")  # type: ignore[arg-type]
+    down = make_service({}, {ENV_VAR[name]: KEY})
+    assert "Could not connect" in (asyncio.run(down._provider(name).probe(2.0)) or "")  # type: ignore[arg-type]
