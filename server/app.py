@@ -22,6 +22,9 @@ from server.api.policy import generate_policy
 from server.api.preferences import get_preferences, put_preferences
 from server.api.rewards import get_vocabulary, validate_program
 from server.api.scenes import ScenesController
+from server.llm.config import load_llm_config
+from server.llm.service import LLMService
+from server.rewards.checker import RewardChecker
 from server.scenes.registry import SceneRegistry
 from server.security import API_PREFIX, LocalAccessGuard, refusal
 from server.settings import Settings
@@ -60,13 +63,17 @@ def create_app(settings: Settings) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         database = Database(settings.database_path)
         scenes = SceneRegistry(settings.cache_dir)
+        rewards = RewardChecker(settings.cache_dir)  # its worker process starts on first use
         app.state.database = database
         app.state.scenes = scenes
+        app.state.rewards = rewards
+        app.state.llm = LLMService(settings, load_llm_config(), database)
         if settings.build_scenes_on_start:
             scenes.start()
         try:
             yield
         finally:
+            await rewards.close()
             await scenes.close()
             database.close()
 

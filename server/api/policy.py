@@ -63,7 +63,7 @@ async def generate_policy(
     request: AnyRequest, data: JSONBody[GenerateRequest]
 ) -> GeneratedPolicy | Response[ProviderFailure]:
     from server.llm.builtin import draft_builtin
-    from server.llm.errors import ProviderError
+    from server.llm.provider import ProviderError
 
     scene = await scene_or_error(request, data.scene_id)
     rewards = request.app.state.rewards
@@ -85,6 +85,12 @@ async def generate_policy(
         )
     except ProviderError as exc:
         return Response(exc.failure, status_code=502)
+    if not draft.report.ok:  # only the offline drafter returns an invalid draft: a bug of ours, said plainly
+        first = draft.report.errors[0]
+        detail = f"the built-in drafter wrote an invalid program (line {first.line}: {first.message})"
+        return Response(
+            ProviderFailure(provider=draft.provider, cause="bad_output", detail=detail), status_code=502
+        )
     method = training_method(scene)
     seconds, sentence = training_time_estimate(scene, method)
     return GeneratedPolicy(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, get, post
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 
 from server.api.scenes import scene_or_error
 from server.rewards.types import ValidationReport, Vocabulary
@@ -23,7 +23,7 @@ class ValidateRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
 
 @get("/api/rewards/vocabulary/{scene_id:str}")
-async def get_vocabulary(request: AnyRequest, scene_id: str) -> Vocabulary:
+async def get_vocabulary(request: AnyRequest, scene_id: FromPath[str]) -> Vocabulary:
     """What a reward term may read for this scene (names, shapes, units), helpers and jnp functions."""
     await scene_or_error(request, scene_id)
     vocabulary: Vocabulary = await request.app.state.rewards.vocabulary(scene_id)

@@ -138,3 +138,17 @@ def test_spa_fallback_serves_index_for_client_routes(app_settings: Settings, tmp
         missing = client.get("/api/no-such-thing")
         assert missing.status_code == 404
         assert missing.headers["content-type"].startswith("application/json")
+
+
+def test_api_process_imports_no_heavy_or_model_running_modules() -> None:
+    """The API process starts fast and never holds JAX, Playground or MuJoCo; SDKs load on first use."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, server.app, desktop.cli; "
+        "print(sorted(m for m in ('jax', 'mujoco', 'mujoco_playground', 'brax', 'anthropic', 'openai', "
+        "'ollama') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
