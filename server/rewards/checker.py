@@ -160,7 +160,10 @@ class RewardChecker:
 
     async def close(self) -> None:
         async with self._lock:
+            process = self._process
             self._kill()
+            if process is not None:
+                await process.proc.wait()  # reap it while the event loop is still open
 
     # ---- test hooks (the worker refuses them unless started with test_hooks=True) ----------------
     async def worker_env_keys(self) -> list[str]:
@@ -220,30 +223,36 @@ class RewardChecker:
         self, request: Request, result_type: type[T] | Any, *, timeout_s: float | None = None
     ) -> T:
         async with self._lock:  # one request at a time: the worker is single-threaded
-            if self._process is None or self._process.proc.returncode is not None:
+            reply = await self._exchange(request, timeout_s or self.timeout_s)
+        if not reply.ok:
+            if reply.kind == "unknown_scene":
+                raise UnknownScene(getattr(request, "scene_id", ""), [])
+            raise RewardWorkerError(reply.error)
+        return msgspec.msgpack.decode(reply.value, type=result_type)  # type: ignore[no-any-return]
+
+    async def _exchange(self, request: Request, timeout_s: float) -> Reply:
+        for attempt in range(2):
+            fresh = self._process is None or self._process.proc.returncode is not None
+            if fresh:
                 self._kill()
                 self._process = await self._start()
             process = self._process
-            assert process.proc.stdin is not None
+            assert process is not None and process.proc.stdin is not None
             self.calls[type(request).__name__] += 1
             try:
                 process.proc.stdin.write(pack(request))
                 await process.proc.stdin.drain()
-                reply = await asyncio.wait_for(process.read_reply(), timeout_s or self.timeout_s)
+                return await asyncio.wait_for(process.read_reply(), timeout_s)
             except TimeoutError as exc:
                 self._kill()
-                raise RewardWorkerError(
-                    f"timed out after {timeout_s or self.timeout_s:.0f} s; the worker was stopped"
-                ) from exc
-            except (asyncio.IncompleteReadError, ConnectionError, BrokenPipeError) as exc:
+                raise RewardWorkerError(f"timed out after {timeout_s:.0f} s; the worker was stopped") from exc
+            except (asyncio.IncompleteReadError, ConnectionError) as exc:
                 self._kill()
-                raise RewardWorkerError("the worker process died (out of memory or CPU time?)") from exc
+                # A worker that died while idle (killed, OOM from an earlier request) gets one retry on a
+                # fresh process; one that dies on a fresh start is this request's fault.
+                if fresh or attempt:
+                    raise RewardWorkerError("the worker process died (out of memory or CPU time?)") from exc
             except asyncio.CancelledError:
                 self._kill()  # nobody reads the reply; a half-read stream cannot be reused
                 raise
-        if not reply.ok:
-            if reply.kind == "unknown_scene":
-                scene_id = getattr(request, "scene_id", "")
-                raise UnknownScene(scene_id, [])
-            raise RewardWorkerError(reply.error)
-        return msgspec.msgpack.decode(reply.value, type=result_type)  # type: ignore[no-any-return]
+        raise AssertionError("unreachable")

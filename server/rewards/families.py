@@ -162,7 +162,8 @@ def arm(env: Any) -> dict[str, Entry]:
         if site is not None:
             sid = int(site)
             entries[f"{side}_gripper_pos"] = Entry(
-                lambda c, sid=sid: c.data.site_xpos[sid], f"{side} gripper position, world (m)"
+                lambda c, sid=sid: c.data.site_xpos[sid],  # type: ignore[misc]
+                f"{side} gripper position, world (m)",
             )
     obj = getattr(env, "_obj_body", getattr(env, "_box_body", None))
     if obj is not None:

@@ -89,7 +89,11 @@ def _number(node: ast.expr) -> float | None:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
         sign = -1.0 if isinstance(node.op, ast.USub) else 1.0
         node = node.operand
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+    if (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, int | float)
+        and not isinstance(node.value, bool)
+    ):
         return sign * float(node.value)
     return None
 
@@ -371,7 +375,7 @@ class _Checker:
                 + f"; {VOCABULARY_HINT}",
             )
         elif base.id == "jnp" and attr not in JNP_ALLOWED:
-            hint = _closest(attr, JNP_FUNCTIONS, 3) + ["sum", "mean", "square", "exp", "where", "clip"]
+            hint = [*_closest(attr, JNP_FUNCTIONS, 3), "sum", "mean", "square", "exp", "where", "clip"]
             hint = list(dict.fromkeys(hint))
             self.error(
                 node,

@@ -255,8 +255,8 @@ def main() -> None:
         # Reset and step take 5-30 s to compile per scene; XLA's persistent cache makes later launches fast.
         import jax
 
-        jax.config.update("jax_compilation_cache_dir", sys.argv[2])
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+        jax.config.update("jax_compilation_cache_dir", sys.argv[2])  # type: ignore[no-untyped-call]
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)  # type: ignore[no-untyped-call]
     worker = Worker(Path(sys.argv[1]) if len(sys.argv) > 1 else Path())
     worker.playground()  # import JAX and Playground before saying ready (~7 s)
     protocol_out.write(pack(Reply(ok=True)))

@@ -52,14 +52,15 @@ def named_entries(env: Any) -> dict[str, Entry]:
         if n := sanitise(model.body(i).name):
             add(
                 f"body_{n}_pos",
-                Entry(lambda c, i=i: c.data.xpos[i], f"position of body {model.body(i).name!r}, world (m)"),
+                Entry(lambda c, i=i: c.data.xpos[i], f"position of body {model.body(i).name!r}, world (m)"),  # type: ignore[misc]
             )
     for i in range(min(model.nsite, _MAX_NAMED_PER_KIND)):
         if n := sanitise(model.site(i).name):
             add(
                 f"site_{n}_pos",
                 Entry(
-                    lambda c, i=i: c.data.site_xpos[i], f"position of site {model.site(i).name!r}, world (m)"
+                    lambda c, i=i: c.data.site_xpos[i],  # type: ignore[misc]
+                    f"position of site {model.site(i).name!r}, world (m)",
                 ),
             )
     for i in range(min(model.njnt, _MAX_NAMED_PER_KIND)):
@@ -72,20 +73,20 @@ def named_entries(env: Any) -> dict[str, Entry]:
         if nq == 1:
             add(
                 f"joint_{n}_pos",
-                Entry(lambda c, q=q: c.data.qpos[q], f"joint {model.joint(i).name!r} position ({unit})"),
+                Entry(lambda c, q=q: c.data.qpos[q], f"joint {model.joint(i).name!r} position ({unit})"),  # type: ignore[misc]
             )
             add(
                 f"joint_{n}_vel",
-                Entry(lambda c, v=v: c.data.qvel[v], f"joint {model.joint(i).name!r} velocity ({unit}/s)"),
+                Entry(lambda c, v=v: c.data.qvel[v], f"joint {model.joint(i).name!r} velocity ({unit}/s)"),  # type: ignore[misc]
             )
         else:
             add(
                 f"joint_{n}_pos",
-                Entry(lambda c, q=q, nq=nq: c.data.qpos[q : q + nq], f"joint {model.joint(i).name!r} qpos"),
+                Entry(lambda c, q=q, nq=nq: c.data.qpos[q : q + nq], f"joint {model.joint(i).name!r} qpos"),  # type: ignore[misc]
             )
             add(
                 f"joint_{n}_vel",
-                Entry(lambda c, v=v, nv=nv: c.data.qvel[v : v + nv], f"joint {model.joint(i).name!r} qvel"),
+                Entry(lambda c, v=v, nv=nv: c.data.qvel[v : v + nv], f"joint {model.joint(i).name!r} qvel"),  # type: ignore[misc]
             )
     for i in range(min(model.nsensor, _MAX_NAMED_PER_KIND)):
         n = sanitise(model.sensor(i).name)
@@ -97,7 +98,7 @@ def named_entries(env: Any) -> dict[str, Entry]:
         add(
             f"sensor_{n}",
             Entry(
-                lambda c, adr=adr, stop=stop, dim=dim: (
+                lambda c, adr=adr, stop=stop, dim=dim: (  # type: ignore[misc]
                     c.data.sensordata[adr] if dim == 1 else c.data.sensordata[adr:stop]
                 ),
                 f"sensor {model.sensor(i).name!r} reading",

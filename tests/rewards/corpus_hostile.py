@@ -124,7 +124,7 @@ TRACE: list[tuple[str, str, str]] = [
     ("nan_log", wrap("    return jnp.log(-1.0 + 0.0 * s.cart_position)"), "is NaN"),
     ("zero_over_zero", wrap("    x = s.time * 0.0\n    return x / x"), "is NaN"),
     ("inf", wrap("    return 1.0 / (s.time * 0.0)"), "is infinite"),
-    ("bad_index", wrap("    x = s.qpos\n    return x[7]"), "failed to trace"),
+    ("dot_mismatch", wrap("    return jnp.dot(s.qpos, jnp.array([1.0, 2.0, 3.0]))"), "failed to trace"),
     ("shape_mismatch", wrap("    return jnp.sum(s.qpos + jnp.array([1.0, 2.0, 3.0]))"), "failed to trace"),
     ("bool_op_vector", wrap("    return jnp.where(s.qpos > 0.0, 1.0, 0.0)"), "must return a scalar"),
 ]
