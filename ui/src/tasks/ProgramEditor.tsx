@@ -57,6 +57,7 @@ export function ProgramEditor({ value, onChange, errors, errorsFor }: Props) {
         python(),
         lintGutter(),
         oneDark,
+        EditorView.lineWrapping, // the panel is narrow; no horizontal scrolling
         EditorView.contentAttributes.of({ "aria-label": "Reward program" }),
         EditorView.updateListener.of((update) => {
           if (update.docChanged) onChangeRef.current(update.state.doc.toString());
