@@ -124,7 +124,11 @@ class RewardChecker:
     async def validate(self, scene_id: str, source: str) -> ValidationReport:
         """Static check in process; the trace check in the worker only if that passes."""
         vocabulary = await self.vocabulary(scene_id)
-        report = static_check(source, {entry.name for entry in vocabulary.entries})
+        report = static_check(
+            source,
+            {entry.name for entry in vocabulary.entries},
+            {entry.name: entry.shape for entry in vocabulary.entries},
+        )
         if not report.ok:
             return report
         try:

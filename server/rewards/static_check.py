@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import difflib
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from server.rewards.helpers import HELPER_NAMES, JNP_ALLOWED, JNP_CONSTANTS, JNP_FUNCTIONS
 from server.rewards.types import ProgramError, RewardTerm, ValidationReport
@@ -99,9 +99,10 @@ def _number(node: ast.expr) -> float | None:
 
 
 class _Checker:
-    def __init__(self, source: str, vocabulary: set[str]) -> None:
+    def __init__(self, source: str, vocabulary: set[str], shapes: Mapping[str, Sequence[int]]) -> None:
         self.source = source
         self.vocabulary = vocabulary
+        self.shapes = shapes
         self.errors: list[ProgramError] = []
         self.term_names: set[str] = set()
 
@@ -311,6 +312,7 @@ class _Checker:
         elif isinstance(node, ast.Subscript):
             self.check_expr(node.value, local)
             self.check_index(node.slice)
+            self.check_bounds(node)
         elif isinstance(node, ast.Tuple | ast.List):
             for element in node.elts:
                 self.check_expr(element, local)
@@ -427,6 +429,27 @@ class _Checker:
             elif not _is_int(part):
                 self.error(part, "indexes must be integer literals or literal slices, e.g. x[0], x[:, 2]")
 
+    def check_bounds(self, node: ast.Subscript) -> None:
+        """`s.x[i]` with a literal i outside x's shape: JAX would clamp it and silently read another entry."""
+        target = node.value
+        if not (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)):
+            return
+        if target.value.id != "s" or target.attr not in self.shapes:
+            return
+        shape = list(self.shapes[target.attr])
+        parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        for axis, part in enumerate(parts):
+            if axis >= len(shape):
+                self.error(node, f"s.{target.attr} has shape {shape}: too many indexes")
+                return
+            index = _number(part) if not isinstance(part, ast.Slice) and _is_int(part) else None
+            if index is not None and not -shape[axis] <= index < shape[axis]:
+                self.error(
+                    part,
+                    f"index {int(index)} is out of range for s.{target.attr} of shape {shape} "
+                    f"(valid: 0..{shape[axis] - 1})",
+                )
+
 
 def _is_int(node: ast.expr) -> bool:
     value = _number(node)
@@ -469,8 +492,11 @@ def parse_program(source: str) -> ast.Module | ValidationReport:
         return _fail(f"the program cannot be parsed: {exc}", "syntax")
 
 
-def static_check(source: str, vocabulary: set[str]) -> ValidationReport:
-    """Check `source` against docs/REWARDS.md for a scene whose vocabulary names are `vocabulary`.
+def static_check(
+    source: str, vocabulary: set[str], shapes: Mapping[str, Sequence[int]] | None = None
+) -> ValidationReport:
+    """Check `source` against docs/REWARDS.md for a scene whose vocabulary names are `vocabulary`;
+    with `shapes` (name -> shape), literal indexes are checked against them too.
 
     Returns every error found (up to MAX_ERRORS, in source order) and the terms with their weights and
     source; `terms` is empty only when the program could not be parsed.
@@ -481,7 +507,7 @@ def static_check(source: str, vocabulary: set[str]) -> ValidationReport:
     depth_error = _depth_error(tree)
     if depth_error is not None:
         return ValidationReport(ok=False, errors=[depth_error], terms=[])
-    checker = _Checker(source, vocabulary)
+    checker = _Checker(source, vocabulary, shapes or {})
     terms = checker.check_module(tree)
     errors = sorted(checker.errors, key=lambda e: (e.line, e.column))[:MAX_ERRORS]
     return ValidationReport(ok=not errors, errors=errors, terms=terms)

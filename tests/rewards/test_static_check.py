@@ -78,3 +78,30 @@ def test_api_process_never_imports_jax() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    ("expression", "fragment"),
+    [
+        ("s.qpos[7]", "index 7 is out of range for s.qpos of shape [2]"),
+        ("s.qpos[-3]", "index -3 is out of range"),
+        ("s.foot_pos[4, 0]", "index 4 is out of range for s.foot_pos of shape [4, 3]"),
+        ("s.foot_pos[0, 3]", "index 3 is out of range"),
+        ("s.qpos[0, 1]", "too many indexes"),
+    ],
+)
+def test_literal_indexes_are_checked_against_vocabulary_shapes(expression: str, fragment: str) -> None:
+    # JAX clamps out-of-range indexes instead of raising, so only the static check can catch these.
+    program = f"WEIGHTS = dict(t=1.0)\n\n\ndef t(s):\n    return jnp.sum({expression})\n"
+    shapes = {"qpos": [2], "foot_pos": [4, 3]}
+    report = static_check(program, set(shapes), shapes)
+    assert not report.ok
+    assert fragment in report.errors[0].message
+    assert report.errors[0].line == 5
+
+
+@pytest.mark.parametrize("expression", ["s.qpos[1]", "s.qpos[-2]", "s.foot_pos[3, 2]", "s.foot_pos[:, 2]"])
+def test_in_range_indexes_pass(expression: str) -> None:
+    program = f"WEIGHTS = dict(t=1.0)\n\n\ndef t(s):\n    return jnp.sum({expression})\n"
+    shapes = {"qpos": [2], "foot_pos": [4, 3]}
+    assert static_check(program, set(shapes), shapes).ok
