@@ -53,7 +53,7 @@ export const api = createClient<paths>({ baseUrl: origin() });
 api.use(auth);
 
 /** Unwraps an openapi-fetch result, turning error answers into thrown errors. */
-async function unwrap<T>(
+export async function unwrap<T>(
   call: Promise<{ data?: T; error?: unknown; response: Response }>,
 ): Promise<T> {
   const { data, error, response } = await call;

@@ -1,6 +1,6 @@
 /** Reward drafting calls: LLM providers, drafting a policy, validating a program. */
 
-import { api } from "../api/client";
+import { api, unwrap } from "../api/client";
 import type { components } from "../api/schema";
 import { errorFromResponse } from "../api/token";
 
@@ -12,14 +12,6 @@ export type GeneratedPolicy = Schemas["GeneratedPolicy"];
 export type ProviderFailure = Schemas["ProviderFailure"];
 export type ProgramError = Schemas["ProgramError"];
 export type ValidationReport = Schemas["ValidationReport"];
-
-async function unwrap<T>(
-  call: Promise<{ data?: T; error?: unknown; response: Response }>,
-): Promise<T> {
-  const { data, error, response } = await call;
-  if (!response.ok || data === undefined) throw errorFromResponse(response, error);
-  return data;
-}
 
 export function listProviders(signal?: AbortSignal): Promise<ProviderList> {
   return unwrap(api.GET("/api/llm/providers", { signal }));
