@@ -86,3 +86,25 @@ def test_every_mjb_loads_and_matches_its_description(catalog: tuple[SceneList, P
         assert info.n_substeps == round(info.ctrl_dt / info.sim_dt), info.id
         assert info.mujoco_version == mujoco.__version__
         assert all(dims and all(d > 0 for d in dims) for dims in info.observation_size.values()), info.id
+
+
+def test_every_scene_model_is_served_over_http(scene_cache: Path, tmp_path: Path) -> None:
+    """The exact bytes the browser loads, for every scene, through the real app with its token check."""
+    import msgspec
+
+    from server.settings import load_settings
+    from tests.conftest import TEST_PORT, make_client
+
+    settings = msgspec.structs.replace(
+        load_settings(data_dir=tmp_path, port=TEST_PORT), cache_dir=scene_cache
+    )
+    with make_client(settings) as client:
+        listing = client.get("/api/playground/scenes").json()
+        assert listing["complete"] is True
+        assert len(listing["scenes"]) == 54
+        for scene in listing["scenes"]:
+            response = client.get(f"/api/playground/scenes/{scene['id']}/model.mjb")
+            assert response.status_code == 200, scene["id"]
+            assert response.headers["x-mujoco-version"] == mujoco.__version__
+            # httpx undoes the gzip content-encoding, as the browser's fetch does.
+            assert hashlib.sha256(response.content).hexdigest() == scene["model_sha256"], scene["id"]
