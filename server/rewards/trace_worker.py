@@ -32,6 +32,7 @@ from server.rewards.protocol import (
     read_frame,
 )
 from server.rewards.types import ProgramError, ValidationReport, Vocabulary
+from server.worker_signals import ignore_stop_signals
 
 ADDRESS_SPACE_BYTES = 6 * 2**30
 CPU_SECONDS_PER_REQUEST = 300  # soft RLIMIT_CPU is re-armed before each request (the limit is cumulative)
@@ -247,6 +248,7 @@ def serve(worker: Worker, stdin: Any, stdout: Any) -> None:
 
 
 def main() -> None:
+    ignore_stop_signals()
     limit_resources()
     protocol_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed from here on goes to the log, not into the protocol

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
+from server.worker_signals import ignore_stop_signals
+
 T = TypeVar("T")
 
 # Spawn, never fork: the API process runs threads and an event loop, and workers import JAX.
@@ -31,7 +33,9 @@ class Lane:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=_SPAWN)
+            self._pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=_SPAWN, initializer=ignore_stop_signals
+            )
         return self._pool
 
     async def call(self, timeout_s: float, fn: Callable[..., T], *args: Any) -> T:

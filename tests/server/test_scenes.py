@@ -365,3 +365,25 @@ def test_http_model_download_and_etag(scenes_client: TestClient[Litestar], tmp_p
     assert cached.content == b""
     stale = scenes_client.get("/api/playground/scenes/Good/model.mjb", headers={"If-None-Match": '"old"'})
     assert stale.status_code == 200
+
+
+def test_lane_worker_survives_a_signal_sent_to_the_process_group() -> None:
+    """Ctrl+C in a terminal reaches every process in the group; the parent, not the signal, stops workers."""
+    import os
+    import signal
+
+    from server.scenes.lanes import Lane
+
+    async def run() -> tuple[int, int]:
+        lane = Lane("signal-test")
+        try:
+            first = await lane.call(60, os.getpid)
+            os.kill(first, signal.SIGINT)
+            os.kill(first, signal.SIGTERM)
+            await asyncio.sleep(0.5)
+            return first, await lane.call(60, os.getpid)
+        finally:
+            await lane.close()
+
+    first, second = asyncio.run(run())
+    assert first == second
