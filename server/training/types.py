@@ -1,0 +1,84 @@
+"""Typed records of training: the job spec, progress events, job status, and the saved policy manifest."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
+FINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+Device = Literal["cpu", "gpu"]
+
+
+class JobSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Everything a worker needs to train; stored with the job so a restart can run it again."""
+
+    scene_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    program: Annotated[str, msgspec.Meta(min_length=1, max_length=80_000)]  # a validated reward program
+    task_description: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    preset: Literal["auto", "cpu_quick", "cpu", "playground"] = "auto"  # auto: by device and scene
+    timesteps: Annotated[int, msgspec.Meta(ge=1, le=2_000_000_000)] | None = None  # None: the preset's
+    time_budget_s: Annotated[float, msgspec.Meta(gt=0, le=7 * 24 * 3600)] | None = None
+    seed: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] = 0
+    base_policy_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None  # fine-tune from this policy
+
+
+class TrainingProgress(msgspec.Struct, frozen=True, kw_only=True):
+    """One point of progress, emitted at step 0 and after every evaluation."""
+
+    step: int  # environment steps so far
+    total_steps: int
+    eval_reward: float | None  # mean deterministic episode return under the job's reward program
+    reward_terms: dict[str, float]  # mean per-episode sum of each term, as `reward/<name>` is logged
+    task_reward: float | None  # the scene's own reward over the same episodes, for comparison
+    steps_per_second: float  # measured on the wall clock, not brax's training/sps
+    elapsed_s: float
+    eta_s: float | None
+
+
+class JobStatus(msgspec.Struct, frozen=True, kw_only=True):
+    job_id: str
+    state: JobState
+    spec: JobSpec
+    device: Device
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    progress: TrainingProgress | None  # the latest
+    history: list[TrainingProgress]  # every evaluation so far (for the curves)
+    error: str | None  # for failed/interrupted: what happened, naming the reward term when known
+    policy_id: str | None  # set when succeeded
+    resumable: bool  # interrupted with a checkpoint to resume from
+
+
+class NetworkConfig(msgspec.Struct, frozen=True, kw_only=True):
+    policy_hidden_layer_sizes: list[int]
+    value_hidden_layer_sizes: list[int]
+    normalize_observations: bool
+    policy_obs_key: str  # "state" for plain vectors
+    value_obs_key: str
+
+
+class PolicyManifest(msgspec.Struct, frozen=True, kw_only=True):
+    """Saved beside the params (flax msgpack, no pickle); enough to rebuild the network and its env."""
+
+    policy_id: str
+    name: str
+    scene_id: str
+    task_description: str
+    program: str
+    network: NetworkConfig
+    observation_size: dict[str, list[int]]
+    action_size: int
+    ctrl_dt: float
+    training_config: dict[str, float | int | bool | str]
+    metrics_history: list[TrainingProgress]
+    final_eval_reward: float | None
+    created_at: datetime
+    versions: dict[str, str]  # jax, jaxlib, brax, playground, mujoco, mujoco-mjx, flax
+    job_id: str | None
+    base_policy_id: str | None
+    params_sha256: str
