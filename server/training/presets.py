@@ -1,0 +1,174 @@
+"""PPO presets by device and scene family, their step counts, and wall-time estimates for the UI.
+
+- `cpu_quick`: a few thousand steps in seconds, for tests and smoke runs; it does not learn much.
+- `cpu`: the config FIELD_NOTES measured on this 2-core CPU (CartpoleBalance to ~984 in ~2 min at 1M
+  steps): few envs, small batches, many updates. The remaining knobs are Playground's dm_control values.
+- `playground`: Playground's own tuned config (`mujoco_playground.config.*_params.brax_ppo_config`),
+  thousands of envs and 60-200M steps: for GPUs; on this CPU it would take hours or days.
+- `auto`: `playground` on a GPU, `cpu` otherwise.
+
+Importing this module is cheap (no JAX): the API uses `total_steps` and `estimate_seconds` directly. Only
+`build_config(..., scene_id)` for the `playground` preset or a non-classic scene imports Playground.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from server.scenes.types import SceneFamily
+from server.training.types import Device, JobSpec, NetworkConfig
+
+PresetName = Literal["cpu_quick", "cpu", "playground"]
+
+# Measured on this CPU (2 cores), steps per second of the whole training loop including evals, and the
+# fixed cost of XLA compilation (the first and second evals each compile; see FIELD_NOTES).
+CPU_STEPS_PER_SECOND: dict[SceneFamily, float] = {
+    "classic_control": 9_000.0,
+    "locomotion": 2_000.0,
+    "manipulation": 1_500.0,
+}
+CPU_COMPILE_SECONDS = 60.0
+QUICK_COMPILE_SECONDS = 40.0
+PLAYGROUND_STEPS = {"classic_control": 60_000_000, "locomotion": 100_000_000, "manipulation": 100_000_000}
+
+
+@dataclass(frozen=True)
+class PpoConfig:
+    """Keyword arguments for `brax.training.agents.ppo.train`, plus the network it builds."""
+
+    num_timesteps: int
+    ppo: dict[str, Any]  # everything but the env, the network factory and the callbacks
+    network: NetworkConfig
+    preset: PresetName
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def flat(self) -> dict[str, float | int | bool | str]:
+        """For the manifest's `training_config`: scalars only."""
+        out: dict[str, float | int | bool | str] = {
+            "preset": self.preset,
+            "num_timesteps": self.num_timesteps,
+        }
+        for key, value in self.ppo.items():
+            if isinstance(value, bool | int | float | str):
+                out[key] = value
+        return out
+
+
+def resolve_preset(preset: str, device: Device) -> PresetName:
+    if preset == "auto":
+        return "playground" if device == "gpu" else "cpu"
+    if preset in ("cpu_quick", "cpu", "playground"):
+        return preset  # type: ignore[return-value]
+    raise ValueError(f"unknown preset {preset!r}; available: auto, cpu_quick, cpu, playground")
+
+
+def default_steps(preset: PresetName, family: SceneFamily) -> int:
+    if preset == "cpu_quick":
+        return 4_096
+    if preset == "cpu":
+        return 1_000_000 if family == "classic_control" else 2_000_000
+    return PLAYGROUND_STEPS[family]  # refined by build_config from Playground's per-env config
+
+
+def total_steps(spec: JobSpec, *, device: Device = "cpu", family: SceneFamily = "classic_control") -> int:
+    """The steps a job asks for: its own `timesteps`, else its preset's (brax rounds up to whole epochs)."""
+    if spec.timesteps is not None:
+        return spec.timesteps
+    return default_steps(resolve_preset(spec.preset, device), family)
+
+
+def estimate_seconds(
+    preset: str, *, family: SceneFamily = "classic_control", timesteps: int | None = None
+) -> float:
+    """Rough wall time on this CPU (2 cores), for the UI: compilation plus steps at measured speed."""
+    name = resolve_preset(preset, "cpu")
+    steps = timesteps if timesteps is not None else default_steps(name, family)
+    if name == "cpu_quick":
+        return QUICK_COMPILE_SECONDS + steps / CPU_STEPS_PER_SECOND[family]
+    # Playground's configs use ~100x the envs; per-step cost on CPU is about the same, so steps dominate.
+    return CPU_COMPILE_SECONDS + steps / CPU_STEPS_PER_SECOND[family]
+
+
+def _playground_rl_config(scene_id: str, family: SceneFamily) -> Any:
+    from mujoco_playground.config import dm_control_suite_params, locomotion_params, manipulation_params
+
+    module = {
+        "classic_control": dm_control_suite_params,
+        "locomotion": locomotion_params,
+        "manipulation": manipulation_params,
+    }[family]
+    return module.brax_ppo_config(scene_id)
+
+
+def _network(rl_config: Any | None, policy: list[int], value: list[int]) -> NetworkConfig:
+    factory = dict(rl_config.get("network_factory", {})) if rl_config is not None else {}
+    return NetworkConfig(
+        policy_hidden_layer_sizes=[int(x) for x in factory.get("policy_hidden_layer_sizes", policy)],
+        value_hidden_layer_sizes=[int(x) for x in factory.get("value_hidden_layer_sizes", value)],
+        normalize_observations=True,
+        policy_obs_key=str(factory.get("policy_obs_key", "state")),
+        value_obs_key=str(factory.get("value_obs_key", "state")),
+    )
+
+
+def build_config(
+    preset: PresetName,
+    *,
+    scene_id: str,
+    family: SceneFamily,
+    episode_length: int,
+    timesteps: int | None = None,
+) -> PpoConfig:
+    """The full PPO config of a preset for one scene. `episode_length` is the env config's."""
+    if preset == "playground":
+        rl = _playground_rl_config(scene_id, family)
+        ppo = {k: v for k, v in rl.to_dict().items() if k not in ("network_factory", "num_timesteps")}
+        ppo.pop("num_eval_envs", None)
+        network = _network(rl, [32] * 4, [256] * 5)
+        return PpoConfig(int(timesteps or rl.num_timesteps), ppo, network, preset)
+    # Both CPU presets: Playground's dm_control knobs with FIELD_NOTES' CPU sizes.
+    ppo = {
+        "num_evals": 10,
+        "reward_scaling": 10.0,
+        "episode_length": episode_length,
+        "normalize_observations": True,
+        "action_repeat": 1,
+        "discounting": 0.995,
+        "entropy_cost": 1e-2,
+        "learning_rate": 3e-4,
+        "num_envs": 32,
+        "batch_size": 16,
+        "num_minibatches": 16,
+        "unroll_length": 32,
+        "num_updates_per_batch": 8,
+        "num_resets_per_eval": 0,
+        "num_eval_envs": 32,
+    }
+    # Observation keys (e.g. Go1's value net reads "privileged_state") must follow the scene's config.
+    rl = None if family == "classic_control" else _playground_rl_config(scene_id, family)
+    network = _network(rl, [32] * 4, [64] * 3)
+    if rl is not None:
+        ppo["discounting"] = float(rl.discounting)
+        ppo["reward_scaling"] = float(rl.reward_scaling)
+    if preset == "cpu_quick":
+        # Seconds, not learning: tiny batches, short episodes, 2 evals (step 0 and the end).
+        ppo |= {
+            "num_evals": 2,
+            "episode_length": min(episode_length, 100),
+            "num_envs": 8,
+            "batch_size": 8,
+            "num_minibatches": 4,
+            "unroll_length": 16,
+            "num_updates_per_batch": 2,
+            "num_eval_envs": 8,
+        }
+        network = NetworkConfig(
+            policy_hidden_layer_sizes=[16, 16],
+            value_hidden_layer_sizes=[16, 16],
+            normalize_observations=True,
+            policy_obs_key=network.policy_obs_key,
+            value_obs_key=network.value_obs_key,
+        )
+    steps = timesteps if timesteps is not None else default_steps(preset, family)
+    return PpoConfig(steps, ppo, network, preset)

@@ -1,0 +1,327 @@
+"""Train a PPO policy on a Playground scene with a reward program. Runs in the training worker process.
+
+`train(spec, ...)` loads the scene (impl "jax"), compiles the program, wraps the env in `RewardEnv`, and
+runs `brax.training.agents.ppo.train`. At every evaluation (step 0 and after each epoch batch) it
+
+1. refuses non-finite results: a term that was NaN/inf, a NaN eval reward or NaN params raise
+   `TrainingFailed` naming the term when it can, and such params are never saved;
+2. writes `work_dir/checkpoint.msgpack` + `checkpoint.json` (step, total, history) atomically;
+3. reports a `TrainingProgress` (steps/s measured on the wall clock; brax's `training/sps` is not);
+4. stops after the eval that passes `spec.time_budget_s`, keeping that eval's params.
+
+At the end the policy goes to `work_dir/policy/` (policy_files) and its manifest is returned. `resume`
+continues from the checkpoint for the remaining steps; `base_params_dir` fine-tunes a saved policy
+(same network, fresh value function, since the reward changed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.metadata
+import math
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from server.scenes.types import SceneFamily
+from server.training import policy_files
+from server.training.presets import PpoConfig, build_config, resolve_preset
+from server.training.types import Device, JobSpec, PolicyManifest, TrainingProgress
+
+CHECKPOINT_PARAMS = "checkpoint.msgpack"
+CHECKPOINT_META = "checkpoint.json"
+POLICY_DIR = "policy"
+_VERSIONED = ("jax", "jaxlib", "brax", "playground", "mujoco", "mujoco-mjx", "flax")
+
+
+class TrainingFailed(RuntimeError):  # noqa: N818 (the name the job manager codes against)
+    """The job cannot produce a policy; the message is for the user and names the reward term if known."""
+
+
+class _StopTraining(Exception):  # noqa: N818 (a signal, not an error)
+    """Raised inside progress_fn to end `ppo.train` early (time budget); never escapes `train`."""
+
+
+class Checkpoint(msgspec.Struct, kw_only=True):
+    step: int
+    total_steps: int
+    history: list[TrainingProgress]
+
+
+@dataclass
+class Scene:
+    env: Any
+    family: SceneFamily
+    episode_length: int
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for dist in _VERSIONED:
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = "missing"
+    return out
+
+
+def device_kind() -> Device:
+    import jax
+
+    return "gpu" if jax.default_backend() == "gpu" else "cpu"
+
+
+def load_scene(scene_id: str, scene_cache_dir: Path) -> Scene:
+    """Load the env as the reward trace worker and the scene export do: impl "jax", shared Menagerie."""
+    from mujoco_playground import dm_control_suite, locomotion, registry
+
+    from server.scenes.compat import patch_playground_compat
+    from server.scenes.menagerie import MenagerieError, prepare_menagerie, use_menagerie
+
+    patch_playground_compat()
+    # Classic-control scenes load without the asset wheels; others then fail to load with a clear error.
+    with contextlib.suppress(MenagerieError):
+        use_menagerie(prepare_menagerie(scene_cache_dir))
+    if scene_id not in registry.ALL_ENVS:
+        raise TrainingFailed(f"unknown scene {scene_id!r}")
+    config = registry.get_default_config(scene_id)
+    overrides = {"impl": "jax"} if "impl" in config else None
+    env = registry.load(scene_id, config_overrides=overrides)
+    family: SceneFamily = (
+        "classic_control"
+        if scene_id in dm_control_suite.ALL_ENVS
+        else "locomotion"
+        if scene_id in locomotion.ALL_ENVS
+        else "manipulation"
+    )
+    return Scene(env=env, family=family, episode_length=int(config.episode_length))
+
+
+def _finite(x: Any) -> bool:
+    return x is not None and math.isfinite(float(x))
+
+
+def params_finite(params: Any) -> bool:
+    import jax
+    import jax.numpy as jnp
+
+    leaves = jax.tree_util.tree_leaves(params)
+    return all(
+        bool(jnp.all(jnp.isfinite(leaf))) for leaf in leaves if jnp.issubdtype(leaf.dtype, jnp.floating)
+    )
+
+
+def nonfinite_message(metrics: Mapping[str, Any], names: list[str], params_ok: bool) -> str | None:
+    """Why an evaluation is unusable, naming the reward term(s) when they are identifiable; None if fine."""
+    bad = [n for n in names if float(metrics.get(f"eval/episode_nonfinite/{n}", 0.0)) > 0]
+    if bad:
+        listed = ", ".join(f"`{n}`" for n in bad)
+        return (
+            f"reward term {listed} produced NaN or infinite values during training; guard logs, square "
+            "roots and divisions (e.g. jnp.log(x + 1e-6), jnp.maximum(x, 0.0))"
+        )
+    if not _finite(metrics.get("eval/episode_reward/task", 0.0)):
+        return "the simulation became unstable (the scene's own reward is NaN); try smaller action terms"
+    if not _finite(metrics.get("eval/episode_reward")) or not params_ok:
+        terms = {n: abs(float(metrics.get(f"eval/episode_reward/{n}", 0.0))) for n in names}
+        finite_terms = {n: v for n, v in terms.items() if math.isfinite(v)}
+        suspect = max(finite_terms, key=lambda n: finite_terms[n]) if finite_terms else None
+        hint = f"; the largest term is `{suspect}`, consider a smaller weight" if suspect else ""
+        return f"training diverged (the policy's parameters became NaN){hint}"
+    return None
+
+
+def _network_factory(manifest_network: Any) -> Callable[..., Any]:
+    from brax.training.agents.ppo import networks as ppo_networks
+
+    return functools.partial(
+        ppo_networks.make_ppo_networks,
+        policy_hidden_layer_sizes=tuple(manifest_network.policy_hidden_layer_sizes),
+        value_hidden_layer_sizes=tuple(manifest_network.value_hidden_layer_sizes),
+        policy_obs_key=manifest_network.policy_obs_key,
+        value_obs_key=manifest_network.value_obs_key,
+    )
+
+
+def _draft_manifest(
+    spec: JobSpec, scene: Scene, config: PpoConfig, *, job_id: str | None, policy_id: str | None
+) -> PolicyManifest:
+    from server.scenes.export import normalise_observation_size
+
+    env = scene.env
+    flat = config.flat()
+    flat[policy_files.OBS_IS_DICT] = isinstance(env.observation_size, Mapping)
+    return PolicyManifest(
+        policy_id=policy_id or uuid.uuid4().hex,
+        name=spec.name,
+        scene_id=spec.scene_id,
+        task_description=spec.task_description,
+        program=spec.program,
+        network=config.network,
+        observation_size=normalise_observation_size(env.observation_size),
+        action_size=int(env.action_size),
+        ctrl_dt=float(env.dt),
+        training_config=flat,
+        metrics_history=[],
+        final_eval_reward=None,
+        created_at=datetime.now(UTC),
+        versions=versions(),
+        job_id=job_id,
+        base_policy_id=spec.base_policy_id,
+        params_sha256="",
+    )
+
+
+def write_checkpoint(work_dir: Path, params: Any, checkpoint: Checkpoint) -> None:
+    # Params first: a checkpoint.json always describes a params file at least as new as itself.
+    policy_files.atomic_write(work_dir / CHECKPOINT_PARAMS, policy_files.params_to_bytes(params))
+    policy_files.atomic_write(work_dir / CHECKPOINT_META, msgspec.json.encode(checkpoint))
+
+
+def read_checkpoint(work_dir: Path, manifest: PolicyManifest) -> tuple[Checkpoint, Any]:
+    from flax import serialization
+
+    try:
+        meta = msgspec.json.decode((work_dir / CHECKPOINT_META).read_bytes(), type=Checkpoint)
+        data = (work_dir / CHECKPOINT_PARAMS).read_bytes()
+        params = serialization.from_bytes(policy_files.params_template(manifest), data)
+    except (OSError, msgspec.DecodeError, ValueError, KeyError) as exc:
+        raise TrainingFailed(
+            f"cannot resume: the checkpoint in {work_dir} is missing or unreadable ({exc})"
+        ) from exc
+    return meta, params
+
+
+def train(
+    spec: JobSpec,
+    *,
+    scene_cache_dir: Path,
+    work_dir: Path,
+    report: Callable[[TrainingProgress], None],
+    resume: bool = False,
+    base_params_dir: Path | None = None,
+    job_id: str | None = None,
+    policy_id: str | None = None,
+) -> PolicyManifest:
+    """Train `spec` and save the policy to `work_dir/policy/`; raises TrainingFailed with a user message."""
+    from brax.training.agents.ppo import train as ppo
+    from mujoco_playground import wrapper
+
+    from server.rewards.compile import ProgramRejectedError, compile_program
+    from server.rewards.vocabulary import build_entries
+    from server.training.reward_env import RewardEnv
+
+    started = time.monotonic()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    scene = load_scene(spec.scene_id, scene_cache_dir)
+    try:
+        compiled = compile_program(spec.program, build_entries(spec.scene_id, scene.env))
+    except ProgramRejectedError as exc:
+        raise TrainingFailed(f"the reward program was rejected: {exc}") from exc
+    preset = resolve_preset(spec.preset, device_kind())
+    config = build_config(
+        preset,
+        scene_id=spec.scene_id,
+        family=scene.family,
+        episode_length=scene.episode_length,
+        timesteps=spec.timesteps,
+    )
+    manifest = _draft_manifest(spec, scene, config, job_id=job_id, policy_id=policy_id)
+
+    restore: Any = None
+    restore_value_fn = True
+    offset, history = 0, []
+    if base_params_dir is not None:
+        base_manifest, restore = policy_files.load_policy(base_params_dir)
+        if (base_manifest.observation_size, base_manifest.action_size) != (
+            manifest.observation_size,
+            manifest.action_size,
+        ):
+            raise TrainingFailed(
+                f"the base policy was trained on a different scene ({base_manifest.scene_id})"
+            )
+        # The restored params only fit the network they were trained with; the new reward needs a new critic.
+        manifest = msgspec.structs.replace(manifest, network=base_manifest.network)
+        restore_value_fn = False
+    if resume:
+        checkpoint, restore = read_checkpoint(work_dir, manifest)
+        restore_value_fn = True
+        offset, history = checkpoint.step, list(checkpoint.history)
+        total = checkpoint.total_steps
+    else:
+        total = config.num_timesteps
+    remaining = total - offset
+
+    state: dict[str, Any] = {"pending": restore, "good": restore, "t0": None, "s0": offset}
+
+    def policy_params_fn(step: int, make_policy: Any, params: Any) -> None:
+        del make_policy
+        state["pending"] = params
+
+    def progress_fn(step: int, metrics: Mapping[str, Any]) -> None:
+        params = state["pending"]
+        why = nonfinite_message(metrics, compiled.names, params_finite(params))
+        if why is not None:
+            raise TrainingFailed(why)
+        absolute = offset + int(step)
+        now = time.monotonic()
+        if state["t0"] is None or absolute == state["s0"]:
+            state["t0"], state["s0"] = now, absolute  # rates start after the first eval (compilation)
+        rate = (absolute - state["s0"]) / (now - state["t0"]) if now > state["t0"] else 0.0
+        left = max(total - absolute, 0)
+        eval_reward = metrics.get("eval/episode_reward")
+        task = metrics.get("eval/episode_reward/task")
+        progress = TrainingProgress(
+            step=absolute,
+            total_steps=total,
+            eval_reward=float(eval_reward) if eval_reward is not None else None,
+            reward_terms={n: float(metrics.get(f"eval/episode_reward/{n}", 0.0)) for n in compiled.names},
+            task_reward=float(task) if task is not None else None,
+            steps_per_second=rate,
+            elapsed_s=now - started,
+            eta_s=left / rate if rate > 0 else None,
+        )
+        history.append(progress)
+        write_checkpoint(work_dir, params, Checkpoint(step=absolute, total_steps=total, history=history))
+        state["good"] = params
+        report(progress)
+        if spec.time_budget_s is not None and now - started >= spec.time_budget_s and left > 0:
+            raise _StopTraining
+
+    final = state["good"]
+    if remaining > 0:
+        env = RewardEnv(scene.env, compiled)
+        ppo_kwargs = dict(config.ppo)
+        try:
+            _, final, _ = ppo.train(
+                environment=env,
+                num_timesteps=remaining,
+                wrap_env_fn=wrapper.wrap_for_brax_training,
+                network_factory=_network_factory(manifest.network),
+                seed=spec.seed,
+                deterministic_eval=True,
+                progress_fn=progress_fn,
+                policy_params_fn=policy_params_fn,
+                restore_params=restore,
+                restore_value_fn=restore_value_fn,
+                **ppo_kwargs,
+            )
+        except _StopTraining:
+            final = state["good"]
+        # brax evaluates after its last epoch, so `final` was checked by progress_fn; check anyway.
+        if final is None or not params_finite(final):
+            raise TrainingFailed("training produced no usable parameters (NaN)")
+    manifest = msgspec.structs.replace(
+        manifest,
+        metrics_history=history,
+        final_eval_reward=history[-1].eval_reward if history else None,
+        created_at=datetime.now(UTC),
+    )
+    return policy_files.save_policy(work_dir / POLICY_DIR, final, manifest)
