@@ -1,6 +1,9 @@
-import { useEffect, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { UNAUTHORIZED_MESSAGE } from "../api/token";
+import { LibraryView } from "../library/LibraryView";
 import { TaskPanel } from "../tasks/TaskPanel";
+import { TrainingPanel } from "../training/TrainingPanel";
+import { useTraining } from "../training/useTraining";
 import { defaultSceneId } from "./format";
 import { ScenePicker } from "./ScenePicker";
 import { SceneView } from "./SceneView";
@@ -15,12 +18,30 @@ export function App() {
   }, [list, selectedId]);
 
   const scene = list?.scenes.find((s) => s.id === selectedId) ?? null;
+  const training = useTraining();
+  // The library covers the viewer while open; `focus` is the policy it opens with.
+  const [library, setLibrary] = useState<{ open: boolean; focus: string | null }>({
+    open: false,
+    focus: null,
+  });
+  const sceneName = useCallback(
+    (id: string) => list?.scenes.find((s) => s.id === id)?.name ?? id,
+    [list],
+  );
 
   return (
     <div className="app">
       <header className="header">
         <span className="brand">Robocoach</span>
         <span className="header-note">MuJoCo Playground scenes, simulated in your browser</span>
+        <button
+          type="button"
+          className="header-button"
+          aria-pressed={library.open}
+          onClick={() => setLibrary((l) => ({ open: !l.open, focus: null }))}
+        >
+          Library
+        </button>
       </header>
       <ScenePicker list={list} error={error} selectedId={selectedId} onSelect={setSelectedId} />
       {scene ? (
@@ -45,7 +66,22 @@ export function App() {
           </div>
         </main>
       )}
-      {scene && <TaskPanel scene={scene} />}
+      {scene && (
+        <TaskPanel scene={scene} onTrainingStarted={training.started}>
+          <TrainingPanel
+            training={training}
+            sceneName={sceneName}
+            onOpenPolicy={(id) => setLibrary({ open: true, focus: id })}
+          />
+        </TaskPanel>
+      )}
+      {library.open && (
+        <LibraryView
+          focusId={library.focus}
+          sceneName={sceneName}
+          onClose={() => setLibrary({ open: false, focus: null })}
+        />
+      )}
     </div>
   );
 }

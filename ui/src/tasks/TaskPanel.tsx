@@ -1,5 +1,7 @@
-import { lazy, Suspense, useCallback, useEffect, useState } from "react";
+import { lazy, type ReactNode, Suspense, useCallback, useEffect, useState } from "react";
 import type { SceneInfo } from "../api/client";
+import { TrainSection } from "../training/TrainSection";
+import type { JobStatus } from "../training/types";
 import {
   draftPolicy,
   listProviders,
@@ -23,7 +25,16 @@ const ProgramEditor = lazy(() =>
 );
 
 /** Task text -> reward program draft -> edit and validate, for the selected scene. */
-export function TaskPanel({ scene }: { scene: SceneInfo }) {
+export function TaskPanel({
+  scene,
+  onTrainingStarted,
+  children,
+}: {
+  scene: SceneInfo;
+  onTrainingStarted: (job: JobStatus) => void;
+  /** The training panel, shown under the draft. */
+  children?: ReactNode;
+}) {
   const [drafts, setDrafts] = useState<Record<string, SceneDraft>>({});
   const [providers, setProviders] = useState<ProviderList | null>(null);
   const [providersError, setProvidersError] = useState<string | null>(null);
@@ -248,8 +259,21 @@ export function TaskPanel({ scene }: { scene: SceneInfo }) {
               Weights can be edited here once WEIGHTS = dict(...) reads again.
             </p>
           )}
+          {valid.startsWith("Valid") && (
+            <TrainSection
+              sceneId={sceneId}
+              program={draft.program}
+              task={draft.policy.task_description || draft.task}
+              estimate={{
+                text: draft.policy.training_time_estimate,
+                seconds: draft.policy.training_time_estimate_s,
+              }}
+              onStarted={onTrainingStarted}
+            />
+          )}
         </>
       )}
+      {children}
     </aside>
   );
 }

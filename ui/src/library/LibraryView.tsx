@@ -1,0 +1,276 @@
+import { type FormEvent, useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { messageOf } from "../tasks/draft";
+import { Chart } from "../training/Chart";
+import { formatDate, formatReward, rewardChart } from "../training/format";
+import type { PolicyManifest, PolicySummary } from "../training/types";
+import {
+  deletePolicy,
+  exportPolicy,
+  getPolicy,
+  importPolicy,
+  listPolicies,
+  renamePolicy,
+} from "./api";
+
+/** Trained policies: rename, delete, export and import; one opened to show its curve and program. */
+export function LibraryView({
+  focusId,
+  sceneName,
+  onClose,
+}: {
+  focusId: string | null;
+  sceneName: (id: string) => string;
+  onClose: () => void;
+}) {
+  const [policies, setPolicies] = useState<PolicySummary[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [openId, setOpenId] = useState<string | null>(focusId);
+  const [renaming, setRenaming] = useState<string | null>(null);
+  const [confirming, setConfirming] = useState<string | null>(null);
+  const [importing, setImporting] = useState(false);
+
+  const refresh = useCallback(async () => {
+    try {
+      setPolicies(await listPolicies());
+      setError(null);
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }, []);
+
+  useEffect(() => {
+    void refresh();
+  }, [refresh]);
+  useEffect(() => setOpenId(focusId), [focusId]);
+
+  const act = async (work: () => Promise<unknown>) => {
+    try {
+      await work();
+      setError(null);
+    } catch (e) {
+      setError(messageOf(e));
+    }
+    await refresh();
+  };
+
+  const onImport = async (file: File | undefined) => {
+    if (!file) return;
+    setImporting(true);
+    await act(async () => setOpenId((await importPolicy(file)).policy_id));
+    setImporting(false);
+  };
+
+  return (
+    <section className="library" aria-label="Policy library">
+      <div className="library-head">
+        <h2>Policy library</h2>
+        <label className="import">
+          <span>{importing ? "Importing…" : "Import a .robocoach file"}</span>
+          <input
+            type="file"
+            accept=".robocoach,application/octet-stream"
+            aria-label="Import policy"
+            disabled={importing}
+            onChange={(e) => {
+              void onImport(e.target.files?.[0]);
+              e.target.value = "";
+            }}
+          />
+        </label>
+        <button type="button" onClick={onClose}>
+          Close library
+        </button>
+      </div>
+      {error && (
+        <p className="task-error" role="alert">
+          {error}
+        </p>
+      )}
+      {policies === null ? (
+        <p className="task-note">Loading policies…</p>
+      ) : policies.length === 0 ? (
+        <p className="task-note">No trained policies yet: draft a reward and train one.</p>
+      ) : (
+        <table className="policies" aria-label="Policies">
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>Scene</th>
+              <th>Task</th>
+              <th>Final reward</th>
+              <th>Date</th>
+              <th>
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {policies.map((p) => (
+              <tr
+                key={p.policy_id}
+                data-policy-id={p.policy_id}
+                className={p.policy_id === openId ? "policy-open" : undefined}
+              >
+                <td>
+                  {renaming === p.policy_id ? (
+                    <RenameForm
+                      initial={p.name}
+                      onCancel={() => setRenaming(null)}
+                      onSave={(name) =>
+                        act(async () => {
+                          await renamePolicy(p.policy_id, name);
+                          setRenaming(null);
+                        })
+                      }
+                    />
+                  ) : (
+                    <button
+                      type="button"
+                      className="link"
+                      aria-expanded={p.policy_id === openId}
+                      onClick={() => setOpenId(p.policy_id === openId ? null : p.policy_id)}
+                    >
+                      {p.name || p.policy_id}
+                    </button>
+                  )}
+                </td>
+                <td>{sceneName(p.scene_id)}</td>
+                <td className="policy-task">{p.task_description}</td>
+                <td>{formatReward(p.final_eval_reward)}</td>
+                <td>{formatDate(p.created_at)}</td>
+                <td className="policy-actions">
+                  {confirming === p.policy_id ? (
+                    <>
+                      <span>Delete?</span>
+                      <button
+                        type="button"
+                        className="danger"
+                        onClick={() =>
+                          act(async () => {
+                            await deletePolicy(p.policy_id);
+                            setConfirming(null);
+                            if (openId === p.policy_id) setOpenId(null);
+                          })
+                        }
+                      >
+                        Confirm delete
+                      </button>
+                      <button type="button" onClick={() => setConfirming(null)}>
+                        Keep
+                      </button>
+                    </>
+                  ) : (
+                    <>
+                      <button type="button" onClick={() => setRenaming(p.policy_id)}>
+                        Rename
+                      </button>
+                      <button
+                        type="button"
+                        onClick={() => act(() => exportPolicy(p.policy_id, p.name))}
+                      >
+                        Export
+                      </button>
+                      <button type="button" onClick={() => setConfirming(p.policy_id)}>
+                        Delete
+                      </button>
+                    </>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {openId && <PolicyDetails key={openId} id={openId} />}
+    </section>
+  );
+}
+
+function RenameForm({
+  initial,
+  onSave,
+  onCancel,
+}: {
+  initial: string;
+  onSave: (name: string) => Promise<void>;
+  onCancel: () => void;
+}) {
+  const [name, setName] = useState(initial);
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => input.current?.select(), []);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (name.trim()) void onSave(name.trim());
+  };
+  return (
+    <form className="rename" onSubmit={submit}>
+      <input
+        ref={input}
+        aria-label="Policy name"
+        type="text"
+        maxLength={200}
+        value={name}
+        onChange={(e) => setName(e.target.value)}
+        onKeyDown={(e) => {
+          if (e.key === "Escape") onCancel();
+        }}
+      />
+      <button type="submit" disabled={!name.trim()}>
+        Save name
+      </button>
+      <button type="button" onClick={onCancel}>
+        Cancel rename
+      </button>
+    </form>
+  );
+}
+
+function PolicyDetails({ id }: { id: string }) {
+  const [manifest, setManifest] = useState<PolicyManifest | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    const abort = new AbortController();
+    getPolicy(id, abort.signal)
+      .then(setManifest)
+      .catch((e) => {
+        if (!abort.signal.aborted) setError(messageOf(e));
+      });
+    return () => abort.abort();
+  }, [id]);
+  const chart = useMemo(() => rewardChart(manifest?.metrics_history ?? []), [manifest]);
+  if (error) {
+    return (
+      <p className="task-error" role="alert">
+        {error}
+      </p>
+    );
+  }
+  if (!manifest) return <p className="task-note">Loading the policy…</p>;
+  return (
+    <section className="policy-details" aria-label="Policy details">
+      <h3>{manifest.name}</h3>
+      <dl className="job-stats">
+        <dt>Final reward</dt>
+        <dd>{formatReward(manifest.final_eval_reward)}</dd>
+        <dt>Network</dt>
+        <dd>
+          policy {manifest.network.policy_hidden_layer_sizes.join("×")}, value{" "}
+          {manifest.network.value_hidden_layer_sizes.join("×")}
+        </dd>
+        <dt>Actions</dt>
+        <dd>{manifest.action_size}</dd>
+        <dt>Versions</dt>
+        <dd>
+          {Object.entries(manifest.versions)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", ")}
+        </dd>
+      </dl>
+      {manifest.metrics_history.length > 0 && <Chart label="Policy reward curve" data={chart} />}
+      <details>
+        <summary>Reward program</summary>
+        <pre className="policy-program">{manifest.program}</pre>
+      </details>
+    </section>
+  );
+}

@@ -1,0 +1,167 @@
+import { useMemo } from "react";
+import { Chart } from "./Chart";
+import {
+  actionsFor,
+  formatDate,
+  formatDuration,
+  formatEta,
+  formatRate,
+  formatReward,
+  formatSteps,
+  progressPercent,
+  rewardChart,
+  STATE_LABELS,
+  termsChart,
+} from "./format";
+import type { JobStatus } from "./types";
+import type { Training } from "./useTraining";
+
+/** The shown job (state, progress, curves, actions) and the recent jobs to switch between. */
+export function TrainingPanel({
+  training,
+  sceneName,
+  onOpenPolicy,
+}: {
+  training: Training;
+  sceneName: (id: string) => string;
+  onOpenPolicy: (policyId: string) => void;
+}) {
+  const { jobs, current, error } = training;
+  if (!current && (!jobs || jobs.length === 0) && !error) return null;
+  return (
+    <section className="training" aria-label="Training">
+      <h3>Training</h3>
+      {error && (
+        <p className="task-error" role="alert">
+          {error}
+        </p>
+      )}
+      {current && (
+        <JobView
+          job={current}
+          sceneName={sceneName(current.spec.scene_id)}
+          onCancel={() => void training.cancel()}
+          onResume={() => void training.resume()}
+          onOpenPolicy={onOpenPolicy}
+        />
+      )}
+      {jobs && jobs.length > 0 && (
+        <div className="job-list">
+          <h4>Recent jobs</h4>
+          <ul aria-label="Recent jobs">
+            {jobs.map((j) => (
+              <li key={j.job_id}>
+                <button
+                  type="button"
+                  className="job-row"
+                  aria-pressed={j.job_id === current?.job_id}
+                  onClick={() => training.select(j.job_id)}
+                >
+                  <span className={`badge badge-${j.state}`}>{STATE_LABELS[j.state]}</span>
+                  <span className="job-name">{j.spec.name || sceneName(j.spec.scene_id)}</span>
+                  <span className="job-date">{formatDate(j.created_at)}</span>
+                </button>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function JobView({
+  job,
+  sceneName,
+  onCancel,
+  onResume,
+  onOpenPolicy,
+}: {
+  job: JobStatus;
+  sceneName: string;
+  onCancel: () => void;
+  onResume: () => void;
+  onOpenPolicy: (policyId: string) => void;
+}) {
+  const percent = progressPercent(job);
+  const actions = actionsFor(job);
+  const p = job.progress;
+  const reward = useMemo(() => rewardChart(job.history), [job.history]);
+  const terms = useMemo(() => termsChart(job.history), [job.history]);
+  const preset = job.spec.preset ?? "auto";
+  return (
+    <div className="job" data-job-id={job.job_id}>
+      <div className="job-head">
+        <strong>{job.spec.name || sceneName}</strong>
+        <output aria-label="Job state" className={`badge badge-${job.state}`}>
+          {STATE_LABELS[job.state]}
+        </output>
+      </div>
+      <p className="task-note">
+        {job.spec.task_description || "No task description"} · {preset} on {job.device}
+      </p>
+      <div
+        className="progress"
+        role="progressbar"
+        aria-label="Training progress"
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={percent}
+        aria-valuetext={`${percent}%`}
+      >
+        <div className="progress-fill" style={{ width: `${percent}%` }} />
+      </div>
+      <dl className="job-stats">
+        <dt>Steps</dt>
+        <dd>{formatSteps(p)}</dd>
+        <dt>Speed</dt>
+        <dd>{formatRate(p)}</dd>
+        <dt>Elapsed</dt>
+        <dd>{formatDuration(p?.elapsed_s)}</dd>
+        <dt>ETA</dt>
+        <dd>{formatEta(job)}</dd>
+        <dt>Reward</dt>
+        <dd>{formatReward(p?.eval_reward)}</dd>
+      </dl>
+      {job.error && (job.state === "failed" || job.state === "interrupted") && (
+        <p className="task-error" role="alert">
+          {job.error}
+        </p>
+      )}
+      {(actions.cancel || actions.resume) && (
+        <div className="job-actions">
+          {actions.cancel && (
+            <button type="button" onClick={onCancel}>
+              Cancel
+            </button>
+          )}
+          {actions.resume && (
+            <button type="button" onClick={onResume}>
+              Resume
+            </button>
+          )}
+        </div>
+      )}
+      {job.state === "succeeded" && job.policy_id && (
+        <p className="job-saved">
+          Saved to library ·{" "}
+          <a
+            href={`#policy=${encodeURIComponent(job.policy_id)}`}
+            onClick={(e) => {
+              e.preventDefault();
+              if (job.policy_id) onOpenPolicy(job.policy_id);
+            }}
+          >
+            Open in library
+          </a>
+        </p>
+      )}
+      {job.history.length > 0 && (
+        <>
+          <Chart label="Reward curve" data={reward} />
+          {terms.names.length > 0 && <Chart label="Reward terms curves" data={terms} />}
+        </>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,118 @@
+import { useCallback, useEffect, useState } from "react";
+import { messageOf } from "../tasks/draft";
+import { cancelJob, jobStatus, listJobs, resumeJob, watchJob } from "./api";
+import { isLive, mergeStatus } from "./format";
+import type { JobStatus } from "./types";
+
+export interface Training {
+  jobs: JobStatus[] | null;
+  current: JobStatus | null;
+  error: string | null;
+  select: (id: string) => void;
+  started: (job: JobStatus) => void;
+  cancel: () => Promise<void>;
+  resume: () => Promise<void>;
+}
+
+/** The recent jobs and the one shown, followed live while it runs. */
+export function useTraining(): Training {
+  const [jobs, setJobs] = useState<JobStatus[] | null>(null);
+  const [selectedId, setSelectedId] = useState<string | null>(null);
+  const [current, setCurrent] = useState<JobStatus | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  // Bumped to follow the same job again (after a resume).
+  const [generation, setGeneration] = useState(0);
+
+  const refresh = useCallback(async (signal?: AbortSignal) => {
+    try {
+      const list = await listJobs(signal);
+      setJobs(list);
+      setError(null);
+      return list;
+    } catch (e) {
+      if (!signal?.aborted) setError(messageOf(e));
+      return null;
+    }
+  }, []);
+
+  // On load: the list, and the newest live job (or the newest one) shown.
+  useEffect(() => {
+    const abort = new AbortController();
+    void refresh(abort.signal).then((list) => {
+      if (!list || list.length === 0) return;
+      const pick = list.find((j) => isLive(j.state)) ?? list[0];
+      setSelectedId((id) => id ?? pick.job_id);
+    });
+    return () => abort.abort();
+  }, [refresh]);
+
+  const show = useCallback((job: JobStatus) => {
+    setCurrent((prev) => mergeStatus(prev, job));
+    setJobs((list) => {
+      if (!list) return [job];
+      return list.some((j) => j.job_id === job.job_id)
+        ? list.map((j) => (j.job_id === job.job_id ? job : j))
+        : [job, ...list];
+    });
+  }, []);
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: generation re-follows the same job
+  useEffect(() => {
+    if (!selectedId) return;
+    const abort = new AbortController();
+    const id = selectedId;
+    void (async () => {
+      try {
+        const full = await jobStatus(id, abort.signal);
+        if (abort.signal.aborted) return;
+        show(full);
+        if (!isLive(full.state)) return;
+        await watchJob(id, show, abort.signal);
+        if (!abort.signal.aborted) {
+          // The final status with its full history, and the list (a policy may have been saved).
+          show(await jobStatus(id, abort.signal));
+          await refresh(abort.signal);
+        }
+      } catch (e) {
+        if (!abort.signal.aborted) setError(messageOf(e));
+      }
+    })();
+    return () => abort.abort();
+  }, [selectedId, generation, show, refresh]);
+
+  const select = useCallback((id: string) => {
+    setCurrent(null);
+    setSelectedId(id);
+  }, []);
+
+  const started = useCallback(
+    (job: JobStatus) => {
+      setCurrent(job);
+      show(job);
+      setSelectedId(job.job_id);
+      setGeneration((g) => g + 1);
+    },
+    [show],
+  );
+
+  const cancel = useCallback(async () => {
+    if (!selectedId) return;
+    try {
+      show(await cancelJob(selectedId));
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }, [selectedId, show]);
+
+  const resume = useCallback(async () => {
+    if (!selectedId) return;
+    try {
+      show(await resumeJob(selectedId));
+      setGeneration((g) => g + 1);
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  }, [selectedId, show]);
+
+  return { jobs, current, error, select, started, cancel, resume };
+}
