@@ -3,6 +3,8 @@
 // Serves ui/dist at "/", the scene list, gzip-encoded models, the diagnostics endpoint and a canned
 // version of reward drafting: builtin drafts one fixed program; anthropic fails (no key) until a key is
 // saved; validation flags `import` lines and nothing else.
+// Training: a job runs ~8 s (STUB_TRAIN_FAIL=1: it fails at half way), streams "status" events (split
+// into odd chunks, with keep-alive comments) and saves a policy to an in-memory library.
 // Token: "dev" (open http://127.0.0.1:<port>/?token=dev).
 
 import { readdirSync, readFileSync } from "node:fs";
@@ -122,6 +124,116 @@ function validate(program) {
   }));
   return { ok: errors.length === 0, errors, terms: errors.length ? [] : terms };
 }
+const jobs = [];
+const policies = new Map();
+const TOTAL = 20_000;
+function startJob(spec) {
+  const job = {
+    job_id: `job${jobs.length + 1}`,
+    state: "running",
+    spec: { task_description: "", name: "", preset: "auto", timesteps: null, seed: 0, ...spec },
+    device: "cpu",
+    created_at: new Date().toISOString(),
+    started_at: new Date().toISOString(),
+    finished_at: null,
+    progress: null,
+    history: [],
+    error: null,
+    policy_id: null,
+    resumable: false,
+  };
+  jobs.unshift(job);
+  runJob(job);
+  return job;
+}
+function runJob(job) {
+  const started = Date.now() - (job.progress?.elapsed_s ?? 0) * 1000;
+  let step = job.progress?.step ?? 0;
+  const tick = () => {
+    if (job.state !== "running") return;
+    const elapsed = (Date.now() - started) / 1000;
+    const point = {
+      step,
+      total_steps: TOTAL,
+      eval_reward: 900 * (1 - Math.exp(-step / 6000)),
+      reward_terms: {
+        upright: 600 * (1 - Math.exp(-step / 5000)),
+        effort: -20 * Math.exp(-step / 8000),
+      },
+      task_reward: 950 * (1 - Math.exp(-step / 6000)),
+      steps_per_second: elapsed > 0 ? step / elapsed : 0,
+      elapsed_s: elapsed,
+      eta_s: step > 0 ? ((TOTAL - step) * elapsed) / step : null,
+    };
+    job.progress = point;
+    job.history.push(point);
+    if (process.env.STUB_TRAIN_FAIL && step >= TOTAL / 2) {
+      job.state = "failed";
+      job.error = "reward term 'upright' returned NaN at step 10000";
+      job.finished_at = new Date().toISOString();
+    } else if (step >= TOTAL) {
+      const id = `pol${policies.size + 1}`;
+      policies.set(id, {
+        policy_id: id,
+        name: job.spec.name || `Cartpole · ${job.spec.task_description.slice(0, 40)}`,
+        scene_id: job.spec.scene_id,
+        task_description: job.spec.task_description,
+        program: job.spec.program,
+        network: {
+          policy_hidden_layer_sizes: [32, 32],
+          value_hidden_layer_sizes: [64, 64],
+          normalize_observations: true,
+          policy_obs_key: "state",
+          value_obs_key: "state",
+        },
+        observation_size: { state: [5] },
+        action_size: 1,
+        ctrl_dt: 0.01,
+        training_config: { num_timesteps: TOTAL },
+        metrics_history: job.history,
+        final_eval_reward: point.eval_reward,
+        created_at: new Date().toISOString(),
+        versions: { jax: "0.7", brax: "0.13" },
+        job_id: job.job_id,
+        base_policy_id: null,
+        params_sha256: "0".repeat(64),
+      });
+      job.policy_id = id;
+      job.state = "succeeded";
+      job.finished_at = new Date().toISOString();
+    } else {
+      step += 2000;
+      setTimeout(tick, 800);
+    }
+  };
+  tick();
+}
+function summary(p) {
+  const { policy_id, name, scene_id, task_description, final_eval_reward, created_at } = p;
+  return { policy_id, name, scene_id, task_description, final_eval_reward, created_at };
+}
+function streamJob(res, job) {
+  res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });
+  let last = "";
+  const send = () => {
+    const text = JSON.stringify(job);
+    if (text !== last) {
+      last = text;
+      const event = `: keep-alive\n\nevent: status\ndata: ${text}\n\n`;
+      const cut = Math.floor(event.length / 3); // split mid-event on purpose
+      res.write(event.slice(0, cut));
+      res.write(event.slice(cut));
+    }
+    if (["succeeded", "failed", "cancelled", "interrupted"].includes(job.state)) {
+      clearInterval(id);
+      res.end();
+    }
+  };
+  const id = setInterval(send, 300);
+  res.on("close", () => clearInterval(id));
+  send();
+}
+
 function readJson(req, then) {
   let body = "";
   req.on("data", (c) => {
@@ -217,6 +329,78 @@ createServer((req, res) => {
           });
         }, 2500);
       });
+    }
+    if (url.pathname === "/api/training/start" && req.method === "POST") {
+      return readJson(req, (b) => {
+        const report = validate(b.program);
+        if (!report.ok) return json(res, 422, report);
+        json(res, 201, startJob(b));
+      });
+    }
+    if (url.pathname === "/api/training" && req.method === "GET") {
+      return json(
+        res,
+        200,
+        jobs.map((j) => ({ ...j, history: [] })),
+      );
+    }
+    const t = url.pathname.match(/^\/api\/training\/([^/]+)\/(status|cancel|resume|events)$/);
+    const tj = t && jobs.find((j) => j.job_id === t[1]);
+    if (t && !tj) return json(res, 404, { detail: "unknown job" });
+    if (t && t[2] === "status") return json(res, 200, tj);
+    if (t && t[2] === "events") return streamJob(res, tj);
+    if (t && t[2] === "cancel") {
+      if (tj.state === "running") {
+        tj.state = "cancelled";
+        tj.finished_at = new Date().toISOString();
+      }
+      return json(res, 200, tj);
+    }
+    if (t && t[2] === "resume") {
+      tj.state = "running";
+      tj.error = null;
+      runJob(tj);
+      return json(res, 200, tj);
+    }
+    if (url.pathname === "/api/models" && req.method === "GET") {
+      return json(res, 200, [...policies.values()].reverse().map(summary));
+    }
+    if (url.pathname === "/api/models/import" && req.method === "POST") {
+      const chunks = [];
+      req.on("data", (c) => chunks.push(c));
+      req.on("end", () => {
+        try {
+          const p = JSON.parse(Buffer.concat(chunks).toString());
+          p.policy_id = `pol${policies.size + 1}`;
+          policies.set(p.policy_id, p);
+          json(res, 201, p);
+        } catch {
+          json(res, 400, { detail: "not a .robocoach file" });
+        }
+      });
+      return;
+    }
+    const pm = url.pathname.match(/^\/api\/models\/([^/]+)(\/export)?$/);
+    const pol = pm && policies.get(pm[1]);
+    if (pm && !pol) return json(res, 404, { detail: "unknown policy" });
+    if (pm?.[2]) {
+      res.writeHead(200, {
+        "Content-Type": "application/octet-stream",
+        "Content-Disposition": `attachment; filename="${pol.policy_id}.robocoach"`,
+      });
+      return res.end(JSON.stringify(pol));
+    }
+    if (pm && req.method === "GET") return json(res, 200, pol);
+    if (pm && req.method === "PATCH") {
+      return readJson(req, (b) => {
+        pol.name = b.name;
+        json(res, 200, pol);
+      });
+    }
+    if (pm && req.method === "DELETE") {
+      policies.delete(pm[1]);
+      res.writeHead(204);
+      return res.end();
     }
     if (url.pathname === "/api/diagnostics") return json(res, 200, { client: lastReport });
     return json(res, 404, { detail: "not found" });

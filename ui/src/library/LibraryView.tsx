@@ -28,6 +28,8 @@ export function LibraryView({
   const [renaming, setRenaming] = useState<string | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
   const [importing, setImporting] = useState(false);
+  // Bumped after every change so the opened policy's details are read again.
+  const [version, setVersion] = useState(0);
 
   const refresh = useCallback(async () => {
     try {
@@ -50,6 +52,7 @@ export function LibraryView({
     } catch (e) {
       setError(messageOf(e));
     }
+    setVersion((v) => v + 1);
     await refresh();
   };
 
@@ -181,7 +184,7 @@ export function LibraryView({
           </tbody>
         </table>
       )}
-      {openId && <PolicyDetails key={openId} id={openId} />}
+      {openId && <PolicyDetails key={`${openId}:${version}`} id={openId} />}
     </section>
   );
 }
@@ -266,7 +269,7 @@ function PolicyDetails({ id }: { id: string }) {
             .join(", ")}
         </dd>
       </dl>
-      {manifest.metrics_history.length > 0 && <Chart label="Policy reward curve" data={chart} />}
+      {manifest.metrics_history.length > 0 && <Chart label="Reward by step during training" data={chart} />}
       <details>
         <summary>Reward program</summary>
         <pre className="policy-program">{manifest.program}</pre>

@@ -30,7 +30,7 @@ export const Chart = memo(function Chart({
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
       height,
-      legend: { show: data.names.length > 1 },
+      legend: { show: data.names.length > 1, live: false },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: false } },
       axes: [
@@ -65,7 +65,12 @@ export const Chart = memo(function Chart({
     plot.current?.setData(data.columns as uPlot.AlignedData);
   }, [data]);
 
-  return <div className="chart" role="img" aria-label={label} ref={host} />;
+  return (
+    <figure className="chart-figure">
+      <figcaption>{label}</figcaption>
+      <div className="chart" role="img" aria-label={label} ref={host} />
+    </figure>
+  );
 });
 
 function shortCount(n: number): string {

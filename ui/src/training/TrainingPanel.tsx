@@ -1,4 +1,4 @@
-import { useMemo } from "react";
+import { useEffect, useMemo, useRef } from "react";
 import { Chart } from "./Chart";
 import {
   actionsFor,
@@ -27,9 +27,19 @@ export function TrainingPanel({
   onOpenPolicy: (policyId: string) => void;
 }) {
   const { jobs, current, error } = training;
+  const section = useRef<HTMLElement>(null);
+  const shownId = current?.job_id ?? null;
+  const firstId = useRef(shownId);
+  // Bring a newly started or picked job into view (not the one restored on load).
+  useEffect(() => {
+    if (shownId && shownId !== firstId.current) {
+      section.current?.scrollIntoView({ block: "start", behavior: "smooth" });
+    }
+    firstId.current = null;
+  }, [shownId]);
   if (!current && (!jobs || jobs.length === 0) && !error) return null;
   return (
-    <section className="training" aria-label="Training">
+    <section className="training" aria-label="Training" ref={section}>
       <h3>Training</h3>
       {error && (
         <p className="task-error" role="alert">
@@ -158,8 +168,8 @@ function JobView({
       )}
       {job.history.length > 0 && (
         <>
-          <Chart label="Reward curve" data={reward} />
-          {terms.names.length > 0 && <Chart label="Reward terms curves" data={terms} />}
+          <Chart label="Reward (your program) by step" data={reward} />
+          {terms.names.length > 0 && <Chart label="Reward terms and the task reward by step" data={terms} />}
         </>
       )}
     </div>
