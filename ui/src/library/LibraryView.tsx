@@ -269,7 +269,9 @@ function PolicyDetails({ id }: { id: string }) {
             .join(", ")}
         </dd>
       </dl>
-      {manifest.metrics_history.length > 0 && <Chart label="Reward by step during training" data={chart} />}
+      {manifest.metrics_history.length > 0 && (
+        <Chart label="Reward by step during training" data={chart} />
+      )}
       <details>
         <summary>Reward program</summary>
         <pre className="policy-program">{manifest.program}</pre>

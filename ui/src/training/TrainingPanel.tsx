@@ -169,7 +169,9 @@ function JobView({
       {job.history.length > 0 && (
         <>
           <Chart label="Reward (your program) by step" data={reward} />
-          {terms.names.length > 0 && <Chart label="Reward terms and the task reward by step" data={terms} />}
+          {terms.names.length > 0 && (
+            <Chart label="Reward terms and the task reward by step" data={terms} />
+          )}
         </>
       )}
     </div>
