@@ -39,7 +39,7 @@ def test_train_quick_policy_then_rename_it_in_the_library(page: Page, served_app
         pytest.fail(f"training ended {state.inner_text()}: {errors}")
     progress = training.get_by_role("progressbar", name="Training progress")
     expect(progress).to_have_attribute("aria-valuenow", "100")
-    expect(training.get_by_role("button", name="Cancel")).to_have_count(0)
+    expect(training.get_by_role("button", name="Cancel", exact=True)).to_have_count(0)
     expect(training).to_contain_text("Saved to library")
 
     training.get_by_role("link", name="Open in library").click()
