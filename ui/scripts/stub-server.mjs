@@ -210,7 +210,7 @@ function runJob(job) {
 }
 function summary(p) {
   const { policy_id, name, scene_id, task_description, final_eval_reward, created_at } = p;
-  return { policy_id, name, scene_id, task_description, final_eval_reward, created_at };
+  return { id: policy_id, name, scene_id, task: task_description, final_eval_reward, created_at };
 }
 function streamJob(res, job) {
   res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });

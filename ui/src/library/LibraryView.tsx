@@ -110,18 +110,18 @@ export function LibraryView({
           <tbody>
             {policies.map((p) => (
               <tr
-                key={p.policy_id}
-                data-policy-id={p.policy_id}
-                className={p.policy_id === openId ? "policy-open" : undefined}
+                key={p.id}
+                data-policy-id={p.id}
+                className={p.id === openId ? "policy-open" : undefined}
               >
                 <td>
-                  {renaming === p.policy_id ? (
+                  {renaming === p.id ? (
                     <RenameForm
                       initial={p.name}
                       onCancel={() => setRenaming(null)}
                       onSave={(name) =>
                         act(async () => {
-                          await renamePolicy(p.policy_id, name);
+                          await renamePolicy(p.id, name);
                           setRenaming(null);
                         })
                       }
@@ -130,19 +130,19 @@ export function LibraryView({
                     <button
                       type="button"
                       className="link"
-                      aria-expanded={p.policy_id === openId}
-                      onClick={() => setOpenId(p.policy_id === openId ? null : p.policy_id)}
+                      aria-expanded={p.id === openId}
+                      onClick={() => setOpenId(p.id === openId ? null : p.id)}
                     >
-                      {p.name || p.policy_id}
+                      {p.name || p.id}
                     </button>
                   )}
                 </td>
                 <td>{sceneName(p.scene_id)}</td>
-                <td className="policy-task">{p.task_description}</td>
+                <td className="policy-task">{p.task}</td>
                 <td>{formatReward(p.final_eval_reward)}</td>
                 <td>{formatDate(p.created_at)}</td>
                 <td className="policy-actions">
-                  {confirming === p.policy_id ? (
+                  {confirming === p.id ? (
                     <>
                       <span>Delete?</span>
                       <button
@@ -150,9 +150,9 @@ export function LibraryView({
                         className="danger"
                         onClick={() =>
                           act(async () => {
-                            await deletePolicy(p.policy_id);
+                            await deletePolicy(p.id);
                             setConfirming(null);
-                            if (openId === p.policy_id) setOpenId(null);
+                            if (openId === p.id) setOpenId(null);
                           })
                         }
                       >
@@ -164,16 +164,13 @@ export function LibraryView({
                     </>
                   ) : (
                     <>
-                      <button type="button" onClick={() => setRenaming(p.policy_id)}>
+                      <button type="button" onClick={() => setRenaming(p.id)}>
                         Rename
                       </button>
-                      <button
-                        type="button"
-                        onClick={() => act(() => exportPolicy(p.policy_id, p.name))}
-                      >
+                      <button type="button" onClick={() => act(() => exportPolicy(p.id, p.name))}>
                         Export
                       </button>
-                      <button type="button" onClick={() => setConfirming(p.policy_id)}>
+                      <button type="button" onClick={() => setConfirming(p.id)}>
                         Delete
                       </button>
                     </>

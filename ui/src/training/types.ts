@@ -74,15 +74,12 @@ export interface PolicyManifest {
   params_sha256: string;
 }
 
-/**
- * One row of GET /api/models. The server's summary type is not in types.py yet: the library reads only
- * these fields, all of which PolicyManifest has too.
- */
+/** One row of GET /api/models: mirrors PolicySummary in server/training/library.py. */
 export interface PolicySummary {
-  policy_id: string;
+  id: string;
   name: string;
   scene_id: string;
-  task_description: string;
+  task: string;
   final_eval_reward: number | null;
   created_at: string;
 }
