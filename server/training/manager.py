@@ -1,0 +1,371 @@
+"""Runs training jobs as worker processes, one per device at a time, the rest queued (FIFO) in SQLite.
+
+Each job has `data_dir/jobs/<id>/`: job.json (what the worker reads), events.jsonl (what it appends),
+checkpoint files, `policy/` when done, and worker.log (its stdout and stderr). The manager tails
+events.jsonl into the job store and wakes subscribers. Create it in the app's lifespan; `start()` inside
+the event loop, `await close()` at shutdown (running workers are killed and their jobs left interrupted,
+resumable from their last checkpoint).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import msgspec
+
+from server.rewards.checker import worker_env
+from server.settings import Settings
+from server.storage.database import Database
+from server.training.jobs import InvalidTransition, JobStore
+from server.training.library import InvalidPolicy, PolicyLibrary
+from server.training.types import FINAL_STATES, Device, JobSpec, JobStatus, PolicyManifest, TrainingProgress
+
+log = logging.getLogger(__name__)
+
+WORKER_MODULE = "server.training.worker"
+# Beyond the reward checker's allow-list, what a GPU run needs to find its devices and libraries.
+_GPU_ENV = ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "XLA_FLAGS")
+# A stream stops at these: interrupted ends this run too (a resume is a new run, watched anew).
+STREAM_END_STATES = FINAL_STATES | {"interrupted"}
+
+
+class _Progress(msgspec.Struct, tag="progress", tag_field="type"):
+    progress: TrainingProgress
+
+
+class _Succeeded(msgspec.Struct, tag="succeeded", tag_field="type"):
+    manifest: PolicyManifest
+
+
+class _Failed(msgspec.Struct, tag="failed", tag_field="type"):
+    error: str
+
+
+_Event = _Progress | _Succeeded | _Failed
+
+
+class _JobFile(msgspec.Struct, frozen=True, kw_only=True):
+    spec: JobSpec
+    scene_cache_dir: str
+    resume: bool
+    base_params_dir: str | None
+
+
+def detect_device() -> Device:
+    """ "gpu" when an NVIDIA driver is present; checked without importing JAX (the API never does)."""
+    return "gpu" if Path("/dev/nvidia0").exists() or Path("/proc/driver/nvidia/version").exists() else "cpu"
+
+
+def _describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        name = signal.Signals(-returncode).name
+        hint = " (out of memory?)" if returncode == -signal.SIGKILL else ""
+        return f"the training process was killed by {name}{hint}"
+    return f"the training process exited with code {returncode} without reporting a result"
+
+
+def _pid_runs_job(pid: int, job_dir: Path) -> bool:
+    """Whether `pid` is still our worker for this job (its command line names the job dir), so a restarted
+    server never signals an unrelated process that reused the pid."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return str(job_dir).encode() in cmdline
+
+
+class TrainingManager:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        *,
+        library: PolicyLibrary | None = None,
+        max_concurrent: int = 1,
+        auto_resume: bool = True,
+        device: Device | None = None,
+        python: str = sys.executable,
+        worker_module: str = WORKER_MODULE,
+        poll_s: float = 0.25,
+    ) -> None:
+        if max_concurrent < 1:
+            raise ValueError(f"max_concurrent must be at least 1, not {max_concurrent}")
+        self.settings = settings
+        self.store = JobStore(database)
+        self.library = library or PolicyLibrary(settings.data_dir)
+        self.jobs_dir = settings.data_dir / "jobs"
+        self.max_concurrent = max_concurrent
+        self.auto_resume = auto_resume
+        self.device: Device = device or detect_device()
+        self.python = python
+        self.worker_module = worker_module
+        self.poll_s = poll_s
+        self._processes: dict[str, asyncio.subprocess.Process] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._cancelling: set[str] = set()
+        self._subscribers: dict[str, set[asyncio.Queue[JobStatus]]] = {}
+        self._closed = False
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Recovers jobs a previous server left running, then starts queued ones. Needs the event loop."""
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        for job_id in self.store.ids_in_state("running"):
+            _resume, pid, _attempt = self.store.run_info(job_id)
+            if pid is not None and _pid_runs_job(pid, self.job_dir(job_id)):
+                # An orphan of a crashed server would keep writing; a resumed run must be the only writer.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            # Progress the worker wrote after the old server stopped reading; replaying is idempotent.
+            for event in _Tail(self.job_dir(job_id) / "events.jsonl", 0).read():
+                if isinstance(event, _Progress):
+                    self.store.add_progress(job_id, event.progress)
+            self._interrupt(job_id, "the server stopped while this job was running")
+        if self.auto_resume:
+            for job_id in self.store.ids_in_state("interrupted"):
+                if self.store.get(job_id).resumable:
+                    self.store.transition(job_id, "queued", resume=True)
+        self._schedule()
+
+    async def close(self) -> None:
+        self._closed = True
+        for job_id, process in list(self._processes.items()):
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            log.info("stopping training job %s (pid %d) for shutdown", job_id, process.pid)
+        tasks = list(self._tasks.values())
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ---- queries --------------------------------------------------------------------------------
+    def job_dir(self, job_id: str) -> Path:
+        return self.jobs_dir / job_id
+
+    def status(self, job_id: str) -> JobStatus:
+        return self.store.get(job_id)
+
+    def jobs(self) -> list[JobStatus]:
+        """Newest first, without history."""
+        return self.store.all()
+
+    def worker_pid(self, job_id: str) -> int | None:
+        process = self._processes.get(job_id)
+        return process.pid if process is not None else None
+
+    async def watch(self, job_id: str) -> AsyncIterator[JobStatus]:
+        """The job's status now and on every change, ending after a state in STREAM_END_STATES."""
+        queue: asyncio.Queue[JobStatus] = asyncio.Queue()
+        self._subscribers.setdefault(job_id, set()).add(queue)
+        try:
+            status = self.store.get(job_id)  # after subscribing, so no change falls in between
+            while True:
+                yield status
+                if status.state in STREAM_END_STATES:
+                    return
+                status = await queue.get()
+        finally:
+            subscribers = self._subscribers.get(job_id)
+            if subscribers is not None:
+                subscribers.discard(queue)
+                if not subscribers:
+                    del self._subscribers[job_id]
+
+    # ---- commands -------------------------------------------------------------------------------
+    def submit(self, spec: JobSpec) -> JobStatus:
+        status = self.store.create(spec, self.device)
+        self._schedule()
+        return self.store.get(status.job_id)
+
+    async def cancel(self, job_id: str, *, timeout_s: float = 10.0) -> JobStatus:
+        """A queued or interrupted job is cancelled at once; a running one has its worker SIGKILLed (it
+        ignores SIGTERM by contract) and is cancelled when the process is gone. InvalidTransition when the
+        job is already final."""
+        status = self.store.get(job_id)
+        if status.state in ("queued", "interrupted"):
+            status = self.store.transition(job_id, "cancelled", error="cancelled before it ran")
+            self._notify(job_id)
+            return status
+        if status.state != "running":
+            raise InvalidTransition(job_id, status.state, "cancelled")
+        self._cancelling.add(job_id)
+        process = self._processes.get(job_id)
+        if process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+        task = self._tasks.get(job_id)
+        if task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), timeout_s)
+        return self.store.get(job_id)
+
+    def resume(self, job_id: str) -> JobStatus:
+        """Queues an interrupted job again, continuing from its checkpoint when it has one."""
+        status = self.store.get(job_id)
+        if status.state != "interrupted":
+            raise InvalidTransition(job_id, status.state, "queued")
+        self.store.transition(job_id, "queued", resume=status.resumable)
+        self._notify(job_id)
+        self._schedule()
+        return self.store.get(job_id)
+
+    # ---- running --------------------------------------------------------------------------------
+    def _schedule(self) -> None:
+        """Starts queued jobs, oldest first, while fewer than max_concurrent run."""
+        while not self._closed and len(self._tasks) < self.max_concurrent:
+            job_id = self.store.next_queued()
+            if job_id is None:
+                return
+            self.store.transition(job_id, "running")
+            self._notify(job_id)
+            self._tasks[job_id] = asyncio.get_running_loop().create_task(
+                self._run(job_id), name=f"training-{job_id}"
+            )
+
+    def _notify(self, job_id: str) -> None:
+        subscribers = self._subscribers.get(job_id)
+        if not subscribers:
+            return
+        status = self.store.get(job_id)
+        for queue in subscribers:
+            queue.put_nowait(status)
+
+    def _interrupt(self, job_id: str, cause: str) -> None:
+        resumable = (self.job_dir(job_id) / "checkpoint.json").is_file()
+        self.store.transition(job_id, "interrupted", error=cause, resumable=resumable)
+
+    def _write_job_file(self, job_id: str, spec: JobSpec, resume: bool) -> None:
+        job_dir = self.job_dir(job_id)
+        base = None
+        if spec.base_policy_id is not None:
+            base = str(self.library.folder(spec.base_policy_id))
+        job = _JobFile(
+            spec=spec, scene_cache_dir=str(self.settings.cache_dir), resume=resume, base_params_dir=base
+        )
+        tmp = job_dir / "job.json.tmp"
+        tmp.write_bytes(msgspec.json.encode(job))
+        tmp.replace(job_dir / "job.json")
+
+    def _env(self) -> dict[str, str]:
+        env = worker_env()
+        env.pop("JAX_PLATFORMS", None)  # the checker pins CPU; training should get the accelerator
+        if self.device == "cpu":
+            env["JAX_PLATFORMS"] = "cpu"
+        env |= {key: os.environ[key] for key in _GPU_ENV if key in os.environ}
+        return env
+
+    async def _run(self, job_id: str) -> None:
+        try:
+            await self._run_worker(job_id)
+        except Exception as exc:
+            log.exception("training job %s: the manager failed", job_id)
+            with contextlib.suppress(InvalidTransition):
+                self.store.transition(job_id, "failed", error=f"could not run the job: {exc}")
+        finally:
+            self._processes.pop(job_id, None)
+            self._tasks.pop(job_id, None)
+            self._cancelling.discard(job_id)
+            self._notify(job_id)
+            self._schedule()
+
+    async def _run_worker(self, job_id: str) -> None:
+        status = self.store.get(job_id)
+        resume, _pid, _attempt = self.store.run_info(job_id)
+        job_dir = self.job_dir(job_id)
+        job_dir.mkdir(parents=True, exist_ok=True)
+        events = job_dir / "events.jsonl"
+        if not resume:  # a fresh run: nothing from an earlier attempt may be mistaken for this one's
+            for stale in ("events.jsonl", "checkpoint.msgpack", "checkpoint.json"):
+                (job_dir / stale).unlink(missing_ok=True)
+        shutil.rmtree(job_dir / "policy", ignore_errors=True)
+        self._write_job_file(job_id, status.spec, resume)
+        offset = events.stat().st_size if events.exists() else 0
+        with (job_dir / "worker.log").open("ab") as log_file:
+            process = await asyncio.create_subprocess_exec(
+                self.python,
+                "-m",
+                self.worker_module,
+                str(job_dir),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+                env=self._env(),
+                cwd=str(job_dir),
+            )
+        self._processes[job_id] = process
+        self.store.set_pid(job_id, process.pid)
+        if self._closed or job_id in self._cancelling:  # close() or cancel() came while it was starting
+            process.kill()
+        log.info("training job %s: worker %d started (resume=%s)", job_id, process.pid, resume)
+        tail = _Tail(events, offset)
+        final: _Succeeded | _Failed | None = None
+        wait = asyncio.ensure_future(process.wait())
+        while True:
+            done, _ = await asyncio.wait({wait}, timeout=self.poll_s)
+            for event in tail.read():
+                if isinstance(event, _Progress):
+                    self.store.add_progress(job_id, event.progress)
+                    self._notify(job_id)
+                else:
+                    final = event
+            if done:
+                break
+        returncode = wait.result()
+        for event in tail.read(flush=True):
+            if isinstance(event, _Progress):
+                self.store.add_progress(job_id, event.progress)
+            else:
+                final = event
+        self._finish(job_id, returncode, final)
+
+    def _finish(self, job_id: str, returncode: int, final: _Succeeded | _Failed | None) -> None:
+        if job_id in self._cancelling:
+            self.store.transition(job_id, "cancelled", error="cancelled while running")
+        elif isinstance(final, _Succeeded) and returncode == 0:
+            try:
+                manifest = self.library.add(self.job_dir(job_id) / "policy", job_id=job_id)
+            except (InvalidPolicy, OSError) as exc:
+                self.store.transition(job_id, "failed", error=f"the trained policy could not be saved: {exc}")
+            else:
+                self.store.transition(job_id, "succeeded", policy_id=manifest.policy_id)
+        elif isinstance(final, _Failed):
+            self.store.transition(job_id, "failed", error=final.error)
+        elif self._closed:
+            self._interrupt(job_id, "the server stopped while this job was running")
+        else:
+            self._interrupt(job_id, _describe_exit(returncode))
+        log.info("training job %s: %s", job_id, self.store.get(job_id).state)
+
+
+class _Tail:
+    """Complete lines appended to events.jsonl since `offset`; a partial last line waits for its newline."""
+
+    def __init__(self, path: Path, offset: int) -> None:
+        self.path = path
+        self.offset = offset
+        self._decoder = msgspec.json.Decoder(_Event)
+
+    def read(self, *, flush: bool = False) -> list[_Event]:
+        try:
+            with self.path.open("rb") as file:
+                file.seek(self.offset)
+                data = file.read()
+        except FileNotFoundError:
+            return []
+        end = len(data) if flush else data.rfind(b"\n") + 1
+        self.offset += end
+        events = []
+        for line in data[:end].splitlines():
+            if not line.strip():
+                continue
+            try:
+                events.append(self._decoder.decode(line))
+            except msgspec.DecodeError:
+                log.warning("ignoring a malformed training event in %s: %.200r", self.path, line)
+        return events
