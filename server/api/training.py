@@ -1,0 +1,127 @@
+"""Training jobs: start one from a validated program, list, watch (Server-Sent Events), cancel, resume.
+
+Handlers read `request.app.state.training`, a `TrainingManager` the app opens in its lifespan. The event
+stream is read by the UI with fetch() streaming, since EventSource cannot send the Authorization header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, JSONBody
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.status_codes import HTTP_409_CONFLICT
+
+from server.api.scenes import scene_or_error
+from server.rewards.types import ValidationReport
+from server.training.jobs import InvalidTransition, UnknownJob
+from server.training.library import UnknownPolicy
+from server.training.manager import TrainingManager
+from server.training.types import JobSpec, JobStatus
+
+AnyRequest = Request[Any, Any, Any]
+
+_INVALID_PROGRAM = {
+    422: ResponseSpec(
+        data_container=ValidationReport,
+        generate_examples=False,
+        description="The reward program did not pass validation; the report locates each error",
+    )
+}
+
+
+def _manager(request: AnyRequest) -> TrainingManager:
+    manager: TrainingManager = request.app.state.training
+    return manager
+
+
+def _job(request: AnyRequest, job_id: str) -> JobStatus:
+    try:
+        return _manager(request).status(job_id)
+    except UnknownJob as exc:
+        raise NotFoundException(detail=str(exc), extra={"job_id": job_id}) from exc
+
+
+def _conflict(exc: InvalidTransition) -> HTTPException:
+    return HTTPException(
+        status_code=HTTP_409_CONFLICT,
+        detail=str(exc),
+        extra={"job_id": exc.job_id, "state": exc.current},
+    )
+
+
+class TrainingController(Controller):
+    path = "/api/training"
+    tags = ["training"]
+
+    @post("/start", status_code=201, responses=_INVALID_PROGRAM)
+    async def start(
+        self, request: AnyRequest, data: JSONBody[JobSpec]
+    ) -> JobStatus | Response[ValidationReport]:
+        """Queues a job (it starts at once when the device is free). 404 for an unknown scene (with the valid
+        ids) or base policy; 422 with the validation report when the program does not pass."""
+        manager = _manager(request)
+        await scene_or_error(request, data.scene_id)
+        if data.base_policy_id is not None:
+            try:
+                base = manager.library.get(data.base_policy_id)
+            except UnknownPolicy as exc:
+                raise NotFoundException(
+                    detail=str(exc), extra={"base_policy_id": data.base_policy_id}
+                ) from exc
+            if base.scene_id != data.scene_id:
+                raise HTTPException(
+                    status_code=400,
+                    detail=(
+                        f"base policy '{base.policy_id}' was trained on {base.scene_id}, not {data.scene_id}"
+                    ),
+                )
+        report: ValidationReport = await request.app.state.rewards.validate(data.scene_id, data.program)
+        if not report.ok:
+            return Response(report, status_code=422)
+        return manager.submit(data)
+
+    @get("/", sync_to_thread=False)
+    def list_jobs(self, request: AnyRequest) -> list[JobStatus]:
+        """Every job, newest first; `history` is left empty here (read it from the job's status)."""
+        return _manager(request).jobs()
+
+    @get("/{job_id:str}/status", sync_to_thread=False)
+    def status(self, request: AnyRequest, job_id: FromPath[str]) -> JobStatus:
+        return _job(request, job_id)
+
+    @post("/{job_id:str}/cancel", status_code=200)
+    async def cancel(self, request: AnyRequest, job_id: FromPath[str]) -> JobStatus:
+        """Cancels a queued, running or interrupted job; 409 when it has already finished."""
+        _job(request, job_id)
+        try:
+            return await _manager(request).cancel(job_id)
+        except InvalidTransition as exc:
+            raise _conflict(exc) from exc
+
+    @post("/{job_id:str}/resume", status_code=200, sync_to_thread=False)
+    def resume(self, request: AnyRequest, job_id: FromPath[str]) -> JobStatus:
+        """Queues an interrupted job again (from its checkpoint when `resumable`); 409 otherwise."""
+        _job(request, job_id)
+        try:
+            return _manager(request).resume(job_id)
+        except InvalidTransition as exc:
+            raise _conflict(exc) from exc
+
+    @get("/{job_id:str}/events")
+    async def events(self, request: AnyRequest, job_id: FromPath[str]) -> ServerSentEvent:
+        """`status` events, each a whole JobStatus, now and on every change; the stream ends after a
+        final state or `interrupted`."""
+        _job(request, job_id)
+        manager = _manager(request)
+
+        async def stream() -> AsyncIterator[ServerSentEventMessage]:
+            async for status in manager.watch(job_id):
+                yield ServerSentEventMessage(data=msgspec.json.encode(status).decode(), event="status")
+
+        return ServerSentEvent(stream(), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
