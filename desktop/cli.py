@@ -1,4 +1,5 @@
-"""`robocoach`: opens the desktop window; `robocoach serve`: the same server without a window."""
+"""`robocoach`: opens the desktop window; `robocoach serve`: the same server without a window;
+`robocoach train`: drafts or reads a reward program and trains a policy in this process, no server."""
 
 from __future__ import annotations
 
@@ -30,9 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "command",
         nargs="?",
-        choices=("window", "serve"),
+        choices=("window", "serve", "train"),
         default="window",
-        help="'window' (default) opens the desktop window; 'serve' only runs the server and prints its URL",
+        help="'window' (default) opens the desktop window; 'serve' only runs the server and prints its URL; "
+        "'train' trains a policy from the command line",
     )
     parser.add_argument("--data-dir", type=Path, help="keep data, logs and cache under this folder")
     parser.add_argument("--port", type=int, help="port to listen on (default: a free one)")
@@ -47,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="force software WebGL in the window (automatic when no GPU or under Xvfb)",
     )
+    train = parser.add_argument_group("train")
+    train.add_argument("--scene", help="scene id to train on, e.g. CartpoleBalance")
+    train.add_argument("--task", help="the behaviour in plain language; drafted with the configured provider")
+    train.add_argument("--reward", type=Path, help="a reward program file to train with instead of --task")
+    train.add_argument("--name", default="", help="the saved policy's name")
+    train.add_argument("--timesteps", type=int, help="environment steps (default: the preset's)")
+    train.add_argument("--preset", default="auto", choices=("auto", "cpu_quick", "cpu", "playground"))
+    train.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error"), help="default: info"
     )
@@ -80,6 +90,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.host is not None and not is_loopback(args.host) and not args.allow_remote:
         parser.error(f"--host {args.host} is reachable from other machines; add --allow-remote to allow it")
+
+    if args.command == "train":
+        if not args.scene or (args.task is None) == (args.reward is None):
+            parser.error("train needs --scene and exactly one of --task or --reward")
+        from desktop.train import run_train
+
+        return run_train(args)
 
     # Imported here so `robocoach --help` and argument errors stay fast.
     from server.app import create_app

@@ -93,7 +93,7 @@ class TrainingManager:
         auto_resume: bool = True,
         device: Device | None = None,
         python: str = sys.executable,
-        worker_module: str = WORKER_MODULE,
+        worker_module: str | None = None,
         poll_s: float = 0.25,
     ) -> None:
         if max_concurrent < 1:
@@ -106,7 +106,7 @@ class TrainingManager:
         self.auto_resume = auto_resume
         self.device: Device = device or detect_device()
         self.python = python
-        self.worker_module = worker_module
+        self.worker_module = worker_module or WORKER_MODULE
         self.poll_s = poll_s
         self._processes: dict[str, asyncio.subprocess.Process] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}

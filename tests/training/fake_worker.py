@@ -1,6 +1,6 @@
 """A stand-in for `server.training.worker` that follows its protocol in milliseconds, no JAX.
 
-Behaviour comes from words in the spec's task_description:
+Behaviour comes from words in the spec's task_description or name:
 `steps=N` evaluations (default 3), `sleep=S` seconds between them, `outcome=succeed|fail|crash|hang|truncate`
 (crash: exit 3 without a final event; hang: sleep forever after the progress; truncate: announce success
 but leave params shorter than the manifest says).
@@ -64,7 +64,7 @@ def manifest_for(spec: JobSpec, params: bytes, history: list[TrainingProgress]) 
 def main(job_dir: Path) -> int:
     ignore_stop_signals()
     job = msgspec.json.decode((job_dir / "job.json").read_bytes(), type=_Job)
-    options = _options(job.spec.task_description)
+    options = _options(f"{job.spec.task_description} {job.spec.name}")
     steps, pause = int(options.get("steps", "3")), float(options.get("sleep", "0"))
     outcome = options.get("outcome", "succeed")
     (job_dir / "env.json").write_text(json.dumps(sorted(os.environ)))  # tests read what reached us
