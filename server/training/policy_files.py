@@ -44,9 +44,13 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 def params_to_bytes(params: Any) -> bytes:
+    import jax
+    import numpy as np
     from flax import serialization
 
-    return bytes(serialization.to_bytes(params))
+    # tree_map rebuilds dicts with sorted keys, as training's params already are and a fresh init's
+    # (kernel before bias) are not: the same params then always give the same bytes.
+    return bytes(serialization.to_bytes(jax.tree_util.tree_map(np.asarray, params)))
 
 
 def sha256(data: bytes) -> str:
@@ -82,17 +86,16 @@ def params_template(manifest: PolicyManifest) -> Any:
     """Zero-cost stand-in with the saved params' exact tree structure, shapes and dtypes."""
     import jax
     import jax.numpy as jnp
-    from brax.training import types as brax_types
-    from brax.training.acme import running_statistics
+    from brax.training.acme import running_statistics, specs
 
     networks = make_networks(manifest)
     key = jax.random.PRNGKey(0)
-    specs = jax.tree_util.tree_map(
-        lambda shape: brax_types.specs.Array(shape[-1:], jnp.dtype("float32")),
+    obs_specs = jax.tree_util.tree_map(
+        lambda shape: specs.Array(shape[-1:], jnp.dtype("float32")),
         observation_tree(manifest),
         is_leaf=lambda x: isinstance(x, tuple),
     )
-    normalizer = running_statistics.init_state(specs)
+    normalizer = running_statistics.init_state(obs_specs)
     return (normalizer, networks.policy_network.init(key), networks.value_network.init(key))
 
 
@@ -127,8 +130,9 @@ def load_params(directory: Path, manifest: PolicyManifest) -> Any:
         raise PolicyFileError(
             f"policy params {path} do not match the manifest's sha256 (corrupted or altered)"
         )
+    template = params_template(manifest)
     try:
-        return serialization.from_bytes(params_template(manifest), data)
+        return serialization.from_bytes(template, data)
     except Exception as exc:  # flax raises ValueError/KeyError/msgpack errors on a mismatched tree
         raise PolicyFileError(f"policy params {path} do not fit the manifest's network: {exc}") from exc
 

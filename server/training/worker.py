@@ -1,0 +1,153 @@
+"""The training worker process: `python -m server.training.worker JOB_DIR`. One process per job.
+
+Protocol (the job manager codes against this):
+
+- Input: `JOB_DIR/job.json` =
+  `{"spec": JobSpec, "scene_cache_dir": str, "resume": bool, "base_params_dir": str | null}`
+  (optional extra keys: `"job_id": str | null`, `"policy_id": str | null`; the policy id defaults to a uuid).
+- Output: JSON lines appended to `JOB_DIR/events.jsonl`, each flushed as written:
+  - `{"type": "progress", "progress": TrainingProgress}` at step 0 and after every evaluation;
+  - then exactly one of `{"type": "succeeded", "manifest": PolicyManifest}` (the policy is in
+    `JOB_DIR/policy/`: params.msgpack + manifest.json) or `{"type": "failed", "error": str}` (a message
+    for the user, naming the reward term when known).
+  A line is complete only when it ends with a newline; a reader must ignore a partial last line (the
+  process may be killed mid-write).
+- Exit code 0 after "succeeded", 1 after "failed". Anything else (a kill, an OOM, an rlimit) means the
+  process died; the manager decides from the events what happened (no final event -> crashed).
+- Work files: `JOB_DIR/checkpoint.msgpack` + `checkpoint.json` after each eval (used by `resume: true`),
+  `JOB_DIR/policy/` at the end. Logs go to stderr (the manager should point it at a log file).
+- Stopping: SIGINT and SIGTERM are ignored (a Ctrl+C to the process group must not read as a failure);
+  the manager cancels with SIGKILL.
+
+Model-written reward code runs here, so, as the reward trace worker: the manager should start it with an
+allow-listed environment (`server.rewards.checker.worker_env`, minus its JAX_PLATFORMS=cpu on a GPU
+host); the worker also drops secret-looking variables from its own environment and applies the same
+rlimits (`trace_worker.limit_resources`: no core files, bounded address space) before importing JAX. The
+XLA persistent compilation cache lives in `<scene_cache_dir>/jax-compilation`, shared with that worker.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import traceback
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+from server.training.types import JobSpec, PolicyManifest, TrainingProgress
+
+JOB_FILE = "job.json"
+EVENTS_FILE = "events.jsonl"
+# Kept from the parent environment on top of checker.worker_env's allow-list: they select the accelerator.
+_DEVICE_VARS = ("JAX_PLATFORMS", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "XLA_FLAGS")
+
+
+class Job(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    spec: JobSpec
+    scene_cache_dir: str
+    resume: bool = False
+    base_params_dir: str | None = None
+    job_id: str | None = None
+    policy_id: str | None = None
+
+
+class ProgressEvent(msgspec.Struct, tag_field="type", tag="progress"):
+    progress: TrainingProgress
+
+
+class SucceededEvent(msgspec.Struct, tag_field="type", tag="succeeded"):
+    manifest: PolicyManifest
+
+
+class FailedEvent(msgspec.Struct, tag_field="type", tag="failed"):
+    error: str
+
+
+Event = ProgressEvent | SucceededEvent | FailedEvent
+
+
+def scrub_environment() -> None:
+    """Reduce os.environ to the reward worker's allow-list (same function), keeping the device selection."""
+    from server.rewards.checker import worker_env
+
+    device = {k: os.environ[k] for k in _DEVICE_VARS if k in os.environ}
+    clean = worker_env() | device
+    if "JAX_PLATFORMS" not in device:
+        clean.pop("JAX_PLATFORMS", None)  # worker_env forces cpu for tiny traces; training may use a GPU
+    os.environ.clear()
+    os.environ.update(clean)
+
+
+class EventWriter:
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+
+    def write(self, event: Event) -> None:
+        self.stream.write(msgspec.json.encode(event) + b"\n")
+        self.stream.flush()
+        os.fsync(self.stream.fileno())
+
+
+def run(job_dir: Path, events: EventWriter) -> int:
+    from server.training.runner import TrainingFailed, train
+
+    job = msgspec.json.decode((job_dir / JOB_FILE).read_bytes(), type=Job)
+    cache = Path(job.scene_cache_dir)
+    import jax
+
+    # Each new reward is a new program, but the env's reset/step and brax's plumbing still hit the cache.
+    jax.config.update("jax_compilation_cache_dir", str(cache / "jax-compilation"))  # type: ignore[no-untyped-call]
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)  # type: ignore[no-untyped-call]
+    try:
+        manifest = train(
+            job.spec,
+            scene_cache_dir=cache,
+            work_dir=job_dir,
+            report=lambda progress: events.write(ProgressEvent(progress)),
+            resume=job.resume,
+            base_params_dir=Path(job.base_params_dir) if job.base_params_dir else None,
+            job_id=job.job_id,
+            policy_id=job.policy_id,
+        )
+    except TrainingFailed as exc:
+        events.write(FailedEvent(str(exc)))
+        return 1
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        events.write(FailedEvent(f"training crashed: {type(exc).__name__}: {exc}"[:2000]))
+        return 1
+    events.write(SucceededEvent(manifest))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> Any:
+    from server.rewards.trace_worker import limit_resources
+    from server.worker_signals import ignore_stop_signals
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m server.training.worker JOB_DIR", file=sys.stderr)
+        return 2
+    ignore_stop_signals()
+    if Path("/proc/driver/nvidia").exists() and os.environ.get("JAX_PLATFORMS") != "cpu":
+        # CUDA reserves far more virtual address space than RLIMIT_AS allows; keep only "no core files".
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    else:
+        limit_resources()
+    scrub_environment()
+    job_dir = Path(args[0])
+    with (job_dir / EVENTS_FILE).open("ab") as stream:
+        events = EventWriter(stream)
+        try:
+            return run(job_dir, events)
+        except Exception as exc:  # a bad job.json: still end with a "failed" line
+            traceback.print_exc(file=sys.stderr)
+            events.write(FailedEvent(f"cannot start the job: {type(exc).__name__}: {exc}"[:2000]))
+            return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""The training runner with real JAX on tiny budgets: train, save/load, NaN rewards, worker, fine-tune."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import msgspec
+import numpy as np
+import pytest
+
+from server.training.types import JobSpec, PolicyManifest, TrainingProgress
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+PROGRAM = '''"""Keep the pole up and the cart near the centre."""
+
+WEIGHTS = dict(upright=1.0, centred=0.5, effort=-0.01)
+
+
+def upright(s):
+    return jnp.cos(s.pole_angle)
+
+
+def centred(s):
+    return tolerance(s.cart_position, -0.25, 0.25, 1.0)
+
+
+def effort(s):
+    return jnp.sum(jnp.square(s.action))
+'''
+NAN_PROGRAM = """WEIGHTS = dict(upright=1.0, broken=0.1)
+
+
+def upright(s):
+    return jnp.cos(s.pole_angle)
+
+
+def broken(s):
+    return jnp.log(s.cart_position - 100.0)
+"""
+
+
+def quick(program: str = PROGRAM, **kw: object) -> JobSpec:
+    return JobSpec(scene_id="CartpoleBalance", program=program, preset="cpu_quick", **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import jax
+
+    path = tmp_path_factory.mktemp("scene-cache")
+    # The worker uses the same folder, so its compilations hit this process's cache.
+    jax.config.update("jax_compilation_cache_dir", str(path / "jax-compilation"))  # type: ignore[no-untyped-call]
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)  # type: ignore[no-untyped-call]
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(
+    cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, PolicyManifest, list[TrainingProgress]]:
+    from server.training.runner import train
+
+    work = tmp_path_factory.mktemp("job")
+    reports: list[TrainingProgress] = []
+    manifest = train(quick(name="tiny"), scene_cache_dir=cache, work_dir=work, report=reports.append)
+    return work, manifest, reports
+
+
+def test_train_reports_checkpoints_and_saves_a_policy(
+    trained: tuple[Path, PolicyManifest, list[TrainingProgress]],
+) -> None:
+    work, manifest, reports = trained
+    assert reports[0].step == 0 and reports[-1].step >= 4096
+    last = reports[-1]
+    assert last.eval_reward is not None and np.isfinite(last.eval_reward)
+    assert set(last.reward_terms) == {"upright", "centred", "effort"}
+    assert last.task_reward is not None and last.steps_per_second > 0
+    # The eval reward is the program's weighted total of its terms.
+    total = (
+        last.reward_terms["upright"] + 0.5 * last.reward_terms["centred"] - 0.01 * last.reward_terms["effort"]
+    )
+    assert total == pytest.approx(last.eval_reward, rel=1e-3, abs=1e-2)
+    meta = json.loads((work / "checkpoint.json").read_text())
+    assert meta["step"] == last.step and len(meta["history"]) == len(reports)
+    assert (work / "checkpoint.msgpack").stat().st_size > 0
+    assert manifest.metrics_history == reports and manifest.final_eval_reward == last.eval_reward
+    assert manifest.training_config["preset"] == "cpu_quick" and manifest.action_size == 1
+
+
+def test_policy_round_trips_bit_exactly(trained: tuple[Path, PolicyManifest, list[TrainingProgress]]) -> None:
+    import jax
+
+    from server.training import policy_files
+
+    work, manifest, _ = trained
+    directory = work / "policy"
+    loaded_manifest, params = policy_files.load_policy(directory)
+    assert loaded_manifest == manifest
+    assert policy_files.params_to_bytes(params) == (directory / "params.msgpack").read_bytes()
+    obs = np.random.default_rng(0).normal(size=(16, 5)).astype(np.float32)
+    first = np.asarray(policy_files.make_inference_fn(directory)(obs))
+    again = np.asarray(policy_files.make_inference_fn(directory)(obs))
+    assert first.shape == (16, 1) and np.array_equal(first, again)
+    leaves = jax.tree_util.tree_leaves(params)
+    assert all(np.isfinite(np.asarray(leaf)).all() for leaf in leaves)
+
+
+def test_tampered_policy_is_refused(
+    trained: tuple[Path, PolicyManifest, list[TrainingProgress]], tmp_path: Path
+) -> None:
+    import shutil
+
+    from server.training import policy_files
+
+    copy = tmp_path / "policy"
+    shutil.copytree(trained[0] / "policy", copy)
+    data = bytearray((copy / "params.msgpack").read_bytes())
+    data[-5] ^= 0xFF
+    (copy / "params.msgpack").write_bytes(bytes(data))
+    with pytest.raises(policy_files.PolicyFileError, match="sha256"):
+        policy_files.load_policy(copy)
+    (copy / "manifest.json").write_text("{not json")
+    with pytest.raises(policy_files.PolicyFileError, match="corrupted"):
+        policy_files.load_policy(copy)
+
+
+def test_nan_term_fails_naming_the_term(cache: Path, tmp_path: Path) -> None:
+    from server.training.runner import TrainingFailed, train
+
+    with pytest.raises(TrainingFailed, match="`broken`"):
+        train(quick(NAN_PROGRAM), scene_cache_dir=cache, work_dir=tmp_path, report=lambda p: None)
+    assert not (tmp_path / "policy").exists()
+    assert not (tmp_path / "checkpoint.msgpack").exists()
+
+
+def test_fine_tune_from_saved_policy(
+    trained: tuple[Path, PolicyManifest, list[TrainingProgress]], cache: Path, tmp_path: Path
+) -> None:
+    from server.training.runner import train
+
+    base_dir = trained[0] / "policy"
+    spec = quick(PROGRAM.replace("centred=0.5", "centred=2.0"), base_policy_id=trained[1].policy_id)
+    manifest = train(
+        spec, scene_cache_dir=cache, work_dir=tmp_path, report=lambda p: None, base_params_dir=base_dir
+    )
+    assert manifest.base_policy_id == trained[1].policy_id and manifest.network == trained[1].network
+    assert (tmp_path / "policy" / "manifest.json").exists()
+
+
+def test_worker_process_writes_documented_events(cache: Path, tmp_path: Path) -> None:
+    job = {
+        "spec": msgspec.to_builtins(quick()),
+        "scene_cache_dir": str(cache),
+        "resume": False,
+        "base_params_dir": None,
+    }
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(ROOT),
+        "JAX_PLATFORMS": "cpu",
+        "API_KEY": "x",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "server.training.worker", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    lines = (tmp_path / "events.jsonl").read_bytes().splitlines()
+    events = [json.loads(line) for line in lines]
+    assert [e["type"] for e in events[:-1]] == ["progress"] * (len(events) - 1) and len(events) >= 3
+    for event in events[:-1]:
+        msgspec.convert(event["progress"], TrainingProgress)
+    assert events[-1]["type"] == "succeeded"
+    manifest = msgspec.json.decode(json.dumps(events[-1]["manifest"]), type=PolicyManifest)
+    assert (tmp_path / "policy" / "manifest.json").exists() and manifest.scene_id == "CartpoleBalance"
+
+
+def test_worker_reports_failure_and_exits_1(cache: Path, tmp_path: Path) -> None:
+    (tmp_path / "job.json").write_text(json.dumps({"spec": {"scene_id": "x"}}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "server.training.worker", str(tmp_path)],
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_bytes().splitlines()]
+    assert events == [{"type": "failed", "error": events[0]["error"]}] and "job" in events[0]["error"]
+
+
+def test_presets_and_estimates() -> None:
+    from server.training.presets import estimate_seconds, resolve_preset, total_steps
+
+    assert resolve_preset("auto", "cpu") == "cpu" and resolve_preset("auto", "gpu") == "playground"
+    assert total_steps(quick()) == 4096 and total_steps(quick(timesteps=123)) == 123
+    assert total_steps(JobSpec(scene_id="CartpoleBalance", program=PROGRAM)) == 1_000_000
+    assert estimate_seconds("cpu_quick") < estimate_seconds("cpu") < 600
