@@ -18,10 +18,12 @@ from litestar.types import ControllerRouterHandler
 from server.api.diagnostics import diagnostics, report_client
 from server.api.health import health
 from server.api.llm import list_providers, save_api_key, select_provider
+from server.api.models import ModelsController
 from server.api.policy import generate_policy
 from server.api.preferences import get_preferences, put_preferences
 from server.api.rewards import get_vocabulary, validate_program
 from server.api.scenes import ScenesController
+from server.api.training import TrainingController
 from server.llm.config import load_llm_config
 from server.llm.service import LLMService
 from server.rewards.checker import RewardChecker
@@ -29,6 +31,7 @@ from server.scenes.registry import SceneRegistry
 from server.security import API_PREFIX, LocalAccessGuard, refusal
 from server.settings import Settings
 from server.storage.database import Database
+from server.training.manager import TrainingManager
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -68,11 +71,15 @@ def create_app(settings: Settings) -> Litestar:
         app.state.scenes = scenes
         app.state.rewards = rewards
         app.state.llm = LLMService(settings, load_llm_config(), database)
+        training = TrainingManager(settings, database)
+        app.state.training = training
         if settings.build_scenes_on_start:
             scenes.start()
+        training.start()
         try:
             yield
         finally:
+            await training.close()
             await rewards.close()
             await scenes.close()
             database.close()
@@ -90,6 +97,8 @@ def create_app(settings: Settings) -> Litestar:
         select_provider,
         save_api_key,
         generate_policy,
+        TrainingController,
+        ModelsController,
     ]
     if (settings.ui_dist / "index.html").is_file():
         handlers.append(

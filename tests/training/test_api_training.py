@@ -16,8 +16,6 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from server.api.models import ModelsController
-from server.api.training import TrainingController
 from server.rewards.static_check import static_check
 from server.rewards.types import ValidationReport, Vocabulary, VocabularyEntry
 from server.scenes.registry import UnknownScene
@@ -54,11 +52,11 @@ class StubRewards:
 
 
 def wire(app: Litestar, settings: Settings) -> None:
-    """What the lead adds to create_app, with the fakes: routes, and the manager opened at start-up."""
-    app.register(TrainingController)
-    app.register(ModelsController)
+    """Swaps the app's services for fakes once its lifespan has opened the real ones (startup hooks run
+    after lifespan managers): stand-in scenes and checker, and a manager running the fake worker."""
 
     async def open_training(app: Litestar) -> None:
+        await app.state.training.close()  # the real one had nothing to run; stop it before replacing
         app.state.scenes = StubScenes()
         app.state.rewards = StubRewards()
         app.state.training = TrainingManager(
