@@ -38,11 +38,15 @@ export class UnauthorizedError extends Error {
   }
 }
 
-/** Thrown for other non-2xx answers; `message` carries the server's detail when it sent one. */
+/**
+ * Thrown for other non-2xx answers; `message` carries the server's detail when it sent one, `body` the
+ * parsed answer (Litestar errors: `{status_code, detail, extra}`).
+ */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly body?: unknown,
   ) {
     super(message);
     this.name = "ApiError";
@@ -58,5 +62,5 @@ export function errorFromResponse(response: Response, body: unknown): Error {
   } else if (typeof body === "string" && body) {
     detail = body;
   }
-  return new ApiError(response.status, `${response.status} ${detail} (${response.url})`);
+  return new ApiError(response.status, `${response.status} ${detail} (${response.url})`, body);
 }

@@ -1,46 +1,71 @@
 /** Policy library calls: list, read, rename, delete, export and import trained policies. */
 
-import { apiToken, unwrap } from "../api/client";
-import { requestJson } from "../training/api";
+import { api, authHeaders, unwrap } from "../api/client";
+import type { paths } from "../api/schema";
+import { errorFromResponse } from "../api/token";
 import type { PolicyManifest, PolicySummary } from "../training/types";
 
-const policyPath = (id: string) => `/api/models/${encodeURIComponent(id)}`;
+const policyParams = (id: string) => ({ params: { path: { policy_id: id } } });
 
+/** Every saved policy, newest first. */
 export function listPolicies(signal?: AbortSignal): Promise<PolicySummary[]> {
-  return unwrap(requestJson<PolicySummary[]>("GET", "/api/models", { signal }));
+  return unwrap(api.GET("/api/models", { signal }));
 }
 
 export function getPolicy(id: string, signal?: AbortSignal): Promise<PolicyManifest> {
-  return unwrap(requestJson<PolicyManifest>("GET", policyPath(id), { signal }));
+  return unwrap(api.GET("/api/models/{policy_id}", { ...policyParams(id), signal }));
 }
 
 export function renamePolicy(id: string, name: string): Promise<PolicyManifest> {
-  return unwrap(requestJson<PolicyManifest>("PATCH", policyPath(id), { json: { name } }));
+  return unwrap(api.PATCH("/api/models/{policy_id}", { ...policyParams(id), body: { name } }));
 }
 
+/** 204 on success (no body, so not `unwrap`, which wants data). */
 export async function deletePolicy(id: string): Promise<void> {
-  await unwrap(requestJson<unknown>("DELETE", policyPath(id)));
+  const { response, error } = await api.DELETE("/api/models/{policy_id}", policyParams(id));
+  if (!response.ok) throw errorFromResponse(response, error);
 }
 
-/** Uploads a .robocoach file as the raw request body. */
-export function importPolicy(file: Blob): Promise<PolicyManifest> {
-  return unwrap(
-    requestJson<PolicyManifest>("POST", "/api/models/import", {
-      body: file,
-      contentType: "application/octet-stream",
-    }),
-  );
+type ImportAnswer =
+  paths["/api/models/import"]["post"]["responses"][201]["content"]["application/json"];
+
+/**
+ * Uploads a .robocoach file as the raw request body (application/octet-stream; the schema declares no
+ * request body, so this is a plain fetch with the token). 201 with the new policy's manifest; 400 names
+ * what is wrong with the file, 422 a scene or program this Robocoach cannot use.
+ */
+export async function importPolicy(file: Blob): Promise<ImportAnswer> {
+  const origin = typeof window === "undefined" ? "" : new URL(window.location.href).origin;
+  const response = await fetch(`${origin}/api/models/import`, {
+    method: "POST",
+    headers: {
+      Accept: "application/json",
+      "Content-Type": "application/octet-stream",
+      ...authHeaders(),
+    },
+    body: file,
+  });
+  const text = await response.text().catch(() => "");
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // plain-text body
+  }
+  if (!response.ok || typeof body !== "object" || body === null) {
+    throw errorFromResponse(response, body);
+  }
+  return body as ImportAnswer;
 }
 
 /** Downloads the export with the token in the header, then saves it through an object URL. */
 export async function exportPolicy(id: string, name: string): Promise<void> {
-  const token = apiToken();
-  const response = await fetch(`${policyPath(id)}/export`, {
-    headers: token ? { Authorization: `Bearer ${token}` } : {},
+  const { data, error, response } = await api.GET("/api/models/{policy_id}/export", {
+    ...policyParams(id),
+    parseAs: "blob",
   });
-  if (!response.ok) throw new Error(`export failed: ${response.status} ${response.statusText}`);
-  const blob = await response.blob();
-  const url = URL.createObjectURL(blob);
+  if (!response.ok || !data) throw errorFromResponse(response, error);
+  const url = URL.createObjectURL(data);
   const a = document.createElement("a");
   a.href = url;
   a.download = exportFileName(response.headers.get("Content-Disposition"), name);

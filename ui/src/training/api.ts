@@ -1,46 +1,16 @@
 /**
- * Training calls: start, list, status, cancel, resume, and the live event stream.
- * Plain fetch with the token until schema.d.ts has these paths (then openapi-fetch like the rest).
+ * Training calls: start, list, status, cancel, resume (the typed openapi-fetch client), and the live event
+ * stream (fetch streaming with the token header: EventSource cannot send it).
  */
 
-import { authHeaders, unwrap } from "../api/client";
+import { api, authHeaders, unwrap } from "../api/client";
+import { ApiError, errorFromResponse } from "../api/token";
 import type { ValidationReport } from "../tasks/api";
 import { SseParser } from "./sse";
-import type { JobSpec, JobStatus } from "./types";
+import { type JobSpec, type JobState, type JobStatus, STREAM_END_STATES } from "./types";
 
 function origin(): string {
   return typeof window === "undefined" ? "" : new URL(window.location.href).origin;
-}
-
-/** A JSON request with the token, in the `{data, error, response}` shape `unwrap` takes. */
-export async function requestJson<T>(
-  method: string,
-  path: string,
-  init: { body?: BodyInit; json?: unknown; signal?: AbortSignal; contentType?: string } = {},
-): Promise<{ data?: T; error?: unknown; response: Response }> {
-  const headers: Record<string, string> = { Accept: "application/json", ...authHeaders() };
-  let body = init.body;
-  if (init.json !== undefined) {
-    headers["Content-Type"] = "application/json";
-    body = JSON.stringify(init.json);
-  } else if (init.contentType) {
-    headers["Content-Type"] = init.contentType;
-  }
-  const response = await fetch(`${origin()}${path}`, {
-    method,
-    headers,
-    body,
-    signal: init.signal,
-  });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    // plain-text body
-  }
-  if (response.ok) return { data: (parsed ?? null) as T, response };
-  return { error: parsed, response };
 }
 
 export type StartOutcome = { ok: true; job: JobStatus } | { ok: false; report: ValidationReport };
@@ -54,32 +24,61 @@ function isValidationReport(body: unknown): body is ValidationReport {
   );
 }
 
-/** Starts a job. An invalid program (422 with a ValidationReport) is an outcome; other failures throw. */
+/**
+ * Starts a job (201 with its JobStatus). An invalid program (422 with a ValidationReport) is an outcome;
+ * other failures throw (404 unknown scene or base policy, 400 base policy of another scene).
+ */
 export async function startTraining(spec: JobSpec): Promise<StartOutcome> {
-  const result = await requestJson<JobStatus>("POST", "/api/training/start", { json: spec });
+  const result = await api.POST("/api/training/start", { body: spec });
   if (result.response.status === 422 && isValidationReport(result.error)) {
     return { ok: false, report: result.error };
   }
-  return { ok: true, job: await unwrap(Promise.resolve(result)) };
+  // The schema types the 201 body as `JobStatus | unknown` (the handler's union return): it is a JobStatus.
+  return { ok: true, job: (await unwrap(Promise.resolve(result))) as JobStatus };
 }
 
-const jobPath = (id: string) => `/api/training/${encodeURIComponent(id)}`;
+const jobParams = (id: string) => ({ params: { path: { job_id: id } } });
 
+/** Every job, newest first. Their `history` is empty here: read a job's curve from `jobStatus`. */
 export function listJobs(signal?: AbortSignal): Promise<JobStatus[]> {
-  return unwrap(requestJson<JobStatus[]>("GET", "/api/training", { signal }));
+  return unwrap(api.GET("/api/training", { signal }));
 }
 
 export function jobStatus(id: string, signal?: AbortSignal): Promise<JobStatus> {
-  return unwrap(requestJson<JobStatus>("GET", `${jobPath(id)}/status`, { signal }));
+  return unwrap(api.GET("/api/training/{job_id}/status", { ...jobParams(id), signal }));
 }
 
+/** Cancels a queued, running or interrupted job; a 409 (already final) throws an ApiError (see `conflictState`). */
 export function cancelJob(id: string): Promise<JobStatus> {
-  return unwrap(requestJson<JobStatus>("POST", `${jobPath(id)}/cancel`));
+  return unwrap(api.POST("/api/training/{job_id}/cancel", jobParams(id)));
 }
 
+/** Queues an interrupted job again; a 409 (not interrupted) throws an ApiError (see `conflictState`). */
 export function resumeJob(id: string): Promise<JobStatus> {
-  return unwrap(requestJson<JobStatus>("POST", `${jobPath(id)}/resume`));
+  return unwrap(api.POST("/api/training/{job_id}/resume", jobParams(id)));
 }
+
+const JOB_STATES: readonly string[] = [
+  "queued",
+  "running",
+  "succeeded",
+  "failed",
+  "cancelled",
+  "interrupted",
+];
+
+/** For a 409 from cancel/resume: the job's state the server reported in `extra.state`, else null. */
+export function conflictState(error: unknown): JobState | null {
+  if (!(error instanceof ApiError) || error.status !== 409) return null;
+  const body = error.body;
+  if (typeof body !== "object" || body === null || !("extra" in body)) return null;
+  const extra = (body as { extra: unknown }).extra;
+  if (typeof extra !== "object" || extra === null || !("state" in extra)) return null;
+  const state = (extra as { state: unknown }).state;
+  return typeof state === "string" && JOB_STATES.includes(state) ? (state as JobState) : null;
+}
+
+const jobPath = (id: string) => `/api/training/${encodeURIComponent(id)}`;
 
 /**
  * Reads `GET /events` (fetch + ReadableStream: EventSource cannot send the Authorization header) and calls
@@ -94,9 +93,17 @@ export async function streamJob(
     headers: { Accept: "text/event-stream", ...authHeaders() },
     signal,
   });
-  if (!response.ok || !response.body) {
-    throw new Error(`event stream answered ${response.status}`);
+  if (!response.ok) {
+    const text = await response.text().catch(() => "");
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // plain-text body
+    }
+    throw errorFromResponse(response, body);
   }
+  if (!response.body) throw new Error("the event stream has no body");
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   const parser = new SseParser();
   try {
@@ -115,11 +122,8 @@ export async function streamJob(
 
 export const POLL_INTERVAL_MS = 2000;
 
-const isFinal = (job: JobStatus) =>
-  job.state === "succeeded" ||
-  job.state === "failed" ||
-  job.state === "cancelled" ||
-  job.state === "interrupted";
+/** The server ends the stream after these (final states and `interrupted`). */
+const isFinal = (job: JobStatus) => STREAM_END_STATES.has(job.state);
 
 /**
  * Follows a job until it stops (or `signal` aborts): the event stream first; if it breaks before a final

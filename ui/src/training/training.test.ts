@@ -35,7 +35,14 @@ function job(state: JobState, extra: Partial<JobStatus> = {}): JobStatus {
   return {
     job_id: "j1",
     state,
-    spec: { scene_id: "CartpoleBalance", program: "x" },
+    spec: {
+      scene_id: "CartpoleBalance",
+      program: "x",
+      task_description: "",
+      name: "",
+      preset: "auto",
+      seed: 0,
+    },
     device: "cpu",
     created_at: "2025-01-01T00:00:00Z",
     started_at: null,

@@ -1,87 +1,24 @@
 /**
- * Training and policy-library records.
- * Mirror until schema.d.ts has them: these copy server/training/types.py field for field
- * (datetimes arrive as ISO strings). Replace with components["schemas"][...] after `make api`.
+ * Training and policy-library records: the generated OpenAPI types (src/api/schema.d.ts, from
+ * server/training/types.py and server/training/library.py via `make api`). Datetimes arrive as ISO strings.
  */
 
-export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
-export type Device = "cpu" | "gpu";
-export type Preset = "auto" | "cpu_quick" | "cpu" | "playground";
+import type { components } from "../api/schema";
 
-export interface JobSpec {
-  scene_id: string;
-  program: string;
-  task_description?: string;
-  name?: string;
-  preset?: Preset;
-  timesteps?: number | null;
-  time_budget_s?: number | null;
-  seed?: number;
-  base_policy_id?: string | null;
-}
+type Schemas = components["schemas"];
 
-export interface TrainingProgress {
-  step: number;
-  total_steps: number;
-  eval_reward: number | null;
-  reward_terms: Record<string, number>;
-  task_reward: number | null;
-  steps_per_second: number;
-  elapsed_s: number;
-  eta_s: number | null;
-}
+export type JobSpec = Schemas["JobSpec"];
+export type JobStatus = Schemas["JobStatus"];
+export type JobState = JobStatus["state"];
+export type Device = JobStatus["device"];
+export type Preset = JobSpec["preset"];
+export type TrainingProgress = Schemas["TrainingProgress"];
+export type NetworkConfig = Schemas["NetworkConfig"];
+export type PolicyManifest = Schemas["PolicyManifest"];
+/** One row of GET /api/models. */
+export type PolicySummary = Schemas["PolicySummary"];
 
-export interface JobStatus {
-  job_id: string;
-  state: JobState;
-  spec: JobSpec;
-  device: Device;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  progress: TrainingProgress | null;
-  history: TrainingProgress[];
-  error: string | null;
-  policy_id: string | null;
-  resumable: boolean;
-}
-
-export interface NetworkConfig {
-  policy_hidden_layer_sizes: number[];
-  value_hidden_layer_sizes: number[];
-  normalize_observations: boolean;
-  policy_obs_key: string;
-  value_obs_key: string;
-}
-
-export interface PolicyManifest {
-  policy_id: string;
-  name: string;
-  scene_id: string;
-  task_description: string;
-  program: string;
-  network: NetworkConfig;
-  observation_size: Record<string, number[]>;
-  action_size: number;
-  ctrl_dt: number;
-  training_config: Record<string, number | boolean | string>;
-  metrics_history: TrainingProgress[];
-  final_eval_reward: number | null;
-  created_at: string;
-  versions: Record<string, string>;
-  job_id: string | null;
-  base_policy_id: string | null;
-  params_sha256: string;
-}
-
-/** One row of GET /api/models: mirrors PolicySummary in server/training/library.py. */
-export interface PolicySummary {
-  id: string;
-  name: string;
-  scene_id: string;
-  task: string;
-  final_eval_reward: number | null;
-  created_at: string;
-}
-
+/** States a job leaves only by a person's action (server FINAL_STATES). */
 export const FINAL_STATES: ReadonlySet<JobState> = new Set(["succeeded", "failed", "cancelled"]);
+/** States after which the server ends the event stream: the final ones and `interrupted`. */
+export const STREAM_END_STATES: ReadonlySet<JobState> = new Set([...FINAL_STATES, "interrupted"]);

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from "react";
 import { messageOf } from "../tasks/draft";
-import { cancelJob, jobStatus, listJobs, resumeJob, watchJob } from "./api";
+import { cancelJob, conflictState, jobStatus, listJobs, resumeJob, watchJob } from "./api";
 import { isLive, mergeStatus } from "./format";
 import type { JobStatus } from "./types";
 
@@ -95,24 +95,48 @@ export function useTraining(): Training {
     [show],
   );
 
+  /**
+   * A 409 from cancel/resume means the job moved on (finished, or no longer interrupted): show its real
+   * state and say why the action did nothing, instead of the raw error.
+   */
+  const refused = useCallback(
+    async (id: string, action: string, e: unknown) => {
+      const state = conflictState(e);
+      if (state === null) {
+        setError(messageOf(e));
+        return;
+      }
+      setError(`Could not ${action} the job: it is ${state} now.`);
+      try {
+        show(await jobStatus(id));
+        await refresh();
+      } catch {
+        // the message above already says what happened
+      }
+    },
+    [show, refresh],
+  );
+
   const cancel = useCallback(async () => {
     if (!selectedId) return;
     try {
       show(await cancelJob(selectedId));
+      setError(null);
     } catch (e) {
-      setError(messageOf(e));
+      await refused(selectedId, "cancel", e);
     }
-  }, [selectedId, show]);
+  }, [selectedId, show, refused]);
 
   const resume = useCallback(async () => {
     if (!selectedId) return;
     try {
       show(await resumeJob(selectedId));
+      setError(null);
       setGeneration((g) => g + 1);
     } catch (e) {
-      setError(messageOf(e));
+      await refused(selectedId, "resume", e);
     }
-  }, [selectedId, show]);
+  }, [selectedId, show, refused]);
 
   return { jobs, current, error, select, started, cancel, resume };
 }
