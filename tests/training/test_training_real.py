@@ -1,0 +1,160 @@
+"""Real training through the API and the CLI: the real worker process, real JAX, a tiny budget.
+
+A drafted Cartpole program trains with the `cpu_quick` preset; the policy lands in the library, streams
+its progress, and survives an export/import round trip with identical actions.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import pytest
+from litestar.testing import TestClient
+
+from server.settings import load_settings
+from tests.conftest import TEST_PORT, make_client
+
+FINAL = {"succeeded", "failed", "cancelled", "interrupted"}
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory, scene_cache: Path) -> Iterator[TestClient]:  # type: ignore[type-arg]
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("training-real"), port=TEST_PORT)
+    settings = msgspec.structs.replace(settings, cache_dir=scene_cache)
+    with make_client(settings) as client:
+        yield client
+
+
+def draft(api: TestClient, task: str) -> str:  # type: ignore[type-arg]
+    response = api.post(
+        "/api/policy/generate",
+        json={"task_description": task, "scene_id": "CartpoleBalance", "provider": "builtin"},
+    )
+    assert response.status_code == 200, response.text
+    program: str = response.json()["program"]
+    return program
+
+
+def wait_final(api: TestClient, job_id: str, timeout_s: float = 600) -> dict[str, Any]:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status: dict[str, Any] = api.get(f"/api/training/{job_id}/status").json()
+        if status["state"] in FINAL:
+            return status
+        time.sleep(1)
+    raise AssertionError(f"job {job_id} did not finish in {timeout_s} s")
+
+
+@pytest.fixture(scope="module")
+def finished(api: TestClient) -> dict[str, Any]:  # type: ignore[type-arg]
+    program = draft(api, "Balance the pole with the cart at the left")
+    started = api.post(
+        "/api/training/start",
+        json={"scene_id": "CartpoleBalance", "program": program, "preset": "cpu_quick", "name": "left cart"},
+    )
+    assert started.status_code == 201, started.text
+    assert started.json()["state"] in ("queued", "running")
+    return wait_final(api, started.json()["job_id"])
+
+
+def test_tiny_training_run_produces_a_policy_in_the_library(
+    api: TestClient,  # type: ignore[type-arg]
+    finished: dict[str, Any],
+) -> None:
+    assert finished["state"] == "succeeded", finished["error"]
+    history = finished["history"]
+    assert history[0]["step"] == 0
+    assert history[-1]["step"] >= history[0]["step"]
+    assert finished["progress"]["total_steps"] > 0
+    # Every term of the program is logged on its own, beside the scene's own reward.
+    assert history[-1]["reward_terms"], history[-1]
+    assert history[-1]["task_reward"] is not None
+    models = api.get("/api/models").json()
+    ids = [m["id"] for m in models]
+    assert finished["policy_id"] in ids
+    manifest = api.get(f"/api/models/{finished['policy_id']}").json()
+    assert manifest["scene_id"] == "CartpoleBalance"
+    assert manifest["name"] == "left cart"
+    assert manifest["versions"]["mujoco"] == "3.14.0"
+
+
+def test_event_stream_of_a_finished_job_ends_with_its_final_state(
+    api: TestClient,  # type: ignore[type-arg]
+    finished: dict[str, Any],
+) -> None:
+    body = api.get(f"/api/training/{finished['job_id']}/events").text
+    events = [json.loads(line[5:]) for line in body.splitlines() if line.startswith("data:")]
+    assert events and events[-1]["state"] == "succeeded"
+
+
+def test_export_import_round_trip_gives_identical_actions(
+    api: TestClient,  # type: ignore[type-arg]
+    finished: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    from server.training.policy_files import make_inference_fn
+
+    exported = api.get(f"/api/models/{finished['policy_id']}/export")
+    assert exported.status_code == 200
+    imported = api.post(
+        "/api/models/import", content=exported.content, headers={"Content-Type": "application/octet-stream"}
+    )
+    assert imported.status_code == 201, imported.text
+    new_id = imported.json()["policy_id"]
+    assert new_id != finished["policy_id"]
+    data_dir = Path(api.app.state.settings.data_dir)
+    original = make_inference_fn(data_dir / "policies" / finished["policy_id"])
+    copy = make_inference_fn(data_dir / "policies" / new_id)
+    observations = np.random.default_rng(0).normal(size=(16, 5)).astype(np.float32)
+    for observation in observations:
+        np.testing.assert_array_equal(np.asarray(original(observation)), np.asarray(copy(observation)))
+
+
+def test_nan_producing_reward_is_refused_before_training(api: TestClient) -> None:  # type: ignore[type-arg]
+    program = "WEIGHTS = dict(bad=1.0)\n\n\ndef bad(s):\n    return jnp.log(s.cart_position - 100.0)\n"
+    response = api.post(
+        "/api/training/start", json={"scene_id": "CartpoleBalance", "program": program, "preset": "cpu_quick"}
+    )
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert errors and "bad" in errors[0]["message"]
+
+
+def test_cli_trains_from_a_reward_file(tmp_path: Path, scene_cache: Path) -> None:
+    program = (
+        '"""Keep the pole up."""\n\nWEIGHTS = dict(up=1.0)\n\n\n'
+        "def up(s):\n    return jnp.cos(s.pole_angle)\n"
+    )
+    reward = tmp_path / "reward.py"
+    reward.write_text(program)
+    robocoach = Path(sys.executable).parent / "robocoach"
+    result = subprocess.run(
+        [
+            str(robocoach),
+            "train",
+            "--scene",
+            "CartpoleBalance",
+            "--reward",
+            str(reward),
+            "--preset",
+            "cpu_quick",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**__import__("os").environ, "ROBOCOACH_CACHE_DIR": str(scene_cache)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    folder = Path(result.stdout.strip().splitlines()[-1])  # stdout is the policy folder, nothing else
+    assert (folder / "manifest.json").is_file()
+    assert (folder / "params.msgpack").is_file()
