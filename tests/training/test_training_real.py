@@ -158,3 +158,34 @@ def test_cli_trains_from_a_reward_file(tmp_path: Path, scene_cache: Path) -> Non
     folder = Path(result.stdout.strip().splitlines()[-1])  # stdout is the policy folder, nothing else
     assert (folder / "manifest.json").is_file()
     assert (folder / "params.msgpack").is_file()
+
+
+def test_server_restart_mid_training_resumes_from_the_checkpoint(
+    tmp_path: Path,
+    scene_cache: Path,
+) -> None:
+    """Stop the server while a real worker trains; the next launch resumes the job and finishes it."""
+    settings = load_settings(data_dir=tmp_path / "data", port=TEST_PORT)
+    settings = msgspec.structs.replace(settings, cache_dir=scene_cache)
+    program = '"""Pole up."""\n\nWEIGHTS = dict(up=1.0)\n\n\ndef up(s):\n    return jnp.cos(s.pole_angle)\n'
+    with make_client(settings) as api:
+        started = api.post(
+            "/api/training/start",
+            json={"scene_id": "CartpoleBalance", "program": program, "preset": "cpu", "timesteps": 60_000},
+        )
+        assert started.status_code == 201, started.text
+        job_id = started.json()["job_id"]
+        deadline = time.monotonic() + 600
+        while len(api.get(f"/api/training/{job_id}/status").json()["history"]) < 3:
+            assert time.monotonic() < deadline, "no checkpoint after two evaluations"
+            time.sleep(0.5)
+        steps_before = api.get(f"/api/training/{job_id}/status").json()["progress"]["step"]
+    # The app closed with the worker mid-run: the job is interrupted, with its checkpoint kept.
+    with make_client(settings) as api:
+        final = wait_final(api, job_id)
+        assert final["state"] == "succeeded", final["error"]
+        steps = [point["step"] for point in final["history"]]
+        assert steps == sorted(steps)
+        assert steps_before in steps  # the history from before the restart was kept
+        assert steps[-1] >= 60_000
+        assert final["policy_id"] in [m["id"] for m in api.get("/api/models").json()]
