@@ -7,7 +7,9 @@ progress bar at 100, open the policy in the library, rename it, and see the name
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -41,6 +43,15 @@ def test_train_quick_policy_then_rename_it_in_the_library(page: Page, served_app
     expect(progress).to_have_attribute("aria-valuenow", "100")
     expect(training.get_by_role("button", name="Cancel", exact=True)).to_have_count(0)
     expect(training).to_contain_text("Saved to library")
+    # The curve from the job's full history (the list of jobs carries none).
+    expect(training.get_by_role("img", name="Reward (your program) by step")).to_be_visible()
+    recent = training.get_by_role("list", name="Recent jobs")
+    expect(recent.get_by_role("button", pressed=True)).to_have_count(1)
+    shots = os.environ.get("ROBOCOACH_E2E_SCREENSHOTS")
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        training.scroll_into_view_if_needed()
+        page.screenshot(path=str(Path(shots) / "training-panel.png"))
 
     training.get_by_role("link", name="Open in library").click()
     library = page.get_by_role("region", name="Policy library")

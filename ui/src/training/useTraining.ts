@@ -80,10 +80,16 @@ export function useTraining(): Training {
     return () => abort.abort();
   }, [selectedId, generation, show, refresh]);
 
-  const select = useCallback((id: string) => {
-    setCurrent(null);
-    setSelectedId(id);
-  }, []);
+  // Picking the job already shown changes nothing (clearing it would leave the view empty: the effect
+  // that reads the job runs only when the id changes).
+  const select = useCallback(
+    (id: string) => {
+      if (id === selectedId) return;
+      setCurrent(null);
+      setSelectedId(id);
+    },
+    [selectedId],
+  );
 
   const started = useCallback(
     (job: JobStatus) => {
