@@ -26,7 +26,16 @@ from server.settings import Settings
 from server.storage.database import Database
 from server.training.jobs import InvalidTransition, JobStore
 from server.training.library import InvalidPolicy, PolicyLibrary
-from server.training.types import FINAL_STATES, Device, JobSpec, JobStatus, PolicyManifest, TrainingProgress
+from server.training.protocol import (
+    EVENTS_FILE,
+    JOB_FILE,
+    Event,
+    FailedEvent,
+    Job,
+    ProgressEvent,
+    SucceededEvent,
+)
+from server.training.types import FINAL_STATES, Device, JobSpec, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -35,28 +44,6 @@ WORKER_MODULE = "server.training.worker"
 _GPU_ENV = ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "XLA_FLAGS")
 # A stream stops at these: interrupted ends this run too (a resume is a new run, watched anew).
 STREAM_END_STATES = FINAL_STATES | {"interrupted"}
-
-
-class _Progress(msgspec.Struct, tag="progress", tag_field="type"):
-    progress: TrainingProgress
-
-
-class _Succeeded(msgspec.Struct, tag="succeeded", tag_field="type"):
-    manifest: PolicyManifest
-
-
-class _Failed(msgspec.Struct, tag="failed", tag_field="type"):
-    error: str
-
-
-_Event = _Progress | _Succeeded | _Failed
-
-
-class _JobFile(msgspec.Struct, frozen=True, kw_only=True):
-    spec: JobSpec
-    scene_cache_dir: str
-    resume: bool
-    base_params_dir: str | None
 
 
 def detect_device() -> Device:
@@ -125,8 +112,8 @@ class TrainingManager:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             # Progress the worker wrote after the old server stopped reading; replaying is idempotent.
-            for event in _Tail(self.job_dir(job_id) / "events.jsonl", 0).read():
-                if isinstance(event, _Progress):
+            for event in _Tail(self.job_dir(job_id) / EVENTS_FILE, 0).read():
+                if isinstance(event, ProgressEvent):
                     self.store.add_progress(job_id, event.progress)
             self._interrupt(job_id, "the server stopped while this job was running")
         if self.auto_resume:
@@ -245,12 +232,17 @@ class TrainingManager:
         base = None
         if spec.base_policy_id is not None:
             base = str(self.library.folder(spec.base_policy_id))
-        job = _JobFile(
-            spec=spec, scene_cache_dir=str(self.settings.cache_dir), resume=resume, base_params_dir=base
+        # The library gives the policy its id when it adopts it, so none is chosen here.
+        job = Job(
+            spec=spec,
+            scene_cache_dir=str(self.settings.cache_dir),
+            resume=resume,
+            base_params_dir=base,
+            job_id=job_id,
         )
-        tmp = job_dir / "job.json.tmp"
+        tmp = job_dir / f"{JOB_FILE}.tmp"
         tmp.write_bytes(msgspec.json.encode(job))
-        tmp.replace(job_dir / "job.json")
+        tmp.replace(job_dir / JOB_FILE)
 
     def _env(self) -> dict[str, str]:
         env = worker_env()
@@ -279,9 +271,9 @@ class TrainingManager:
         resume, _pid, _attempt = self.store.run_info(job_id)
         job_dir = self.job_dir(job_id)
         job_dir.mkdir(parents=True, exist_ok=True)
-        events = job_dir / "events.jsonl"
+        events = job_dir / EVENTS_FILE
         if not resume:  # a fresh run: nothing from an earlier attempt may be mistaken for this one's
-            for stale in ("events.jsonl", "checkpoint.msgpack", "checkpoint.json"):
+            for stale in (EVENTS_FILE, "checkpoint.msgpack", "checkpoint.json"):
                 (job_dir / stale).unlink(missing_ok=True)
         shutil.rmtree(job_dir / "policy", ignore_errors=True)
         self._write_job_file(job_id, status.spec, resume)
@@ -304,12 +296,12 @@ class TrainingManager:
             process.kill()
         log.info("training job %s: worker %d started (resume=%s)", job_id, process.pid, resume)
         tail = _Tail(events, offset)
-        final: _Succeeded | _Failed | None = None
+        final: SucceededEvent | FailedEvent | None = None
         wait = asyncio.ensure_future(process.wait())
         while True:
             done, _ = await asyncio.wait({wait}, timeout=self.poll_s)
             for event in tail.read():
-                if isinstance(event, _Progress):
+                if isinstance(event, ProgressEvent):
                     self.store.add_progress(job_id, event.progress)
                     self._notify(job_id)
                 else:
@@ -318,23 +310,23 @@ class TrainingManager:
                 break
         returncode = wait.result()
         for event in tail.read(flush=True):
-            if isinstance(event, _Progress):
+            if isinstance(event, ProgressEvent):
                 self.store.add_progress(job_id, event.progress)
             else:
                 final = event
         self._finish(job_id, returncode, final)
 
-    def _finish(self, job_id: str, returncode: int, final: _Succeeded | _Failed | None) -> None:
+    def _finish(self, job_id: str, returncode: int, final: SucceededEvent | FailedEvent | None) -> None:
         if job_id in self._cancelling:
             self.store.transition(job_id, "cancelled", error="cancelled while running")
-        elif isinstance(final, _Succeeded) and returncode == 0:
+        elif isinstance(final, SucceededEvent) and returncode == 0:
             try:
                 manifest = self.library.add(self.job_dir(job_id) / "policy", job_id=job_id)
             except (InvalidPolicy, OSError) as exc:
                 self.store.transition(job_id, "failed", error=f"the trained policy could not be saved: {exc}")
             else:
                 self.store.transition(job_id, "succeeded", policy_id=manifest.policy_id)
-        elif isinstance(final, _Failed):
+        elif isinstance(final, FailedEvent):
             self.store.transition(job_id, "failed", error=final.error)
         elif self._closed:
             self._interrupt(job_id, "the server stopped while this job was running")
@@ -349,9 +341,9 @@ class _Tail:
     def __init__(self, path: Path, offset: int) -> None:
         self.path = path
         self.offset = offset
-        self._decoder = msgspec.json.Decoder(_Event)
+        self._decoder = msgspec.json.Decoder(Event)
 
-    def read(self, *, flush: bool = False) -> list[_Event]:
+    def read(self, *, flush: bool = False) -> list[Event]:
         try:
             with self.path.open("rb") as file:
                 file.seek(self.offset)

@@ -37,36 +37,18 @@ from typing import IO, Any
 
 import msgspec
 
-from server.training.types import JobSpec, PolicyManifest, TrainingProgress
+from server.training.protocol import (
+    EVENTS_FILE,
+    JOB_FILE,
+    Event,
+    FailedEvent,
+    Job,
+    ProgressEvent,
+    SucceededEvent,
+)
 
-JOB_FILE = "job.json"
-EVENTS_FILE = "events.jsonl"
 # Kept from the parent environment on top of checker.worker_env's allow-list: they select the accelerator.
 _DEVICE_VARS = ("JAX_PLATFORMS", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "XLA_FLAGS")
-
-
-class Job(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    spec: JobSpec
-    scene_cache_dir: str
-    resume: bool = False
-    base_params_dir: str | None = None
-    job_id: str | None = None
-    policy_id: str | None = None
-
-
-class ProgressEvent(msgspec.Struct, tag_field="type", tag="progress"):
-    progress: TrainingProgress
-
-
-class SucceededEvent(msgspec.Struct, tag_field="type", tag="succeeded"):
-    manifest: PolicyManifest
-
-
-class FailedEvent(msgspec.Struct, tag_field="type", tag="failed"):
-    error: str
-
-
-Event = ProgressEvent | SucceededEvent | FailedEvent
 
 
 def scrub_environment() -> None:

@@ -17,6 +17,7 @@ from server.settings import Settings
 from server.storage.database import Database
 from server.training.jobs import InvalidTransition, JobStore, UnknownJob
 from server.training.manager import TrainingManager
+from server.training.protocol import Job
 from server.training.types import JobSpec, JobStatus
 
 T = TypeVar("T")
@@ -287,7 +288,11 @@ def test_job_file_decodes_as_contract(app_settings: Settings, database: Database
         job = m.submit(spec(name="n"))
         await finished(m, job.job_id)
         data = json.loads((m.job_dir(job.job_id) / "job.json").read_text())
-        assert set(data) == {"spec", "scene_cache_dir", "resume", "base_params_dir"}
+        assert set(data) == {"spec", "scene_cache_dir", "resume", "base_params_dir", "job_id", "policy_id"}
+        assert data["job_id"] == job.job_id
+        assert msgspec.convert(data, Job) == Job(
+            spec=job.spec, scene_cache_dir=str(app_settings.cache_dir), job_id=job.job_id
+        )
         assert msgspec.convert(data["spec"], JobSpec) == job.spec
         await m.close()
 

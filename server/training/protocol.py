@@ -1,0 +1,35 @@
+"""The files between the job manager (API process) and a training worker process; the protocol itself is
+described in server/training/worker.py. One definition, so the two sides cannot drift apart."""
+
+from __future__ import annotations
+
+import msgspec
+
+from server.training.types import JobSpec, PolicyManifest, TrainingProgress
+
+JOB_FILE = "job.json"
+EVENTS_FILE = "events.jsonl"
+
+
+class Job(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    spec: JobSpec
+    scene_cache_dir: str
+    resume: bool = False
+    base_params_dir: str | None = None
+    job_id: str | None = None
+    policy_id: str | None = None
+
+
+class ProgressEvent(msgspec.Struct, tag_field="type", tag="progress"):
+    progress: TrainingProgress
+
+
+class SucceededEvent(msgspec.Struct, tag_field="type", tag="succeeded"):
+    manifest: PolicyManifest
+
+
+class FailedEvent(msgspec.Struct, tag_field="type", tag="failed"):
+    error: str
+
+
+Event = ProgressEvent | SucceededEvent | FailedEvent
