@@ -70,6 +70,16 @@ export async function postClientDiagnostics(report: ClientDiagnostics): Promise<
   if (!response.ok) throw errorFromResponse(response, error);
 }
 
+/** A response body for plain fetch() calls: parsed JSON when it is JSON, else its text. */
+export async function readBody(response: Response): Promise<unknown> {
+  const text = await response.text().catch(() => "");
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return text; // plain-text body
+  }
+}
+
 /**
  * Downloads a scene's compiled model. The server sends it gzip content-encoded; fetch decompresses.
  */
@@ -81,15 +91,6 @@ export async function fetchModel(sceneId: string, signal?: AbortSignal): Promise
       signal,
     },
   );
-  if (!response.ok) {
-    const text = await response.text().catch(() => "");
-    let body: unknown = text;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      // plain-text body
-    }
-    throw errorFromResponse(response, body);
-  }
+  if (!response.ok) throw errorFromResponse(response, await readBody(response));
   return new Uint8Array(await response.arrayBuffer());
 }

@@ -1,6 +1,6 @@
 /** Policy library calls: list, read, rename, delete, export and import trained policies. */
 
-import { api, authHeaders, unwrap } from "../api/client";
+import { api, authHeaders, readBody, unwrap } from "../api/client";
 import type { paths } from "../api/schema";
 import { errorFromResponse } from "../api/token";
 import type { PolicyManifest, PolicySummary } from "../training/types";
@@ -45,13 +45,7 @@ export async function importPolicy(file: Blob): Promise<ImportAnswer> {
     },
     body: file,
   });
-  const text = await response.text().catch(() => "");
-  let body: unknown = text;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    // plain-text body
-  }
+  const body = await readBody(response);
   if (!response.ok || typeof body !== "object" || body === null) {
     throw errorFromResponse(response, body);
   }

@@ -3,7 +3,7 @@
  * stream (fetch streaming with the token header: EventSource cannot send it).
  */
 
-import { api, authHeaders, unwrap } from "../api/client";
+import { api, authHeaders, readBody, unwrap } from "../api/client";
 import { ApiError, errorFromResponse } from "../api/token";
 import type { ValidationReport } from "../tasks/api";
 import { SseParser } from "./sse";
@@ -93,16 +93,7 @@ export async function streamJob(
     headers: { Accept: "text/event-stream", ...authHeaders() },
     signal,
   });
-  if (!response.ok) {
-    const text = await response.text().catch(() => "");
-    let body: unknown = text;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      // plain-text body
-    }
-    throw errorFromResponse(response, body);
-  }
+  if (!response.ok) throw errorFromResponse(response, await readBody(response));
   if (!response.body) throw new Error("the event stream has no body");
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   const parser = new SseParser();
