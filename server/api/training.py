@@ -55,14 +55,26 @@ def _conflict(exc: InvalidTransition) -> HTTPException:
     )
 
 
+class InvalidProgramError(Exception):
+    """The job's reward program did not validate; answered with the report itself (422)."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        super().__init__("invalid reward program")
+        self.report = report
+
+
+def _invalid_program(_: AnyRequest, exc: InvalidProgramError) -> Response[ValidationReport]:
+    return Response(exc.report, status_code=422)
+
+
 class TrainingController(Controller):
     path = "/api/training"
     tags = ["training"]
+    # Raised rather than returned, so the 201 answer is documented as exactly a JobStatus.
+    exception_handlers = {InvalidProgramError: _invalid_program}
 
     @post("/start", status_code=201, responses=_INVALID_PROGRAM)
-    async def start(
-        self, request: AnyRequest, data: JSONBody[JobSpec]
-    ) -> JobStatus | Response[ValidationReport]:
+    async def start(self, request: AnyRequest, data: JSONBody[JobSpec]) -> JobStatus:
         """Queues a job (it starts at once when the device is free). 404 for an unknown scene (with the valid
         ids) or base policy; 422 with the validation report when the program does not pass."""
         manager = _manager(request)
@@ -83,7 +95,7 @@ class TrainingController(Controller):
                 )
         report: ValidationReport = await request.app.state.rewards.validate(data.scene_id, data.program)
         if not report.ok:
-            return Response(report, status_code=422)
+            raise InvalidProgramError(report)
         return manager.submit(data)
 
     @get("/", sync_to_thread=False)
@@ -113,7 +125,7 @@ class TrainingController(Controller):
         except InvalidTransition as exc:
             raise _conflict(exc) from exc
 
-    @get("/{job_id:str}/events")
+    @get("/{job_id:str}/events", media_type="text/event-stream")
     async def events(self, request: AnyRequest, job_id: FromPath[str]) -> ServerSentEvent:
         """`status` events, each a whole JobStatus, now and on every change; the stream ends after a
         final state or `interrupted`."""

@@ -1435,7 +1435,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JobStatus"] | unknown;
+                    "application/json": components["schemas"]["JobStatus"];
                 };
             };
             /** @description Bad request syntax or unsupported method */
@@ -1518,7 +1518,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "text/event-stream": unknown;
                 };
             };
             /** @description Bad request syntax or unsupported method */

@@ -33,8 +33,7 @@ export async function startTraining(spec: JobSpec): Promise<StartOutcome> {
   if (result.response.status === 422 && isValidationReport(result.error)) {
     return { ok: false, report: result.error };
   }
-  // The schema types the 201 body as `JobStatus | unknown` (the handler's union return): it is a JobStatus.
-  return { ok: true, job: (await unwrap(Promise.resolve(result))) as JobStatus };
+  return { ok: true, job: await unwrap(Promise.resolve(result)) };
 }
 
 const jobParams = (id: string) => ({ params: { path: { job_id: id } } });
