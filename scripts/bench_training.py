@@ -40,7 +40,13 @@ class _Reached(Exception):  # noqa: N818 (a signal: stop the run once the target
     pass
 
 
-def time_to_reward(seed: int, max_steps: int, cache: Path) -> tuple[float | None, int, float, float]:
+class _OutOfTime(Exception):  # noqa: N818 (a signal: stop the run once it is past --max-minutes)
+    pass
+
+
+def time_to_reward(
+    seed: int, max_steps: int, cache: Path, max_minutes: float | None = None
+) -> tuple[float | None, int, float, float]:
     """(wall minutes to eval >= TARGET or None, steps, last eval reward, last |program - task| gap)."""
     from server.training.runner import train
 
@@ -56,11 +62,15 @@ def time_to_reward(seed: int, max_steps: int, cache: Path) -> tuple[float | None
         )
         if progress.eval_reward is not None and progress.eval_reward >= TARGET:
             raise _Reached
+        if max_minutes is not None and (time.monotonic() - started) / 60 > max_minutes:
+            raise _OutOfTime
 
     spec = JobSpec(scene_id=SCENE, program=TASK_PROGRAM, preset="auto", seed=seed, timesteps=max_steps)
     with tempfile.TemporaryDirectory() as work:
         try:
             train(spec, scene_cache_dir=cache, work_dir=Path(work), report=report)
+            minutes = None
+        except _OutOfTime:
             minutes = None
         except _Reached:
             minutes = (time.monotonic() - started) / 60
@@ -111,18 +121,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--max-steps", type=int, default=1_500_000)
-    parser.add_argument("--overhead-steps", type=int, default=400_000)
+    parser.add_argument("--overhead-steps", type=int, default=400_000, help="0 skips (b)")
+    parser.add_argument("--max-minutes", type=float, default=None, help="stop a seed's run past this")
     args = parser.parse_args()
     cache = Path(tempfile.gettempdir()) / "robocoach-bench-cache"
     results = []
     for seed in args.seeds:
-        results.append((seed, *time_to_reward(seed, args.max_steps, cache)))
-    ours, direct = overhead(args.overhead_steps, cache)
+        results.append((seed, *time_to_reward(seed, args.max_steps, cache, args.max_minutes)))
     print("\n(a) CartpoleBalance, task-equal program, preset auto (cpu), deterministic eval >= 900:")
     for seed, minutes, step, reward, gap in results:
         got = f"{minutes:.2f} min" if minutes is not None else "not reached"
         print(f"  seed {seed}: {got} at {step} steps (eval {reward:.1f}; |program - task| {gap:.3f})")
-    print(f"(b) steps/s: ours {ours:.0f}, ppo.train direct {direct:.0f}, ratio {ours / direct:.3f}")
+    if args.overhead_steps > 0:
+        ours, direct = overhead(args.overhead_steps, cache)
+        print(f"(b) steps/s: ours {ours:.0f}, ppo.train direct {direct:.0f}, ratio {ours / direct:.3f}")
 
 
 if __name__ == "__main__":
