@@ -48,8 +48,10 @@ class RunningApp:
         return self.url.split("token=", 1)[1]
 
 
-def start_app(data_dir: Path, cache_dir: Path, *extra: str, timeout: float = 120) -> RunningApp:
-    env = {**os.environ, "ROBOCOACH_CACHE_DIR": str(cache_dir)}
+def start_app(
+    data_dir: Path, cache_dir: Path, *extra: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> RunningApp:
+    env = {**os.environ, "ROBOCOACH_CACHE_DIR": str(cache_dir), **(env or {})}
     env.pop("DISPLAY", None)
     process = subprocess.Popen(
         [str(ROBOCOACH), "serve", "--port", "0", "--data-dir", str(data_dir), *extra],
