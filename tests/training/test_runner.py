@@ -202,5 +202,5 @@ def test_presets_and_estimates() -> None:
 
     assert resolve_preset("auto", "cpu") == "cpu" and resolve_preset("auto", "gpu") == "playground"
     assert total_steps(quick()) == 4096 and total_steps(quick(timesteps=123)) == 123
-    assert total_steps(JobSpec(scene_id="CartpoleBalance", program=PROGRAM)) == 1_000_000
+    assert total_steps(JobSpec(scene_id="CartpoleBalance", program=PROGRAM)) == 4_000_000
     assert estimate_seconds("cpu_quick") < estimate_seconds("cpu") < 600
