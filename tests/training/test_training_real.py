@@ -7,6 +7,7 @@ its progress, and survives an export/import round trip with identical actions.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -26,7 +27,8 @@ FINAL = {"succeeded", "failed", "cancelled", "interrupted"}
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory, scene_cache: Path) -> Iterator[TestClient]:  # type: ignore[type-arg]
+    # No Ollama answers on port 9, so the configured provider falls back to the built-in drafter.
+    env = {**os.environ, "ROBOCOACH_CACHE_DIR": str(scene_cache), "OLLAMA_HOST": "http://127.0.0.1:9"}
     settings = load_settings(data_dir=tmp_path_factory.mktemp("training-real"), port=TEST_PORT)
     settings = msgspec.structs.replace(settings, cache_dir=scene_cache)
     with make_client(settings) as client:
@@ -152,7 +154,7 @@ def test_cli_trains_from_a_reward_file(tmp_path: Path, scene_cache: Path) -> Non
         capture_output=True,
         text=True,
         timeout=900,
-        env={**__import__("os").environ, "ROBOCOACH_CACHE_DIR": str(scene_cache)},
+        env={**os.environ, "ROBOCOACH_CACHE_DIR": str(scene_cache)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     folder = Path(result.stdout.strip().splitlines()[-1])  # stdout is the policy folder, nothing else
@@ -189,3 +191,26 @@ def test_server_restart_mid_training_resumes_from_the_checkpoint(
         assert steps_before in steps  # the history from before the restart was kept
         assert steps[-1] >= 60_000
         assert final["policy_id"] in [m["id"] for m in api.get("/api/models").json()]
+
+
+def test_cli_drafts_from_a_task_with_the_builtin_provider_and_trains(
+    tmp_path: Path, scene_cache: Path
+) -> None:
+    robocoach = Path(sys.executable).parent / "robocoach"
+    env = {
+        **__import__("os").environ,
+        "ROBOCOACH_CACHE_DIR": str(scene_cache),
+        "OLLAMA_HOST": "http://127.0.0.1:9",
+    }
+    result = subprocess.run(
+        [str(robocoach), "train", "--scene", "CartpoleBalance", "--task", "keep the pole up", "--preset", "cpu_quick", "--data-dir", str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    folder = Path(result.stdout.strip().splitlines()[-1])
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["task_description"] == "keep the pole up"
+    assert "WEIGHTS" in manifest["program"]
