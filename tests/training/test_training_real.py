@@ -27,8 +27,7 @@ FINAL = {"succeeded", "failed", "cancelled", "interrupted"}
 
 
 @pytest.fixture(scope="module")
-    # No Ollama answers on port 9, so the configured provider falls back to the built-in drafter.
-    env = {**os.environ, "ROBOCOACH_CACHE_DIR": str(scene_cache), "OLLAMA_HOST": "http://127.0.0.1:9"}
+def api(tmp_path_factory: pytest.TempPathFactory, scene_cache: Path) -> Iterator[TestClient]:  # type: ignore[type-arg]
     settings = load_settings(data_dir=tmp_path_factory.mktemp("training-real"), port=TEST_PORT)
     settings = msgspec.structs.replace(settings, cache_dir=scene_cache)
     with make_client(settings) as client:
@@ -197,13 +196,11 @@ def test_cli_drafts_from_a_task_with_the_builtin_provider_and_trains(
     tmp_path: Path, scene_cache: Path
 ) -> None:
     robocoach = Path(sys.executable).parent / "robocoach"
-    env = {
-        **__import__("os").environ,
-        "ROBOCOACH_CACHE_DIR": str(scene_cache),
-        "OLLAMA_HOST": "http://127.0.0.1:9",
-    }
+    # No Ollama answers on port 9, so the configured provider falls back to the built-in drafter.
+    env = {**os.environ, "ROBOCOACH_CACHE_DIR": str(scene_cache), "OLLAMA_HOST": "http://127.0.0.1:9"}
+    command = ["train", "--scene", "CartpoleBalance", "--task", "keep the pole up", "--preset", "cpu_quick"]
     result = subprocess.run(
-        [str(robocoach), "train", "--scene", "CartpoleBalance", "--task", "keep the pole up", "--preset", "cpu_quick", "--data-dir", str(tmp_path / "data")],
+        [str(robocoach), *command, "--data-dir", str(tmp_path / "data")],
         capture_output=True,
         text=True,
         timeout=900,
