@@ -26,6 +26,7 @@ from server.scenes.catalog import describe, split_camel
 from server.scenes.menagerie import prepare_menagerie
 from server.scenes.registry import CatalogUnavailableError, SceneFailedError, SceneRegistry, UnknownScene
 from server.scenes.types import SceneFamily, SceneInfo
+from tests.server.menagerie_robots import MENAGERIE_ROBOTS
 
 # --- fakes; module level so spawned workers can unpickle them -----------------------------------------
 
@@ -250,25 +251,8 @@ def test_catalog_failure_is_reported(tmp_path: Path) -> None:
 
 
 def test_menagerie_folder_holds_every_robot(tmp_path: Path) -> None:
-    # shared/FIELD_NOTES.md "Robot assets offline": the folders the two asset wheels ship.
-    robots = {
-        "unitree_go1",
-        "boston_dynamics_spot",
-        "google_barkour_vb",
-        "franka_emika_panda",
-        "aloha",
-        "leap_hand",
-        "robotiq_2f85_v4",
-        "tetheria_aero_hand_open",
-        "unitree_g1",
-        "unitree_h1",
-        "berkeley_humanoid",
-        "booster_t1",
-        "robotis_op3",
-        "apptronik_apollo",
-    }
     folder = prepare_menagerie(tmp_path)
-    assert {p.name for p in folder.iterdir()} == robots
+    assert {p.name for p in folder.iterdir()} == MENAGERIE_ROBOTS
     assert prepare_menagerie(tmp_path) == folder  # idempotent
     with ThreadPoolExecutor(8) as pool:  # racing builders all end up with one complete folder
         assert set(pool.map(prepare_menagerie, [tmp_path / "race"] * 8)) == {

@@ -16,26 +16,9 @@ import pytest
 from server.scenes.catalog import robot_entry
 from server.scenes.types import SceneList
 from tests.conftest import build_scene_cache
+from tests.server.menagerie_robots import MENAGERIE_ROBOTS
 
 pytestmark = pytest.mark.slow
-
-# shared/FIELD_NOTES.md "Robot assets offline": the folders the two asset wheels ship.
-MENAGERIE_ROBOTS = {
-    "unitree_go1",
-    "boston_dynamics_spot",
-    "google_barkour_vb",
-    "franka_emika_panda",
-    "aloha",
-    "leap_hand",
-    "robotiq_2f85_v4",
-    "tetheria_aero_hand_open",
-    "unitree_g1",
-    "unitree_h1",
-    "berkeley_humanoid",
-    "booster_t1",
-    "robotis_op3",
-    "apptronik_apollo",
-}
 
 
 @pytest.fixture(scope="session")
