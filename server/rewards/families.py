@@ -109,43 +109,34 @@ def planar(env: Any) -> dict[str, Entry]:
     return entries
 
 
-def reacher(env: Any) -> dict[str, Entry]:
+def _vector_between(
+    env: Any, kind: str, source: str, target: str, name: str, description: str
+) -> dict[str, Entry]:
+    """`name`: world-frame vector from the `kind` ("geom" or "site") named `source` to `target`."""
     model = env.mj_model
-    finger, target = _id(model, "geom", "finger"), _id(model, "geom", "target")
-    if finger is None or target is None:
+    a, b = _id(model, kind, source), _id(model, kind, target)
+    if a is None or b is None:
         return {}
-    return {
-        "finger_to_target": Entry(
-            lambda c: c.data.geom_xpos[target] - c.data.geom_xpos[finger],
-            "vector from fingertip to target (m)",
-        )
-    }
+    positions = "geom_xpos" if kind == "geom" else "site_xpos"
+    return {name: Entry(lambda c: getattr(c.data, positions)[b] - getattr(c.data, positions)[a], description)}
+
+
+def reacher(env: Any) -> dict[str, Entry]:
+    return _vector_between(
+        env, "geom", "finger", "target", "finger_to_target", "vector from fingertip to target (m)"
+    )
 
 
 def point_mass(env: Any) -> dict[str, Entry]:
-    model = env.mj_model
-    mass, target = _id(model, "geom", "pointmass"), _id(model, "geom", "target")
-    if mass is None or target is None:
-        return {}
-    return {
-        "mass_to_target": Entry(
-            lambda c: c.data.geom_xpos[target] - c.data.geom_xpos[mass],
-            "vector from the mass to the target (m)",
-        )
-    }
+    return _vector_between(
+        env, "geom", "pointmass", "target", "mass_to_target", "vector from the mass to the target (m)"
+    )
 
 
 def acrobot(env: Any) -> dict[str, Entry]:
-    model = env.mj_model
-    tip, target = _id(model, "site", "tip"), _id(model, "site", "target")
-    if tip is None or target is None:
-        return {}
-    return {
-        "tip_to_target": Entry(
-            lambda c: c.data.site_xpos[target] - c.data.site_xpos[tip],
-            "vector from the arm tip to the target (m)",
-        )
-    }
+    return _vector_between(
+        env, "site", "tip", "target", "tip_to_target", "vector from the arm tip to the target (m)"
+    )
 
 
 def arm(env: Any) -> dict[str, Entry]:
