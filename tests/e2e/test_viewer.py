@@ -27,6 +27,18 @@ def sim_time(page: Page) -> float:
     return float(text.removesuffix(" s"))
 
 
+def settled_sim_time(page: Page) -> float:
+    """The readout once it has caught up: the status bar polls the simulation every 100 ms."""
+    previous = sim_time(page)
+    for _ in range(20):
+        page.wait_for_timeout(250)
+        current = sim_time(page)
+        if current == previous:
+            return current
+        previous = current
+    raise AssertionError(f"simulation time kept changing (last {previous} s)")
+
+
 def body_position(page: Page) -> np.ndarray:
     text = page.get_by_label("Selected body position").inner_text()
     match = re.fullmatch(r"x (\S+) y (\S+) z (\S+)", text.strip())
@@ -120,7 +132,8 @@ def test_pause_and_step(page: Page, served_app: RunningApp) -> None:
     page.goto(served_app.url)
     open_scene(page, served_app, "Cartpole Balance", "CartpoleBalance")
     page.get_by_role("button", name="Pause").click()
-    paused_at = sim_time(page)
+    expect(page.get_by_role("button", name="Play")).to_be_visible()
+    paused_at = settled_sim_time(page)
     page.wait_for_timeout(600)
     assert sim_time(page) == paused_at
     page.get_by_role("button", name="Step").click()
