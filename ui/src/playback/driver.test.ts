@@ -1,0 +1,328 @@
+import { readFileSync } from "node:fs";
+import type { MjData, MjModel } from "@mujoco/mujoco";
+import { afterEach, describe, expect, it } from "vitest";
+import { loadModelFromMjb } from "../sim/model";
+import { getMujoco, type Mujoco } from "../sim/mujoco";
+import { type DriverOptions, PolicyDriver, quantile } from "./driver";
+import {
+  FakeServer,
+  type FakeServerOptions,
+  fakeInitial,
+  fakePolicy,
+  fixtureHello,
+  type Received,
+} from "./fakeServer";
+import type { PhysicsState } from "./protocol";
+
+/** nq 8 (free box + hinge), nv 7, na 1 (filter actuator), nu 2, one mocap body, timestep 4 ms. */
+const actuatedMjb = () =>
+  new Uint8Array(readFileSync(new URL("./__fixtures__/actuated.mjb", import.meta.url)));
+
+const owned: { delete(): void }[] = [];
+afterEach(() => {
+  for (const o of owned.splice(0).reverse()) o.delete();
+});
+
+async function setup(driverOptions: Partial<DriverOptions> = {}, server?: FakeServerOptions) {
+  const mj = await getMujoco();
+  const model = loadModelFromMjb(mj, actuatedMjb());
+  const data = new mj.MjData(model);
+  owned.push(model, data);
+  const fake = new FakeServer(server);
+  let physicsSteps = 0;
+  const driver = new PolicyDriver(mj, model, data, {
+    connect: fake.connect,
+    pacing: "asap",
+    autoReset: true,
+    reconnectDelayMs: () => 0,
+    stepPhysics: () => {
+      physicsSteps += 1;
+      mj.mj_step(model, data);
+    },
+    ...driverOptions,
+  });
+  return { mj, model, data, fake, driver, physicsSteps: () => physicsSteps };
+}
+
+/** Lets the fake server's timers run (it answers on setTimeout, like a socket would). */
+async function settle(rounds = 3) {
+  for (let i = 0; i < rounds; i++) await new Promise((r) => setTimeout(r, 0));
+}
+
+async function until(check: () => boolean, what: string) {
+  for (let i = 0; i < 200; i++) {
+    if (check()) return;
+    await settle(1);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const steps = (r: Received[]) => r.filter((m) => m.type === "step");
+const resets = (r: Received[]) => r.filter((m) => m.type === "reset");
+const list = (a: Float64Array) => Array.from(a);
+
+function copyState(data: MjData, na: number): PhysicsState {
+  return {
+    qpos: Float64Array.from(data.qpos as Float64Array),
+    qvel: Float64Array.from(data.qvel as Float64Array),
+    act: na > 0 ? Float64Array.from(data.act as Float64Array) : new Float64Array(),
+    time: data.time,
+  };
+}
+
+/** What the driver should have sent: the fake's episode and policy, stepped on a separate mjData. */
+function reference(mj: Mujoco, model: MjModel, seed: number, intervals: number, substeps: number) {
+  const data = new mj.MjData(model);
+  owned.push(data);
+  const init = fakeInitial(seed);
+  mj.mj_resetData(model, data);
+  data.qpos.set(init.qpos);
+  data.qvel.set(init.qvel);
+  data.act.set(init.act);
+  data.mocap_pos.set(init.mocap_pos);
+  data.mocap_quat.set(init.mocap_quat);
+  data.ctrl.set(init.ctrl);
+  data.time = init.time;
+  mj.mj_forward(model, data);
+  const out: { before: PhysicsState; after: PhysicsState }[] = [];
+  for (let k = 0; k < intervals; k++) {
+    for (let i = 0; i < substeps - 1; i++) mj.mj_step(model, data);
+    const before = copyState(data, model.na);
+    mj.mj_step(model, data);
+    const after = copyState(data, model.na);
+    out.push({ before, after });
+    data.ctrl.set(fakePolicy(after));
+  }
+  return out;
+}
+
+describe("PolicyDriver, closed loop against a fake server", () => {
+  it("sends the state before and after each interval's last substep, and applies each ctrl", async () => {
+    const { mj, model, data, fake, driver, physicsSteps } = await setup({ maxSteps: 12 });
+    await until(() => driver.phase === "ended", "12 steps");
+    const received = fake.socket.received;
+    expect(received[0]).toEqual({ type: "reset", seed: 0, state: null });
+    const sent = steps(received) as Extract<Received, { type: "step" }>[];
+    expect(sent.map((s) => s.seq)).toEqual([...Array(12).keys()]);
+    // 12 intervals of 5 substeps; nothing else stepped the data.
+    expect(physicsSteps()).toBe(60);
+    const want = reference(mj, model, 0, 12, 5);
+    for (let k = 0; k < 12; k++) {
+      for (const key of ["before", "after"] as const) {
+        const got = sent[k][key];
+        const exp = want[k][key];
+        expect(list(got.qpos)).toEqual(list(exp.qpos));
+        expect(list(got.qvel)).toEqual(list(exp.qvel));
+        expect(list(got.act)).toEqual(list(exp.act));
+        expect(got.time).toBe(exp.time);
+      }
+      // before is one 4 ms substep ahead of after; interval k ends at (k + 1) * 20 ms.
+      expect(sent[k].after.time).toBeCloseTo(0.02 * (k + 1), 12);
+      expect(sent[k].after.time - sent[k].before.time).toBeCloseTo(0.004, 12);
+    }
+    // The episode set the mocap body, and the last action's ctrl is in the data.
+    expect(list(data.mocap_pos as Float64Array)).toEqual([0.3, 1, 1.2]);
+    expect(list(data.ctrl as Float64Array)).toEqual(list(fakePolicy(sent[11].after)));
+    expect(driver.owning).toBe(false); // ended: free-running physics may take over
+  });
+
+  it("keeps the episode return, terms and step of the latest reply and measures round trips", async () => {
+    let clock = 1000;
+    const { fake, driver } = await setup(
+      { now: () => clock, latencyWindow: 3 },
+      { autoAnswer: false },
+    );
+    await until(() => fake.queue.length === 1, "the first step");
+    for (const ms of [5, 1, 9, 3]) {
+      clock += ms;
+      fake.answer();
+      await until(() => fake.queue.length === 1, "the next step");
+    }
+    expect(driver.recentLatencies).toEqual([1, 9, 3]); // the window keeps the last three
+    const s = driver.snapshot();
+    expect(s.latencyP50).toBe(3);
+    expect(s.step).toBe(4);
+    expect(s.episodeReturn).toBeCloseTo(fake.episodeReturn, 12);
+    expect(s.terms).toHaveLength(2);
+    expect(s.terms[0]).toBeLessThanOrEqual(1);
+    expect(s.phase).toBe("playing");
+    expect(s.hello?.reward_terms).toEqual(["upright", "effort"]);
+  });
+
+  it("starts the next episode with the next seed when one is done", async () => {
+    const { fake, driver } = await setup({}, { hello: fixtureHello({ episode_length: 3 }) });
+    await until(() => driver.snapshot().episodes === 3, "three episodes");
+    driver.stop();
+    const r = fake.socket.received;
+    expect(resets(r).map((m) => m.type === "reset" && m.seed)).toEqual([0, 1, 2]);
+    // three steps, then a reset, each time
+    expect(r.slice(0, 9).map((m) => m.type)).toEqual([
+      "reset",
+      ...["step", "step", "step", "reset"],
+      ...["step", "step", "step", "reset"],
+    ]);
+    expect(fake.socket.closedWith?.code).toBe(1000);
+  });
+
+  it("stops at done when autoReset is off", async () => {
+    const { fake, driver } = await setup(
+      { autoReset: false, maxSteps: 100 },
+      { hello: fixtureHello({ episode_length: 4 }) },
+    );
+    await until(() => driver.phase === "ended", "the end of the episode");
+    await settle();
+    expect(steps(fake.socket.received)).toHaveLength(4);
+    expect(resets(fake.socket.received)).toHaveLength(1);
+  });
+});
+
+describe("PolicyDriver pacing", () => {
+  it("runs one interval per ctrl_dt of wall time, times the speed, and waits for late replies", async () => {
+    let paused = false;
+    const { fake, driver, physicsSteps } = await setup(
+      { pacing: "realtime", isPaused: () => paused },
+      { autoAnswer: false },
+    );
+    await until(() => driver.phase === "playing", "the episode");
+    expect(driver.owning).toBe(true);
+    expect(driver.advance(0.01)).toBe(0); // half an interval: nothing yet
+    expect(driver.advance(0.01)).toBeCloseTo(0.02, 12); // one interval (5 x 4 ms)
+    expect(fake.queue).toHaveLength(1);
+    // The reply is late: a whole second passes and nothing is stepped on stale controls.
+    expect(driver.advance(1)).toBe(0);
+    expect(physicsSteps()).toBe(5);
+    // The reply comes: the owed time (capped at two intervals) lets the next interval start at once.
+    fake.answer();
+    await settle();
+    expect(fake.queue).toHaveLength(1);
+    expect(physicsSteps()).toBe(10);
+    fake.answer();
+    await settle();
+    expect(fake.queue).toHaveLength(1); // the second owed interval
+    fake.answer();
+    await settle();
+    expect(fake.queue).toHaveLength(0); // nothing owed any more
+    // advance() reports what was stepped since its last call, replies' intervals included.
+    expect(driver.advance(0)).toBeCloseTo(0.04, 12);
+    // Speed 2: 10 ms of wall time is one 20 ms interval.
+    driver.speed = 2;
+    expect(driver.advance(0.01)).toBeCloseTo(0.02, 12);
+    fake.answer();
+    // Paused: no time is owed and no interval starts.
+    paused = true;
+    expect(driver.advance(0.5)).toBe(0);
+    await settle();
+    expect(fake.queue).toHaveLength(0);
+    paused = false;
+    expect(driver.advance(0.005)).toBe(0);
+  });
+});
+
+describe("PolicyDriver errors and connections", () => {
+  it("shows a server error and goes on; a refused step restarts the episode where the robot is", async () => {
+    const { fake, driver, data } = await setup({}, { autoAnswer: false });
+    await until(() => fake.queue.length === 1, "the first step");
+    fake.socket.deliver({ type: "error", code: "bad_command", message: "3 values", seq: null });
+    expect(driver.snapshot().error).toBe("bad_command: 3 values");
+    expect(driver.phase).toBe("playing");
+    expect(resets(fake.socket.received)).toHaveLength(1);
+
+    const { seq } = fake.queue[0];
+    fake.queue.length = 0;
+    const qpos = list(data.qpos as Float64Array);
+    fake.socket.deliver({ type: "error", code: "bad_state", message: "NaN in qvel", seq });
+    const r = resets(fake.socket.received);
+    expect(r).toHaveLength(2);
+    const reset = r[1] as Extract<Received, { type: "reset" }>;
+    expect(reset.seed).toBe(0);
+    expect(list(reset.state?.qpos ?? new Float64Array())).toEqual(qpos);
+    await until(() => fake.queue.length === 1, "a step after the recovery");
+    expect(driver.snapshot().fatal).toBe(false);
+  });
+
+  it("closes with a clear error for a protocol version it does not know", async () => {
+    const { fake, driver } = await setup({}, { hello: fixtureHello({ version: 2 }) });
+    await until(() => driver.phase === "stopped", "the refusal");
+    const s = driver.snapshot();
+    expect(s.fatal).toBe(true);
+    expect(s.error).toMatch(/protocol version 2; this UI knows version 1/);
+    expect(fake.socket.closedWith?.code).toBe(1000);
+    expect(fake.socket.received).toEqual([]);
+  });
+
+  it("refuses a policy for a different model", async () => {
+    const { driver } = await setup({}, { hello: fixtureHello({ nq: 9, nu: 3 }) });
+    await until(() => driver.phase === "stopped", "the refusal");
+    expect(driver.snapshot().error).toMatch(/different model: nq 9 \(model here: 8\), nu 3/);
+  });
+
+  for (const [code, text] of [
+    [4404, /not in the library any more.*: gone/],
+    [4422, /cannot be played here: scene missing/],
+  ] as const) {
+    it(`stops on close code ${code}`, async () => {
+      const { fake, driver } = await setup({}, { autoAnswer: false });
+      await until(() => driver.phase === "playing", "the episode");
+      fake.socket.serverClose(code, code === 4404 ? "gone" : "scene missing");
+      expect(driver.phase).toBe("stopped");
+      expect(driver.snapshot().error).toMatch(text);
+      await settle();
+      expect(fake.sockets).toHaveLength(1);
+    });
+  }
+
+  it("reconnects after the worker died and resumes from the current state", async () => {
+    const { fake, driver, data } = await setup({}, { autoAnswer: false });
+    await until(() => fake.queue.length === 1, "the first step");
+    fake.answer();
+    await until(() => fake.queue.length === 1, "the second step");
+    fake.queue.length = 0;
+    const qpos = list(data.qpos as Float64Array);
+    const time = data.time;
+    fake.socket.serverClose(1011, "inference worker exited");
+    expect(driver.phase).toBe("reconnecting");
+    expect(driver.owning).toBe(false);
+    await until(
+      () => fake.sockets.length === 2 && fake.queue.length === 1,
+      "a step on the new socket",
+    );
+    const [reset] = fake.sockets[1].received as Extract<Received, { type: "reset" }>[];
+    expect(reset.type).toBe("reset");
+    expect(list(reset.state?.qpos ?? new Float64Array())).toEqual(qpos);
+    expect(reset.state?.time).toBe(time);
+    // The robot did not jump: the first new interval starts where the old one ended.
+    const step = fake.sockets[1].received[1] as Extract<Received, { type: "step" }>;
+    expect(step.after.time).toBeCloseTo(time + 0.02, 12);
+    expect(driver.snapshot().episodes).toBe(2);
+  });
+
+  it("gives up on a connection that never opens", async () => {
+    const { fake, driver } = await setup({}, {});
+    fake.socket.serverClose(1006);
+    expect(driver.phase).toBe("stopped");
+    expect(driver.snapshot().error).toMatch(/Could not connect.*1006/);
+  });
+
+  it("clips commands to the policy's range and sends them", async () => {
+    const { fake, driver } = await setup({}, { autoAnswer: false });
+    await until(() => driver.phase === "playing", "the episode");
+    expect(driver.setCommand([5, -0.5])).toEqual([1, -0.5]);
+    expect(driver.setCommand([Number.NaN, -9])).toEqual([0, -2]);
+    expect(fake.command).toEqual([0, -2]);
+  });
+});
+
+describe("quantile", () => {
+  it("interpolates between order statistics", () => {
+    expect(quantile([3, 1, 2], 0.5)).toBe(2);
+    expect(quantile([1, 2, 3, 4], 0.5)).toBe(2.5);
+    // p99 of 1..101: position 0.99 * 100 = 99 -> the 100th value
+    expect(
+      quantile(
+        [...Array(101).keys()].map((i) => i + 1),
+        0.99,
+      ),
+    ).toBe(100);
+    expect(quantile([], 0.5)).toBeNaN();
+  });
+});
