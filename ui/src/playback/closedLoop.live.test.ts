@@ -55,7 +55,7 @@ describe.skipIf(!url)("closed loop against a live inference server", () => {
       let answered = 0;
       try {
         const driver = await new Promise<PolicyDriver>((resolve) => {
-          const d: PolicyDriver = new PolicyDriver(mj, model, data, {
+          new PolicyDriver(mj, model, data, {
             connect: () => new WebSocket(url as string) as unknown as SocketLike,
             pacing: "asap",
             autoReset: false,
