@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, post, put
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
@@ -19,12 +19,34 @@ from litestar.status_codes import HTTP_409_CONFLICT
 
 from server.api.scenes import scene_or_error
 from server.rewards.types import ValidationReport
+from server.training.backends import DeviceReport
 from server.training.jobs import InvalidTransition, UnknownJob
 from server.training.library import UnknownPolicy
 from server.training.manager import TrainingManager
-from server.training.types import JobSpec, JobStatus
+from server.training.modal_backend import GPU, modal_configured
+from server.training.settings import TrainingSettings, write_training_settings
+from server.training.types import BackendName, JobSpec, JobStatus
 
 AnyRequest = Request[Any, Any, Any]
+
+
+class ModalStatus(msgspec.Struct, frozen=True, kw_only=True):
+    configured: bool
+    detail: str  # where the token was found, or how to configure one; never the token
+    gpu: str
+    max_concurrent: int
+    running: int
+
+
+class BackendsReport(msgspec.Struct, frozen=True, kw_only=True):
+    """Which device trains new jobs and why, for the settings page."""
+
+    selected: BackendName  # where new jobs go
+    local: DeviceReport
+    local_running: int
+    modal: ModalStatus
+    queued: int
+
 
 _INVALID_PROGRAM = {
     422: ResponseSpec(
@@ -97,6 +119,39 @@ class TrainingController(Controller):
         if not report.ok:
             raise InvalidProgramError(report)
         return manager.submit(data)
+
+    @get("/backends", sync_to_thread=False)
+    def backends(self, request: AnyRequest) -> BackendsReport:
+        """The local device (what JAX sees, and why), whether Modal is configured, and which one new jobs
+        use. Never contains credentials."""
+        manager = _manager(request)
+        configured, detail = modal_configured()
+        settings = manager.training_settings
+        return BackendsReport(
+            selected=settings.backend,
+            local=manager.device_report,
+            local_running=manager.running("local"),
+            modal=ModalStatus(
+                configured=configured,
+                detail=detail,
+                gpu=GPU,
+                max_concurrent=settings.modal_max_concurrent,
+                running=manager.running("modal"),
+            ),
+            queued=manager.store.count_in_state("queued"),
+        )
+
+    @get("/settings", sync_to_thread=False)
+    def get_settings(self, request: AnyRequest) -> TrainingSettings:
+        return _manager(request).training_settings
+
+    @put("/settings", sync_to_thread=False)
+    def put_settings(self, request: AnyRequest, data: JSONBody[TrainingSettings]) -> TrainingSettings:
+        """Saves the training settings (backend for new jobs, Modal limits); 400 on out-of-range values."""
+        manager = _manager(request)
+        write_training_settings(manager.database, data)
+        manager.apply_settings(data)
+        return data
 
     @get("/", sync_to_thread=False)
     def list_jobs(self, request: AnyRequest) -> list[JobStatus]:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from server.storage.database import Database
-from server.training.types import Device, JobSpec, JobState, JobStatus, TrainingProgress
+from server.training.types import BackendName, Device, JobSpec, JobState, JobStatus, TrainingProgress
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "queued": frozenset({"running", "cancelled"}),
@@ -68,6 +68,7 @@ def _status(row: sqlite3.Row, *, with_history: bool = True) -> JobStatus:
         error=row["error"],
         policy_id=row["policy_id"],
         resumable=bool(row["resumable"]),
+        backend=row["backend"],
     )
 
 
@@ -77,14 +78,14 @@ class JobStore:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def create(self, spec: JobSpec, device: Device) -> JobStatus:
+    def create(self, spec: JobSpec, device: Device, backend: BackendName = "local") -> JobStatus:
         job_id = uuid.uuid4().hex
         with self.database.transaction() as db:
             seq = db.execute("SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM training_jobs").fetchone()[0]
             db.execute(
-                "INSERT INTO training_jobs (id, state, spec, device, created_at, queue_seq) "
-                "VALUES (?, 'queued', ?, ?, ?, ?)",
-                (job_id, msgspec.json.encode(spec).decode(), device, _iso(_now()), seq),
+                "INSERT INTO training_jobs (id, state, spec, device, created_at, queue_seq, backend) "
+                "VALUES (?, 'queued', ?, ?, ?, ?, ?)",
+                (job_id, msgspec.json.encode(spec).decode(), device, _iso(_now()), seq, backend),
             )
         return self.get(job_id)
 
@@ -96,7 +97,10 @@ class JobStore:
 
     def all(self) -> list[JobStatus]:
         """Newest first, without history (the list view needs the latest point only)."""
-        rows = self.database.query("SELECT * FROM training_jobs ORDER BY created_at DESC, rowid DESC")
+        columns = "id, state, spec, device, created_at, started_at, finished_at, progress, error, policy_id, "
+        rows = self.database.query(
+            f"SELECT {columns} resumable, backend FROM training_jobs ORDER BY created_at DESC, rowid DESC"  # noqa: S608 (fixed column names)
+        )
         return [_status(row, with_history=False) for row in rows]
 
     def ids_in_state(self, state: JobState) -> list[str]:
@@ -105,9 +109,30 @@ class JobStore:
         )
         return [row["id"] for row in rows]
 
-    def next_queued(self) -> str | None:
-        ids = self.ids_in_state("queued")
-        return ids[0] if ids else None
+    def count_in_state(self, state: JobState) -> int:
+        rows = self.database.query("SELECT COUNT(*) AS n FROM training_jobs WHERE state = ?", (state,))
+        return int(rows[0]["n"])
+
+    def next_queued(self, backend: BackendName | None = None) -> str | None:
+        """The oldest queued job (of one backend when given)."""
+        if backend is None:
+            rows = self.database.query(
+                "SELECT id FROM training_jobs WHERE state = 'queued' ORDER BY queue_seq LIMIT 1"
+            )
+        else:
+            rows = self.database.query(
+                "SELECT id FROM training_jobs WHERE state = 'queued' AND backend = ? "
+                "ORDER BY queue_seq LIMIT 1",
+                (backend,),
+            )
+        return rows[0]["id"] if rows else None
+
+    def backend_of(self, job_id: str) -> BackendName:
+        rows = self.database.query("SELECT backend FROM training_jobs WHERE id = ?", (job_id,))
+        if not rows:
+            raise UnknownJob(job_id)
+        backend: BackendName = rows[0]["backend"]
+        return backend
 
     def run_info(self, job_id: str) -> tuple[bool, int | None, int]:
         """(resume from checkpoint, recorded worker pid, attempts so far)."""

@@ -16,14 +16,23 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import msgspec
 
-from server.rewards.checker import worker_env
 from server.settings import Settings
 from server.storage.database import Database
+from server.training.backends import (
+    DeviceReport,
+    LocalBackend,
+    RunHandle,
+    TrainingBackend,
+    describe_probe,
+    detect_device,
+    driver_present,
+    probe_device,
+)
 from server.training.jobs import InvalidTransition, JobStore
 from server.training.library import InvalidPolicy, PolicyLibrary
 from server.training.protocol import (
@@ -35,28 +44,15 @@ from server.training.protocol import (
     ProgressEvent,
     SucceededEvent,
 )
-from server.training.types import FINAL_STATES, Device, JobSpec, JobStatus
+from server.training.settings import TrainingSettings, read_training_settings
+from server.training.types import FINAL_STATES, BackendName, Device, JobSpec, JobStatus
 
 log = logging.getLogger(__name__)
 
 WORKER_MODULE = "server.training.worker"
-# Beyond the reward checker's allow-list, what a GPU run needs to find its devices and libraries.
-_GPU_ENV = ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "XLA_FLAGS")
 # A stream stops at these: interrupted ends this run too (a resume is a new run, watched anew).
 STREAM_END_STATES = FINAL_STATES | {"interrupted"}
-
-
-def detect_device() -> Device:
-    """ "gpu" when an NVIDIA driver is present; checked without importing JAX (the API never does)."""
-    return "gpu" if Path("/dev/nvidia0").exists() or Path("/proc/driver/nvidia/version").exists() else "cpu"
-
-
-def _describe_exit(returncode: int) -> str:
-    if returncode < 0:
-        name = signal.Signals(-returncode).name
-        hint = " (out of memory?)" if returncode == -signal.SIGKILL else ""
-        return f"the training process was killed by {name}{hint}"
-    return f"the training process exited with code {returncode} without reporting a result"
+__all__ = ["STREAM_END_STATES", "TrainingManager", "detect_device"]
 
 
 def _pid_runs_job(pid: int, job_dir: Path) -> bool:
@@ -69,7 +65,23 @@ def _pid_runs_job(pid: int, job_dir: Path) -> bool:
     return str(job_dir).encode() in cmdline
 
 
+def _modal_backend(settings: TrainingSettings) -> TrainingBackend:
+    from server.training.modal_backend import ModalBackend, ModalRemote
+
+    def connect() -> ModalRemote:
+        return ModalRemote(
+            timeout_s=settings.modal_timeout_s,
+            retries=settings.modal_retries,
+            max_containers=settings.modal_max_concurrent,
+        )
+
+    return ModalBackend(connect, capacity=settings.modal_max_concurrent)
+
+
 class TrainingManager:
+    """`backends` maps a backend name to its runner; by default a local one (worker processes on `device`,
+    `max_concurrent` at once) and Modal built from the saved training settings on first use."""
+
     def __init__(
         self,
         settings: Settings,
@@ -82,24 +94,65 @@ class TrainingManager:
         python: str = sys.executable,
         worker_module: str | None = None,
         poll_s: float = 0.25,
+        backends: Mapping[BackendName, TrainingBackend] | None = None,
     ) -> None:
         if max_concurrent < 1:
             raise ValueError(f"max_concurrent must be at least 1, not {max_concurrent}")
         self.settings = settings
+        self.database = database
         self.store = JobStore(database)
         self.library = library or PolicyLibrary(settings.data_dir)
         self.jobs_dir = settings.data_dir / "jobs"
         self.max_concurrent = max_concurrent
         self.auto_resume = auto_resume
         self.device: Device = device or detect_device()
+        self.device_report: DeviceReport = describe_probe(driver_present(), None, "not asked yet")
+        if device is not None or not driver_present():
+            self.device_report = (
+                describe_probe(False, [], None) if self.device == "cpu" else self.device_report
+            )
+        self._probe = device is None and driver_present()
         self.python = python
         self.worker_module = worker_module or WORKER_MODULE
         self.poll_s = poll_s
-        self._processes: dict[str, asyncio.subprocess.Process] = {}
+        self.training_settings = read_training_settings(database)
+        self.backends: dict[BackendName, TrainingBackend] = dict(backends or {})
+        self.backends.setdefault(
+            "local",
+            LocalBackend(
+                self.device, python=python, worker_module=self.worker_module, capacity=max_concurrent
+            ),
+        )
+        self._runs: dict[str, RunHandle] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._task_backend: dict[str, BackendName] = {}
         self._cancelling: set[str] = set()
         self._subscribers: dict[str, set[asyncio.Queue[JobStatus]]] = {}
         self._closed = False
+
+    # ---- backends -------------------------------------------------------------------------------
+    def backend(self, name: BackendName) -> TrainingBackend:
+        if name not in self.backends:  # Modal: built on first use, so its SDK is imported only then
+            self.backends[name] = _modal_backend(self.training_settings)
+        return self.backends[name]
+
+    def apply_settings(self, training: TrainingSettings) -> None:
+        """New jobs go to `training.backend`; Modal's capacity changes at once (running calls go on)."""
+        self.training_settings = training
+        modal = self.backends.get("modal")
+        if modal is not None:
+            modal.capacity = training.modal_max_concurrent
+        self._schedule()
+
+    async def probe(self) -> DeviceReport:
+        """Asks JAX (in a subprocess) which CUDA devices it sees; the local backend follows the answer."""
+        report = await probe_device(self.python)
+        self.device_report = report
+        self.device = report.device
+        local = self.backends.get("local")
+        if isinstance(local, LocalBackend):
+            local.device = report.device
+        return report
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -120,16 +173,22 @@ class TrainingManager:
             for job_id in self.store.ids_in_state("interrupted"):
                 if self.store.get(job_id).resumable:
                     self.store.transition(job_id, "queued", resume=True)
+        if self._probe:
+            self._probe = False
+            asyncio.get_running_loop().create_task(self.probe(), name="training-device-probe")
         self._schedule()
 
     async def close(self) -> None:
         self._closed = True
-        for job_id, process in list(self._processes.items()):
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            log.info("stopping training job %s (pid %d) for shutdown", job_id, process.pid)
+        for job_id, run in list(self._runs.items()):
+            run.detach()
+            log.info("stopping training job %s (pid %s) for shutdown", job_id, run.pid)
         tasks = list(self._tasks.values())
         await asyncio.gather(*tasks, return_exceptions=True)
+        for backend in self.backends.values():
+            closer = getattr(backend, "close", None)
+            if closer is not None:
+                closer()
 
     # ---- queries --------------------------------------------------------------------------------
     def job_dir(self, job_id: str) -> Path:
@@ -143,8 +202,11 @@ class TrainingManager:
         return self.store.all()
 
     def worker_pid(self, job_id: str) -> int | None:
-        process = self._processes.get(job_id)
-        return process.pid if process is not None else None
+        run = self._runs.get(job_id)
+        return run.pid if run is not None else None
+
+    def running(self, backend: BackendName | None = None) -> int:
+        return sum(1 for b in self._task_backend.values() if backend is None or b == backend)
 
     async def watch(self, job_id: str) -> AsyncIterator[JobStatus]:
         """The job's status now and on every change, ending after a state in STREAM_END_STATES."""
@@ -165,14 +227,20 @@ class TrainingManager:
                     del self._subscribers[job_id]
 
     # ---- commands -------------------------------------------------------------------------------
-    def submit(self, spec: JobSpec) -> JobStatus:
-        status = self.store.create(spec, self.device)
+    def submit(self, spec: JobSpec, backend: BackendName | None = None) -> JobStatus:
+        """Queues `spec` on `backend` (default: the user's setting). Fine-tuning stays local: the base
+        policy's files live on this computer."""
+        chosen: BackendName = backend or self.training_settings.backend
+        if spec.base_policy_id is not None:
+            chosen = "local"
+        device: Device = "gpu" if chosen == "modal" else self.device
+        status = self.store.create(spec, device, chosen)
         self._schedule()
         return self.store.get(status.job_id)
 
     async def cancel(self, job_id: str, *, timeout_s: float = 10.0) -> JobStatus:
-        """A queued or interrupted job is cancelled at once; a running one has its worker SIGKILLed (it
-        ignores SIGTERM by contract) and is cancelled when the process is gone. InvalidTransition when the
+        """A queued or interrupted job is cancelled at once; a running one has its run stopped (a worker is
+        SIGKILLed, a Modal call cancelled) and is cancelled when it has stopped. InvalidTransition when the
         job is already final."""
         status = self.store.get(job_id)
         if status.state in ("queued", "interrupted"):
@@ -182,10 +250,9 @@ class TrainingManager:
         if status.state != "running":
             raise InvalidTransition(job_id, status.state, "cancelled")
         self._cancelling.add(job_id)
-        process = self._processes.get(job_id)
-        if process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
+        run = self._runs.get(job_id)
+        if run is not None:
+            run.cancel()
         task = self._tasks.get(job_id)
         if task is not None:
             with contextlib.suppress(TimeoutError):
@@ -193,7 +260,7 @@ class TrainingManager:
         return self.store.get(job_id)
 
     def resume(self, job_id: str) -> JobStatus:
-        """Queues an interrupted job again, continuing from its checkpoint when it has one."""
+        """Queues an interrupted job again, continuing from its checkpoint (or Modal call) when it has one."""
         status = self.store.get(job_id)
         if status.state != "interrupted":
             raise InvalidTransition(job_id, status.state, "queued")
@@ -204,16 +271,27 @@ class TrainingManager:
 
     # ---- running --------------------------------------------------------------------------------
     def _schedule(self) -> None:
-        """Starts queued jobs, oldest first, while fewer than max_concurrent run."""
-        while not self._closed and len(self._tasks) < self.max_concurrent:
-            job_id = self.store.next_queued()
-            if job_id is None:
-                return
-            self.store.transition(job_id, "running")
-            self._notify(job_id)
-            self._tasks[job_id] = asyncio.get_running_loop().create_task(
-                self._run(job_id), name=f"training-{job_id}"
+        """Starts queued jobs, oldest first, on each backend while it has room."""
+        if self._closed:
+            return
+        names: tuple[BackendName, ...] = ("local", "modal")
+        for name in names:
+            # Modal's capacity before its backend exists (it is built when its first job runs).
+            capacity = (
+                self.backends[name].capacity
+                if name in self.backends
+                else self.training_settings.modal_max_concurrent
             )
+            while self.running(name) < capacity:
+                job_id = self.store.next_queued(name)
+                if job_id is None:
+                    break
+                self.store.transition(job_id, "running")
+                self._notify(job_id)
+                self._task_backend[job_id] = name
+                self._tasks[job_id] = asyncio.get_running_loop().create_task(
+                    self._run(job_id), name=f"training-{job_id}"
+                )
 
     def _notify(self, job_id: str) -> None:
         subscribers = self._subscribers.get(job_id)
@@ -224,7 +302,13 @@ class TrainingManager:
             queue.put_nowait(status)
 
     def _interrupt(self, job_id: str, cause: str) -> None:
-        resumable = (self.job_dir(job_id) / "checkpoint.json").is_file()
+        backend = self.store.backend_of(job_id)
+        job_dir = self.job_dir(job_id)
+        resumable = (
+            self.backends[backend].resumable(job_dir)
+            if backend in self.backends
+            else (job_dir / "checkpoint.json").is_file() or (job_dir / "modal_call.json").is_file()
+        )
         self.store.transition(job_id, "interrupted", error=cause, resumable=resumable)
 
     def _write_job_file(self, job_id: str, spec: JobSpec, resume: bool) -> None:
@@ -244,60 +328,46 @@ class TrainingManager:
         tmp.write_bytes(msgspec.json.encode(job))
         tmp.replace(job_dir / JOB_FILE)
 
-    def _env(self) -> dict[str, str]:
-        env = worker_env()
-        env.pop("JAX_PLATFORMS", None)  # the checker pins CPU; training should get the accelerator
-        if self.device == "cpu":
-            env["JAX_PLATFORMS"] = "cpu"
-        env |= {key: os.environ[key] for key in _GPU_ENV if key in os.environ}
-        return env
-
     async def _run(self, job_id: str) -> None:
         try:
-            await self._run_worker(job_id)
+            await self._run_job(job_id)
         except Exception as exc:
             log.exception("training job %s: the manager failed", job_id)
             with contextlib.suppress(InvalidTransition):
                 self.store.transition(job_id, "failed", error=f"could not run the job: {exc}")
         finally:
-            self._processes.pop(job_id, None)
+            self._runs.pop(job_id, None)
             self._tasks.pop(job_id, None)
+            self._task_backend.pop(job_id, None)
             self._cancelling.discard(job_id)
             self._notify(job_id)
             self._schedule()
 
-    async def _run_worker(self, job_id: str) -> None:
+    async def _run_job(self, job_id: str) -> None:
         status = self.store.get(job_id)
+        backend = self.backend(status.backend)
         resume, _pid, _attempt = self.store.run_info(job_id)
         job_dir = self.job_dir(job_id)
         job_dir.mkdir(parents=True, exist_ok=True)
         events = job_dir / EVENTS_FILE
         if not resume:  # a fresh run: nothing from an earlier attempt may be mistaken for this one's
-            for stale in (EVENTS_FILE, "checkpoint.msgpack", "checkpoint.json"):
+            for stale in backend.work_files:
                 (job_dir / stale).unlink(missing_ok=True)
         shutil.rmtree(job_dir / "policy", ignore_errors=True)
         self._write_job_file(job_id, status.spec, resume)
         offset = events.stat().st_size if events.exists() else 0
-        with (job_dir / "worker.log").open("ab") as log_file:
-            process = await asyncio.create_subprocess_exec(
-                self.python,
-                "-m",
-                self.worker_module,
-                str(job_dir),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=log_file,
-                env=self._env(),
-                cwd=str(job_dir),
-            )
-        self._processes[job_id] = process
-        self.store.set_pid(job_id, process.pid)
-        if self._closed or job_id in self._cancelling:  # close() or cancel() came while it was starting
-            process.kill()
-        log.info("training job %s: worker %d started (resume=%s)", job_id, process.pid, resume)
+        run = await backend.launch(job_id, job_dir, resume=resume)
+        self._runs[job_id] = run
+        if run.pid is not None:
+            self.store.set_pid(job_id, run.pid)
+        if job_id in self._cancelling:  # cancel() came while it was starting
+            run.cancel()
+        elif self._closed:  # close() came while it was starting
+            run.detach()
+        log.info("training job %s: %s run started (resume=%s)", job_id, backend.name, resume)
         tail = _Tail(events, offset)
         final: SucceededEvent | FailedEvent | None = None
-        wait = asyncio.ensure_future(process.wait())
+        wait = asyncio.ensure_future(run.wait())
         while True:
             done, _ = await asyncio.wait({wait}, timeout=self.poll_s)
             for event in tail.read():
@@ -314,9 +384,11 @@ class TrainingManager:
                 self.store.add_progress(job_id, event.progress)
             else:
                 final = event
-        self._finish(job_id, returncode, final)
+        self._finish(job_id, returncode, final, run)
 
-    def _finish(self, job_id: str, returncode: int, final: SucceededEvent | FailedEvent | None) -> None:
+    def _finish(
+        self, job_id: str, returncode: int, final: SucceededEvent | FailedEvent | None, run: RunHandle
+    ) -> None:
         if job_id in self._cancelling:
             self.store.transition(job_id, "cancelled", error="cancelled while running")
         elif isinstance(final, SucceededEvent) and returncode == 0:
@@ -331,7 +403,7 @@ class TrainingManager:
         elif self._closed:
             self._interrupt(job_id, "the server stopped while this job was running")
         else:
-            self._interrupt(job_id, _describe_exit(returncode))
+            self._interrupt(job_id, run.exit_cause(returncode))
         log.info("training job %s: %s", job_id, self.store.get(job_id).state)
 
 

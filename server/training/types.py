@@ -10,6 +10,7 @@ import msgspec
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
 FINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 Device = Literal["cpu", "gpu"]
+BackendName = Literal["local", "modal"]  # this computer's worker process, or a Modal function call
 
 
 class JobSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -51,7 +52,8 @@ class JobStatus(msgspec.Struct, frozen=True, kw_only=True):
     history: list[TrainingProgress]  # every evaluation so far (for the curves)
     error: str | None  # for failed/interrupted: what happened, naming the reward term when known
     policy_id: str | None  # set when succeeded
-    resumable: bool  # interrupted with a checkpoint to resume from
+    resumable: bool  # interrupted with a checkpoint (local) or a live remote call (modal) to resume from
+    backend: BackendName = "local"
 
 
 class NetworkConfig(msgspec.Struct, frozen=True, kw_only=True):

@@ -48,7 +48,14 @@ from server.training.protocol import (
 )
 
 # Kept from the parent environment on top of checker.worker_env's allow-list: they select the accelerator.
-_DEVICE_VARS = ("JAX_PLATFORMS", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "XLA_FLAGS")
+_DEVICE_VARS = (
+    "JAX_PLATFORMS",
+    "CUDA_VISIBLE_DEVICES",
+    "LD_LIBRARY_PATH",
+    "XLA_FLAGS",
+    "XLA_PYTHON_CLIENT_PREALLOCATE",  # backends.GPU_MEMORY_ENV: share the card with inference
+    "XLA_PYTHON_CLIENT_MEM_FRACTION",
+)
 
 
 def scrub_environment() -> None:

@@ -313,6 +313,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/training/backends": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Backends */
+        get: operations["ApiTrainingBackendsBackends"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/training/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GetSettings */
+        get: operations["ApiTrainingSettingsGetSettings"];
+        /** PutSettings */
+        put: operations["ApiTrainingSettingsPutSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/training/start": {
         parameters: {
             query?: never;
@@ -402,6 +437,15 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** BackendsReport */
+        BackendsReport: {
+            local: components["schemas"]["DeviceReport"];
+            local_running: number;
+            modal: components["schemas"]["ModalStatus"];
+            queued: number;
+            /** @enum {string} */
+            selected: "local" | "modal";
+        };
         /** ClientReport */
         ClientReport: {
             /** @default  */
@@ -409,6 +453,14 @@ export interface components {
             webgl: boolean;
             /** @default  */
             webgl_renderer: string;
+        };
+        /** DeviceReport */
+        DeviceReport: {
+            /** @enum {string} */
+            device: "cpu" | "gpu";
+            name: string;
+            probed: boolean;
+            reason: string;
         };
         /** Diagnostics */
         Diagnostics: {
@@ -471,6 +523,11 @@ export interface components {
         };
         /** JobStatus */
         JobStatus: {
+            /**
+             * @default local
+             * @enum {string}
+             */
+            backend: "local" | "modal";
             /** Format: date-time */
             created_at: string;
             /** @enum {string} */
@@ -486,6 +543,14 @@ export interface components {
             started_at: string | null;
             /** @enum {string} */
             state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+        };
+        /** ModalStatus */
+        ModalStatus: {
+            configured: boolean;
+            detail: string;
+            gpu: string;
+            max_concurrent: number;
+            running: number;
         };
         /** NetworkConfig */
         NetworkConfig: {
@@ -674,6 +739,20 @@ export interface components {
             steps_per_second: number;
             task_reward: number | null;
             total_steps: number;
+        };
+        /** TrainingSettings */
+        TrainingSettings: {
+            /**
+             * @default local
+             * @enum {string}
+             */
+            backend: "local" | "modal";
+            /** @default 100 */
+            modal_max_concurrent: number;
+            /** @default 2 */
+            modal_retries: number;
+            /** @default 14400 */
+            modal_timeout_s: number;
         };
         /** UnknownSceneBody */
         UnknownSceneBody: {
@@ -1412,6 +1491,85 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobStatus"][];
+                };
+            };
+        };
+    };
+    ApiTrainingBackendsBackends: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackendsReport"];
+                };
+            };
+        };
+    };
+    ApiTrainingSettingsGetSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrainingSettings"];
+                };
+            };
+        };
+    };
+    ApiTrainingSettingsPutSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrainingSettings"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrainingSettings"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
                 };
             };
         };
