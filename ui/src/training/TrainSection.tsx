@@ -1,4 +1,5 @@
 import { useState } from "react";
+import { BackendSettings } from "../settings/BackendSettings";
 import type { ProgramError } from "../tasks/api";
 import { ErrorList } from "../tasks/DraftResult";
 import { messageOf } from "../tasks/draft";
@@ -113,6 +114,7 @@ export function TrainSection({
           onChange={(e) => setName(e.target.value)}
         />
       </label>
+      <BackendSettings />
       <output className="task-note train-estimate" aria-label="Time estimate">
         Estimated time: {estimateText(preset, estimate, steps !== null)}
       </output>

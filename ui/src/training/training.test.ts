@@ -35,6 +35,7 @@ function job(state: JobState, extra: Partial<JobStatus> = {}): JobStatus {
   return {
     job_id: "j1",
     state,
+    backend: "local",
     spec: {
       scene_id: "CartpoleBalance",
       program: "x",
