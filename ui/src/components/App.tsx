@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { UNAUTHORIZED_MESSAGE } from "../api/token";
 import { LibraryView } from "../library/LibraryView";
+import type { PlaybackTarget } from "../playback/PlaybackPanel";
 import { TaskPanel } from "../tasks/TaskPanel";
 import { TrainingPanel } from "../training/TrainingPanel";
 import { useTraining } from "../training/useTraining";
@@ -28,12 +29,42 @@ export function App() {
     (id: string) => list?.scenes.find((s) => s.id === id)?.name ?? id,
     [list],
   );
+  // A policy playing live in the viewer: its scene is opened and the library closed.
+  const [playback, setPlayback] = useState<PlaybackTarget | null>(null);
+  const [playError, setPlayError] = useState<string | null>(null);
+  const play = useCallback(
+    (target: PlaybackTarget) => {
+      if (list && !list.scenes.some((s) => s.id === target.sceneId)) {
+        setPlayError(
+          `Cannot play "${target.name}": its scene ${target.sceneId} is not available here.`,
+        );
+        return;
+      }
+      setPlayError(null);
+      setSelectedId(target.sceneId);
+      setPlayback(target);
+      setLibrary({ open: false, focus: null });
+    },
+    [list],
+  );
+  const selectScene = useCallback((id: string) => {
+    setSelectedId(id);
+    setPlayback((p) => (p && p.sceneId === id ? p : null));
+  }, []);
 
   return (
     <div className="app">
       <header className="header">
         <span className="brand">Robocoach</span>
         <span className="header-note">MuJoCo Playground scenes, simulated in your browser</span>
+        {playError && (
+          <span className="app-error" role="alert">
+            {playError}
+            <button type="button" onClick={() => setPlayError(null)}>
+              Dismiss
+            </button>
+          </span>
+        )}
         <button
           type="button"
           className="header-button"
@@ -43,9 +74,14 @@ export function App() {
           Library
         </button>
       </header>
-      <ScenePicker list={list} error={error} selectedId={selectedId} onSelect={setSelectedId} />
+      <ScenePicker list={list} error={error} selectedId={selectedId} onSelect={selectScene} />
       {scene ? (
-        <SceneView key={scene.id} scene={scene} />
+        <SceneView
+          key={scene.id}
+          scene={scene}
+          playback={playback?.sceneId === scene.id ? playback : null}
+          onStopPlayback={() => setPlayback(null)}
+        />
       ) : (
         <main className="scene-view">
           <div className="viewport" data-state={error ? "error" : "loading"}>
@@ -72,6 +108,7 @@ export function App() {
             training={training}
             sceneName={sceneName}
             onOpenPolicy={(id) => setLibrary({ open: true, focus: id })}
+            onPlayPolicy={play}
           />
         </TaskPanel>
       )}
@@ -79,6 +116,7 @@ export function App() {
         <LibraryView
           focusId={library.focus}
           sceneName={sceneName}
+          onPlay={play}
           onClose={() => setLibrary({ open: false, focus: null })}
         />
       )}

@@ -1,6 +1,7 @@
 import wasmUrl from "@mujoco/mujoco/mujoco.wasm?url";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { fetchModel, type SceneInfo } from "../api/client";
+import { PlaybackPanel, type PlaybackTarget } from "../playback/PlaybackPanel";
 import { loadModelFromMjb } from "../sim/model";
 import { getMujoco } from "../sim/mujoco";
 import { Simulation } from "../sim/simulation";
@@ -19,8 +20,19 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Toolbar, viewport and status bar for one scene. Remount (key) per scene. */
-export function SceneView({ scene }: { scene: SceneInfo }) {
+/**
+ * Toolbar, viewport and status bar for one scene. Remount (key) per scene. With `playback`, a trained
+ * policy drives the robot live and its panel replaces the toolbar until `onStopPlayback`.
+ */
+export function SceneView({
+  scene,
+  playback = null,
+  onStopPlayback,
+}: {
+  scene: SceneInfo;
+  playback?: PlaybackTarget | null;
+  onStopPlayback?: () => void;
+}) {
   const hostRef = useRef<HTMLDivElement>(null);
   const { id: sceneId, name: sceneName, robot } = scene;
   const controller = useRef<SceneController | null>(null);
@@ -113,10 +125,17 @@ export function SceneView({ scene }: { scene: SceneInfo }) {
     setKeyframe(key);
     sim()?.reset(key >= 0 ? key : null);
   };
-  const onFollow = (on: boolean) => {
+  const onFollow = useCallback((on: boolean) => {
     setFollow(on);
     if (controller.current) controller.current.viewer.follow = on;
-  };
+  }, []);
+  const ready = view.state === "ready";
+  const playing = playback !== null && ready && controller.current !== null;
+  // The camera follows the robot while a policy plays (the user can turn it off).
+  const playbackId = playback?.policyId ?? null;
+  useEffect(() => {
+    if (playbackId && ready) onFollow(true);
+  }, [playbackId, ready, onFollow]);
 
   return (
     <main className="scene-view">
@@ -125,18 +144,22 @@ export function SceneView({ scene }: { scene: SceneInfo }) {
         <span className="scene-robot">
           {scene.robot} · {scene.num_actuators} actuator{scene.num_actuators === 1 ? "" : "s"}
         </span>
-        <Toolbar
-          disabled={view.state !== "ready"}
-          paused={paused}
-          keyframes={keyframes}
-          keyframe={keyframe}
-          follow={follow}
-          onPlayPause={onPlayPause}
-          onStep={onStep}
-          onReset={onReset}
-          onKeyframe={onKeyframe}
-          onFollow={onFollow}
-        />
+        {playing ? (
+          <span className="playback-badge">Playing a policy</span>
+        ) : (
+          <Toolbar
+            disabled={view.state !== "ready"}
+            paused={paused}
+            keyframes={keyframes}
+            keyframe={keyframe}
+            follow={follow}
+            onPlayPause={onPlayPause}
+            onStep={onStep}
+            onReset={onReset}
+            onKeyframe={onKeyframe}
+            onFollow={onFollow}
+          />
+        )}
       </div>
       <div className="viewport" data-state={view.state} data-scene-id={scene.id}>
         {/* the controller adds its own canvas ("Simulation viewport") here */}
@@ -146,6 +169,18 @@ export function SceneView({ scene }: { scene: SceneInfo }) {
             <div className="spinner" aria-hidden="true" />
             {view.message}
           </div>
+        )}
+        {playing && playback && controller.current && (
+          <PlaybackPanel
+            key={playback.policyId}
+            controller={controller.current}
+            target={playback}
+            paused={paused}
+            follow={follow}
+            onPlayPause={onPlayPause}
+            onFollow={onFollow}
+            onStop={() => onStopPlayback?.()}
+          />
         )}
         {view.state === "error" && (
           <div className="overlay overlay-error" role="alert">

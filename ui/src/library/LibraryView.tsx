@@ -1,4 +1,5 @@
 import { type FormEvent, useCallback, useEffect, useMemo, useRef, useState } from "react";
+import type { PlaybackTarget } from "../playback/PlaybackPanel";
 import { messageOf } from "../tasks/draft";
 import { Chart } from "../training/Chart";
 import { formatDate, formatReward, rewardChart } from "../training/format";
@@ -16,10 +17,13 @@ import {
 export function LibraryView({
   focusId,
   sceneName,
+  onPlay,
   onClose,
 }: {
   focusId: string | null;
   sceneName: (id: string) => string;
+  /** Plays the policy live in the viewer (closes the library). */
+  onPlay?: (target: PlaybackTarget) => void;
   onClose: () => void;
 }) {
   const [policies, setPolicies] = useState<PolicySummary[] | null>(null);
@@ -164,6 +168,17 @@ export function LibraryView({
                     </>
                   ) : (
                     <>
+                      {onPlay && (
+                        <button
+                          type="button"
+                          className="primary"
+                          onClick={() =>
+                            onPlay({ policyId: p.id, sceneId: p.scene_id, name: p.name || p.id })
+                          }
+                        >
+                          Play
+                        </button>
+                      )}
                       <button type="button" onClick={() => setRenaming(p.id)}>
                         Rename
                       </button>

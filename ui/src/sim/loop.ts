@@ -4,7 +4,11 @@
  * to a capped amount on each tick.
  */
 
-import type { Simulation } from "./simulation";
+/** What the loop advances: a Simulation, or anything that paces one (live policy playback). */
+export interface Advancer {
+  /** Catches up with `wallSeconds` of real time; returns the physics steps taken. */
+  advance(wallSeconds: number): number;
+}
 
 export interface LoopOptions {
   intervalMs?: number;
@@ -14,7 +18,7 @@ export interface LoopOptions {
 }
 
 /** Starts stepping `sim`; returns a function that stops the loop. */
-export function startPhysicsLoop(sim: Simulation, options: LoopOptions = {}): () => void {
+export function startPhysicsLoop(sim: Advancer, options: LoopOptions = {}): () => void {
   const now = options.now ?? (() => performance.now());
   let last = now();
   const timer = setInterval(() => {

@@ -136,6 +136,14 @@ export class Simulation {
     return steps;
   }
 
+  /**
+   * Counts `sim` simulated seconds against `wall` real seconds in the real-time factor, for stepping
+   * done outside advance() (a policy playing live owns stepping and waits for its replies).
+   */
+  recordProgress(wall: number, sim: number): void {
+    this.record(Math.max(0, wall), sim);
+  }
+
   private record(wall: number, sim: number): void {
     this.samples.push({ wall, sim });
     let total = 0;

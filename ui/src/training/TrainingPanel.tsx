@@ -1,4 +1,5 @@
 import { useEffect, useMemo, useRef } from "react";
+import type { PlaybackTarget } from "../playback/PlaybackPanel";
 import { Chart } from "./Chart";
 import {
   actionsFor,
@@ -21,10 +22,12 @@ export function TrainingPanel({
   training,
   sceneName,
   onOpenPolicy,
+  onPlayPolicy,
 }: {
   training: Training;
   sceneName: (id: string) => string;
   onOpenPolicy: (policyId: string) => void;
+  onPlayPolicy?: (target: PlaybackTarget) => void;
 }) {
   const { jobs, current, error } = training;
   const section = useRef<HTMLElement>(null);
@@ -53,6 +56,7 @@ export function TrainingPanel({
           onCancel={() => void training.cancel()}
           onResume={() => void training.resume()}
           onOpenPolicy={onOpenPolicy}
+          onPlayPolicy={onPlayPolicy}
         />
       )}
       {jobs && jobs.length > 0 && (
@@ -86,12 +90,14 @@ function JobView({
   onCancel,
   onResume,
   onOpenPolicy,
+  onPlayPolicy,
 }: {
   job: JobStatus;
   sceneName: string;
   onCancel: () => void;
   onResume: () => void;
   onOpenPolicy: (policyId: string) => void;
+  onPlayPolicy?: (target: PlaybackTarget) => void;
 }) {
   const percent = progressPercent(job);
   const actions = actionsFor(job);
@@ -164,6 +170,26 @@ function JobView({
           >
             Open in library
           </a>
+          {onPlayPolicy && (
+            <>
+              {" "}
+              <button
+                type="button"
+                className="primary"
+                onClick={() => {
+                  if (job.policy_id) {
+                    onPlayPolicy({
+                      policyId: job.policy_id,
+                      sceneId: job.spec.scene_id,
+                      name: job.spec.name || sceneName,
+                    });
+                  }
+                }}
+              >
+                Play policy
+              </button>
+            </>
+          )}
         </p>
       )}
       {job.history.length > 0 && (

@@ -17,6 +17,16 @@ export interface StatusSnapshot {
   dragging: boolean;
 }
 
+/**
+ * Something that steps the simulation itself while `owning` is true (a policy playing live): the
+ * free-running physics leaves the data alone then, and `advance` gets the elapsed wall time instead.
+ */
+export interface Stepper {
+  readonly owning: boolean;
+  /** Paces itself to `wallSeconds` of real time; returns the simulated seconds it stepped. */
+  advance(wallSeconds: number): number;
+}
+
 export interface FrameInfo {
   webglRenderer: string;
 }
@@ -25,6 +35,7 @@ export class SceneController {
   readonly viewer: Viewer;
   readonly perturber: Perturber;
   private stopPhysics: (() => void) | null = null;
+  private stepper: Stepper | null = null;
   private frameRequest = 0;
   private firstFrameDone = false;
   private dragAnchor: Vec3 | null = null;
@@ -55,10 +66,31 @@ export class SceneController {
     this.viewer.setModel(sim.model, sim.data);
   }
 
+  /** Hands stepping to `stepper` whenever it owns it; null gives it back to the free-running loop. */
+  attach(stepper: Stepper | null): void {
+    this.stepper = stepper;
+  }
+
+  /** One physics tick: the attached stepper's while it owns stepping, else free-running physics. */
+  private advance(wallSeconds: number): number {
+    const stepper = this.stepper;
+    if (stepper) {
+      const simulated = stepper.advance(wallSeconds);
+      if (stepper.owning || simulated > 0) {
+        this.sim.recordProgress(wallSeconds, simulated);
+        return Math.round(simulated / this.sim.timestep);
+      }
+    }
+    return this.sim.advance(wallSeconds);
+  }
+
   start(): void {
-    this.stopPhysics = startPhysicsLoop(this.sim, {
-      onError: (error) => this.callbacks.onError?.(error),
-    });
+    this.stopPhysics = startPhysicsLoop(
+      { advance: (dt) => this.advance(dt) },
+      {
+        onError: (error) => this.callbacks.onError?.(error),
+      },
+    );
     const frame = () => {
       if (this.disposed) return;
       this.frameRequest = requestAnimationFrame(frame);
@@ -138,6 +170,7 @@ export class SceneController {
     this.disposed = true;
     cancelAnimationFrame(this.frameRequest);
     this.stopPhysics?.();
+    this.stepper = null;
     for (const [type, handler] of this.listeners)
       this.viewer.canvas.removeEventListener(type, handler);
     this.viewer.dispose();
