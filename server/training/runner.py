@@ -78,8 +78,14 @@ def device_kind() -> Device:
     return "gpu" if jax.default_backend() == "gpu" else "cpu"
 
 
-def load_scene(scene_id: str, scene_cache_dir: Path) -> Scene:
-    """Load the env as the reward trace worker and the scene export do: impl "jax", shared Menagerie."""
+def load_scene(
+    scene_id: str,
+    scene_cache_dir: Path,
+    extra_overrides: Callable[[Any], dict[str, Any]] | None = None,
+) -> Scene:
+    """Load the env as the reward trace worker and the scene export do: impl "jax", shared Menagerie.
+
+    `extra_overrides(default_config)` adds config overrides (playback switches observation noise off)."""
     from mujoco_playground import dm_control_suite, locomotion, registry
 
     from server.scenes.compat import patch_playground_compat
@@ -92,8 +98,10 @@ def load_scene(scene_id: str, scene_cache_dir: Path) -> Scene:
     if scene_id not in registry.ALL_ENVS:
         raise TrainingFailed(f"unknown scene {scene_id!r}")
     config = registry.get_default_config(scene_id)
-    overrides = {"impl": "jax"} if "impl" in config else None
-    env = registry.load(scene_id, config_overrides=overrides)
+    overrides: dict[str, Any] = {"impl": "jax"} if "impl" in config else {}
+    if extra_overrides is not None:
+        overrides |= extra_overrides(config)
+    env = registry.load(scene_id, config_overrides=overrides or None)
     family: SceneFamily = (
         "classic_control"
         if scene_id in dm_control_suite.ALL_ENVS

@@ -1,0 +1,349 @@
+"""A trained policy playing against physics simulated elsewhere. Worker only (imports JAX).
+
+`PlaybackModel` holds one policy and its training env (observation noise off, the policy's reward
+program around it) and two jitted functions, compiled once per policy:
+
+- `begin(rng, command)`: the env's own reset, the policy's first action, and the ctrl the env applies
+  for it;
+- `advance(state, action, before, after, command)`: the env's own `step` with Playground's physics
+  function `mjx_env.step` swapped for one that returns the browser's result (see
+  docs/INFERENCE_PROTOCOL.md), then the next action and its ctrl.
+
+The ctrl for an action comes from tracing the env's `step` with a physics function that records the
+ctrl it is given, so the action scale and default-pose offsets are the env's own, for every env.
+`PlaybackSession` is one browser tab's episode: its env state lives on the device between steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from mujoco import mjx
+from mujoco_playground._src import mjx_env
+
+from server.inference.env_config import command_spec, playback_overrides
+from server.inference.protocol import (
+    PROTOCOL_VERSION,
+    Action,
+    CommandSpec,
+    Episode,
+    Hello,
+    PhysicsState,
+    from_bytes,
+    to_bytes,
+)
+from server.rewards.compile import compile_program
+from server.rewards.vocabulary import build_entries
+from server.training import policy_files
+from server.training.reward_env import TASK_METRIC, RewardEnv, term_metric
+from server.training.runner import load_scene
+
+COMMAND_KEY = "command"  # Playground's joystick envs keep the command in state.info under this key
+Physics = Callable[..., Any]
+
+
+class PlaybackError(ValueError):
+    """A policy that cannot be played (the message is for the user)."""
+
+
+class UnsupportedSceneError(PlaybackError):
+    """The env's step does not advance physics through `mjx_env.step` exactly once."""
+
+
+@contextlib.contextmanager
+def physics(function: Physics) -> Iterator[list[int]]:
+    """Swap Playground's physics function while tracing; yields a list counting its calls."""
+    calls: list[int] = []
+
+    def counted(model: Any, data: Any, ctrl: Any, n_substeps: int = 1) -> Any:
+        calls.append(1)
+        return function(model, data, ctrl, n_substeps)
+
+    original = mjx_env.step
+    mjx_env.step = counted
+    try:
+        yield calls
+    finally:
+        mjx_env.step = original
+
+
+@dataclass(frozen=True)
+class BrowserState:
+    """A PhysicsState decoded to arrays (float32, as MJX on the CPU computes)."""
+
+    qpos: jax.Array
+    qvel: jax.Array
+    act: jax.Array
+    time: jax.Array
+    qacc_warmstart: jax.Array
+
+
+jax.tree_util.register_dataclass(
+    BrowserState, data_fields=["qpos", "qvel", "act", "time", "qacc_warmstart"], meta_fields=[]
+)
+
+
+def replayed_physics(before: BrowserState, after: BrowserState) -> Physics:
+    """What `mj_step` leaves in mjData: derived quantities from `before`, positions from `after`."""
+
+    def step(model: Any, data: Any, ctrl: Any, n_substeps: int = 1) -> Any:
+        del n_substeps  # the browser ran them all
+        start = data.replace(
+            qpos=before.qpos,
+            qvel=before.qvel,
+            act=before.act,
+            time=before.time,
+            ctrl=ctrl,
+            qacc_warmstart=before.qacc_warmstart,
+        )
+        forward = mjx.forward(model, start)
+        return forward.replace(qpos=after.qpos, qvel=after.qvel, act=after.act, time=after.time)
+
+    return step
+
+
+class PlaybackModel:
+    def __init__(self, policy_dir: Path, scene_cache_dir: Path) -> None:
+        try:
+            self.manifest, params = policy_files.load_policy(policy_dir)
+        except policy_files.PolicyFileError as exc:
+            raise PlaybackError(str(exc)) from exc
+        from brax.training.agents.ppo import networks as ppo_networks
+
+        from server.training.runner import TrainingFailed
+
+        scene_id = self.manifest.scene_id
+        try:
+            scene = load_scene(scene_id, scene_cache_dir, extra_overrides=playback_overrides)
+        except TrainingFailed as exc:
+            raise PlaybackError(str(exc)) from exc
+        self.base = scene.env
+        self.episode_length = scene.episode_length
+        compiled = compile_program(self.manifest.program, build_entries(scene_id, self.base))
+        self.env = RewardEnv(self.base, compiled)
+        self.terms = list(compiled.names)
+        self.weights = [float(compiled.weights[name]) for name in self.terms]
+        networks = policy_files.make_networks(self.manifest)
+        policy = ppo_networks.make_inference_fn(networks)(params, deterministic=True)
+        key = jax.random.PRNGKey(0)  # unused by a deterministic policy
+        self.policy: Callable[[Any], jax.Array] = lambda obs: policy(obs, key)[0]
+
+        model = self.base.mj_model
+        self.nq, self.nv, self.na, self.nu = model.nq, model.nv, model.na, model.nu
+        self.nmocap = model.nmocap
+        self.timestep = float(model.opt.timestep)
+        self.ctrl_dt = float(self.base.dt)
+        self.substeps = max(1, round(self.ctrl_dt / self.timestep))
+
+        probe = jax.eval_shape(self.base.reset, jax.random.PRNGKey(0))
+        self.command: CommandSpec | None = None
+        if COMMAND_KEY in probe.info:
+            size = int(np.prod(probe.info[COMMAND_KEY].shape))
+            self.command = command_spec(self.base._config, size)
+
+        self._begin = jax.jit(self._begin_impl)
+        self._advance = jax.jit(self._advance_impl)
+
+    # -- traced ----------------------------------------------------------------------------------
+
+    def _with_command(self, state: Any, command: jax.Array | None) -> Any:
+        if command is None or self.command is None:
+            return state
+        info = dict(state.info)
+        info[COMMAND_KEY] = command.reshape(info[COMMAND_KEY].shape).astype(info[COMMAND_KEY].dtype)
+        return state.replace(info=info)
+
+    def _ctrl_for(self, state: Any, action: jax.Array) -> jax.Array:
+        recorded: list[jax.Array] = []
+
+        def record(model: Any, data: Any, ctrl: Any, n_substeps: int = 1) -> Any:
+            recorded.append(jnp.broadcast_to(ctrl, (self.nu,)))
+            return data
+
+        # Envs write into the info and metrics dicts they are given: hand this throwaway step copies.
+        scratch = state.replace(info=dict(state.info), metrics=dict(state.metrics))
+        with physics(record) as calls:
+            self.base.step(scratch, action)
+        if len(calls) != 1:
+            raise UnsupportedSceneError(
+                f"scene {self.manifest.scene_id} advances physics {len(calls)} times per step; "
+                "live playback needs exactly one"
+            )
+        return recorded[0]
+
+    def _outputs(self, state: Any, command: jax.Array | None) -> tuple[Any, jax.Array, jax.Array]:
+        state = self._with_command(state, command)
+        action = self.policy(state.obs)
+        return state, action, self._ctrl_for(state, action)
+
+    def _begin_impl(self, rng: jax.Array, command: jax.Array | None) -> tuple[Any, jax.Array, jax.Array]:
+        return self._outputs(self.env.reset(rng), command)
+
+    def _advance_impl(
+        self,
+        state: Any,
+        action: jax.Array,
+        before: BrowserState,
+        after: BrowserState,
+        command: jax.Array | None,
+    ) -> tuple[Any, jax.Array, jax.Array]:
+        with physics(replayed_physics(before, after)) as calls:
+            stepped = self.env.step(self._with_command(state, command), action)
+        if len(calls) != 1:
+            raise UnsupportedSceneError(
+                f"scene {self.manifest.scene_id} advances physics {len(calls)} times per step; "
+                "live playback needs exactly one"
+            )
+        return self._outputs(stepped, command)
+
+    # -- host side -------------------------------------------------------------------------------
+
+    def hello(self) -> Hello:
+        return Hello(
+            version=PROTOCOL_VERSION,
+            policy_id=self.manifest.policy_id,
+            scene_id=self.manifest.scene_id,
+            ctrl_dt=self.ctrl_dt,
+            timestep=self.timestep,
+            substeps=self.substeps,
+            nq=self.nq,
+            nv=self.nv,
+            na=self.na,
+            nu=self.nu,
+            send=["qpos", "qvel", "act", "time", "qacc_warmstart"],
+            reward_terms=self.terms,
+            weights=self.weights,
+            episode_length=self.episode_length,
+            command=self.command,
+        )
+
+    def browser_state(self, state: PhysicsState, name: str, *, warmstart: bool) -> BrowserState:
+        """Decode and check a PhysicsState; ValueError names the first problem. Without `warmstart`
+        the solver starts from zero accelerations (a state to start an episode from)."""
+        if not np.isfinite(state.time):
+            raise ValueError(f"{name}.time is NaN or infinite")
+        if warmstart:
+            start = from_bytes(state.qacc_warmstart, self.nv, f"{name}.qacc_warmstart")
+        else:
+            start = np.zeros(self.nv)
+        return BrowserState(
+            qpos=jnp.asarray(from_bytes(state.qpos, self.nq, f"{name}.qpos"), jnp.float32),
+            qvel=jnp.asarray(from_bytes(state.qvel, self.nv, f"{name}.qvel"), jnp.float32),
+            act=jnp.asarray(from_bytes(state.act, self.na, f"{name}.act"), jnp.float32),
+            time=jnp.asarray(state.time, jnp.float32),
+            qacc_warmstart=jnp.asarray(start, jnp.float32),
+        )
+
+    def warm_up(self) -> None:
+        """Compile both functions before the first browser frame needs them."""
+        session = PlaybackSession(self)
+        session.reset(0)
+        zeros = PhysicsState(
+            qpos=to_bytes(np.asarray(self.base.mj_model.qpos0)),
+            qvel=to_bytes(np.zeros(self.nv)),
+            act=to_bytes(np.zeros(self.na)),
+            time=0.0,
+            qacc_warmstart=to_bytes(np.zeros(self.nv)),
+        )
+        session.step(0, zeros, zeros)
+
+
+class PlaybackSession:
+    """One browser tab's episode against a PlaybackModel."""
+
+    def __init__(self, model: PlaybackModel) -> None:
+        self.model = model
+        self.state: Any = None
+        self.action: jax.Array | None = None
+        self.steps = 0
+        self.episode_return = 0.0
+        # None: the env draws and redraws commands as in training. Once the user sets one, it is held
+        # (the env's redraws are overwritten each step). A reset's own observation still shows the
+        # env's drawn command: the held one takes over from the first step.
+        self.command: np.ndarray | None = None
+
+    def _command_array(self) -> jax.Array | None:
+        return None if self.command is None else jnp.asarray(self.command)
+
+    def _command_list(self, state: Any) -> list[float] | None:
+        if self.model.command is None:
+            return None
+        return [float(v) for v in np.ravel(jax.device_get(state.info[COMMAND_KEY]))]
+
+    def set_command(self, values: list[float]) -> None:
+        spec = self.model.command
+        if spec is None:
+            raise ValueError("this policy takes no command")
+        if len(values) != len(spec.names):
+            raise ValueError(f"the command has {len(spec.names)} components ({', '.join(spec.names)})")
+        if not all(np.isfinite(values)):
+            raise ValueError("the command contains NaN or infinite values")
+        self.command = np.clip(np.asarray(values, np.float32), spec.low, spec.high).astype(np.float32)
+
+    def reset(self, seed: int, resume_from: PhysicsState | None = None) -> Episode:
+        m = self.model
+        start = None if resume_from is None else m.browser_state(resume_from, "state", warmstart=False)
+        state, action, ctrl = m._begin(jax.random.PRNGKey(seed), self._command_array())
+        if start is not None:
+            # A fresh episode memory around the browser's current pose: one step that ends where the
+            # robot already is (so its observation is computed from that pose), with a zero action.
+            zero = jnp.zeros_like(action)
+            state, action, ctrl = m._advance(state, zero, start, start, self._command_array())
+        self.state, self.action = state, action
+        self.steps, self.episode_return = 0, 0.0
+        data = state.data
+        qpos, qvel, act, time, mocap_pos, mocap_quat, ctrl_host = jax.device_get(
+            (data.qpos, data.qvel, data.act, data.time, data.mocap_pos, data.mocap_quat, ctrl)
+        )
+        return Episode(
+            qpos=to_bytes(qpos),
+            qvel=to_bytes(qvel),
+            act=to_bytes(act),
+            time=float(time),
+            mocap_pos=to_bytes(mocap_pos),
+            mocap_quat=to_bytes(mocap_quat),
+            ctrl=to_bytes(ctrl_host),
+            command=self._command_list(state),
+        )
+
+    def step(self, seq: int, before: PhysicsState, after: PhysicsState) -> Action:
+        m = self.model
+        if self.state is None or self.action is None:
+            raise LookupError("no episode: send reset first")
+        b = m.browser_state(before, "before", warmstart=True)
+        a = m.browser_state(after, "after", warmstart=False)
+        state, action, ctrl = m._advance(self.state, self.action, b, a, self._command_array())
+        metrics = state.metrics
+        reward, terms, task, done, ctrl_host = jax.device_get(
+            (
+                state.reward,
+                [metrics[term_metric(name)] for name in m.terms],
+                metrics[TASK_METRIC],
+                state.done,
+                ctrl,
+            )
+        )
+        if not np.all(np.isfinite(ctrl_host)):
+            # Keep the last good state: the session can go on after a reset.
+            raise ArithmeticError("the policy produced NaN controls for this state")
+        self.state, self.action = state, action
+        self.steps += 1
+        self.episode_return += float(reward)
+        return Action(
+            seq=seq,
+            ctrl=to_bytes(ctrl_host),
+            reward=float(reward),
+            terms=[float(t) for t in terms],
+            task_reward=float(task),
+            episode_return=self.episode_return,
+            step=self.steps,
+            done=bool(done > 0.5) or self.steps >= m.episode_length,
+            command=self._command_list(state),
+        )

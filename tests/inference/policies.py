@@ -1,0 +1,32 @@
+"""Policies for playback tests: an untrained policy (random initial weights) saved like a trained one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from server.training import policy_files
+from server.training.presets import build_config
+from server.training.runner import _draft_manifest, load_scene
+from server.training.types import JobSpec, PolicyManifest
+
+PROGRAMS = {
+    "CartpoleBalance": (
+        '"""Pole up."""\n\nWEIGHTS = dict(up=1.0)\n\n\ndef up(s):\n    return jnp.cos(s.pole_angle)\n'
+    ),
+    "Go1JoystickFlatTerrain": (
+        '"""Walk forward."""\n\nWEIGHTS = dict(forward=1.0, smooth=-0.1)\n\n\n'
+        "def forward(s):\n    return s.base_lin_vel[0]\n\n\n"
+        "def smooth(s):\n    return jnp.sum(jnp.square(s.action - s.prev_action))\n"
+    ),
+}
+
+
+def save_untrained_policy(directory: Path, scene_id: str, scene_cache: Path) -> PolicyManifest:
+    """A policy folder for `scene_id` whose network has its initial (random, nonzero) weights."""
+    spec = JobSpec(scene_id=scene_id, program=PROGRAMS[scene_id], name=f"untrained {scene_id}")
+    scene = load_scene(scene_id, scene_cache)
+    config = build_config(
+        "cpu_quick", scene_id=scene_id, family=scene.family, episode_length=scene.episode_length
+    )
+    manifest = _draft_manifest(spec, scene, config, job_id=None, policy_id=None)
+    return policy_files.save_policy(directory, policy_files.params_template(manifest), manifest)
