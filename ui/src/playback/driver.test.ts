@@ -296,6 +296,26 @@ describe("PolicyDriver errors and connections", () => {
     expect(driver.snapshot().episodes).toBe(2);
   });
 
+  it("treats a step left unanswered as a lost worker and reconnects", async () => {
+    let clock = 0;
+    const { fake, driver } = await setup(
+      { pacing: "realtime", now: () => clock, replyTimeoutMs: 5000 },
+      { autoAnswer: false },
+    );
+    await until(() => driver.phase === "playing", "the episode");
+    driver.advance(0.02);
+    expect(fake.queue).toHaveLength(1);
+    clock += 4000;
+    driver.advance(0.004);
+    expect(driver.phase).toBe("playing");
+    clock += 2000;
+    driver.advance(0.004);
+    expect(driver.phase).toBe("reconnecting");
+    expect(driver.snapshot().error).toMatch(/did not answer for 6 s/);
+    expect(fake.sockets[0].closedWith?.code).toBe(1000);
+    await until(() => driver.phase === "playing" && fake.sockets.length === 2, "the new session");
+  });
+
   it("gives up on a connection that never opens", async () => {
     const { fake, driver } = await setup({}, {});
     fake.socket.serverClose(1006);

@@ -65,6 +65,10 @@ export interface DriverOptions {
   maxSteps?: number;
   /** Replies whose round trip is kept for the latency readout. */
   latencyWindow?: number;
+  /**
+   * "realtime" only: a step unanswered this long (ms) counts as a lost worker (reconnect). Default 20 s.
+   */
+  replyTimeoutMs?: number;
   /** Reconnect attempts in a row before giving up. */
   maxReconnects?: number;
   reconnectDelayMs?: (attempt: number) => number;
@@ -215,6 +219,14 @@ export class PolicyDriver {
    * simulated seconds stepped since the last call (intervals started by replies included).
    */
   advance(wallSeconds: number): number {
+    const pending = this.pending;
+    if (pending && this.now() - pending.sentAt > (this.options.replyTimeoutMs ?? 20_000)) {
+      // A worker that hangs without dying: drop the connection and resume on a new one.
+      const waited = ((this.now() - pending.sentAt) / 1000).toFixed(0);
+      this.closeSocket(1000, "no reply");
+      this.closed(CLOSE_WORKER_FAILED, `no reply for ${waited} s`);
+      this.errorText = `The policy did not answer for ${waited} s`;
+    }
     const hello = this.helloMessage;
     if (hello && this.phaseValue === "playing" && !this.options.isPaused?.()) {
       // Owe at most two intervals: a stall must not turn into a fast-forward burst.

@@ -172,11 +172,13 @@ function JobView({
           </a>
           {onPlayPolicy && (
             <>
-              {" "}
-              <button
-                type="button"
-                className="primary"
-                onClick={() => {
+              {" · "}
+              {/* A link like "Open in library" (not a button: the viewer's own "Play" button keeps a
+                  unique accessible name). */}
+              <a
+                href={`#play=${encodeURIComponent(job.policy_id)}`}
+                onClick={(e) => {
+                  e.preventDefault();
                   if (job.policy_id) {
                     onPlayPolicy({
                       policyId: job.policy_id,
@@ -187,7 +189,7 @@ function JobView({
                 }}
               >
                 Play policy
-              </button>
+              </a>
             </>
           )}
         </p>
