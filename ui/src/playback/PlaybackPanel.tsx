@@ -195,9 +195,19 @@ function CommandPad({
   const [values, setValues] = useState<number[]>(() => spec.names.map((_, i) => current?.[i] ?? 0));
   const rest = useRef(values);
   const held = useRef(new Set<string>());
+  // Until the user drives, the pad shows the command the env chose (joystick envs sample one).
+  const touched = useRef(false);
+  const serverCommand = current?.join(",") ?? "";
+  useEffect(() => {
+    if (touched.current || !serverCommand) return;
+    const next = serverCommand.split(",").map(Number);
+    rest.current = next;
+    setValues(next);
+  }, [serverCommand]);
 
   const send = useCallback(
     (next: number[]) => {
+      touched.current = true;
       setValues(next);
       onCommand(next);
     },
