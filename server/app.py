@@ -17,6 +17,7 @@ from litestar.types import ControllerRouterHandler
 
 from server.api.diagnostics import diagnostics, report_client
 from server.api.health import health
+from server.api.inference import play_policy
 from server.api.llm import list_providers, save_api_key, select_provider
 from server.api.models import ModelsController
 from server.api.policy import generate_policy
@@ -24,6 +25,7 @@ from server.api.preferences import get_preferences, put_preferences
 from server.api.rewards import get_vocabulary, validate_program
 from server.api.scenes import ScenesController
 from server.api.training import TrainingController
+from server.inference.service import InferenceService
 from server.llm.config import load_llm_config
 from server.llm.service import LLMService
 from server.rewards.checker import RewardChecker
@@ -73,12 +75,15 @@ def create_app(settings: Settings) -> Litestar:
         app.state.llm = LLMService(settings, load_llm_config(), database)
         training = TrainingManager(settings, database)
         app.state.training = training
+        inference = InferenceService(settings)  # a worker per policy being played, started on demand
+        app.state.inference = inference
         if settings.build_scenes_on_start:
             scenes.start()
         training.start()
         try:
             yield
         finally:
+            await inference.close()
             await training.close()
             await rewards.close()
             await scenes.close()
@@ -99,6 +104,7 @@ def create_app(settings: Settings) -> Litestar:
         generate_policy,
         TrainingController,
         ModelsController,
+        play_policy,
     ]
     if (settings.ui_dist / "index.html").is_file():
         handlers.append(

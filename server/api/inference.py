@@ -1,0 +1,115 @@
+"""`WS /api/models/{policy_id}/inference`: live playback of a trained policy (docs/INFERENCE_PROTOCOL.md).
+
+The handler relays binary frames between the browser and the policy's inference worker; it never
+decodes state arrays or runs model code itself. The token and Host/Origin checks happen before this
+runs (server.security), as for every /api path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath
+
+from server.inference.protocol import (
+    CLOSE_UNKNOWN_MODEL,
+    CLOSE_UNPLAYABLE,
+    CLOSE_WORKER_FAILED,
+    MAX_FRAME_BYTES,
+    Error,
+    Status,
+    encode,
+)
+from server.inference.service import InferenceService, PlaybackLink, PlaybackUnavailable
+from server.training.library import PolicyLibrary, UnknownPolicy
+
+log = logging.getLogger(__name__)
+AnySocket = WebSocket[Any, Any, Any]
+_REASON_BYTES = 120  # a close reason must fit in 123 bytes
+
+
+def _reason(text: str) -> str:
+    encoded = text.encode()[:_REASON_BYTES]
+    return encoded.decode(errors="ignore")
+
+
+async def _client_to_worker(socket: AnySocket, link: PlaybackLink) -> None:
+    while True:
+        message = await socket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        frame = message.get("bytes")
+        if not isinstance(frame, bytes):
+            reply = Error(code="bad_frame", message="text frames are not part of the protocol; send binary")
+            await socket.send_bytes(encode(reply))
+        elif len(frame) > MAX_FRAME_BYTES:
+            reply = Error(code="bad_frame", message=f"frame larger than {MAX_FRAME_BYTES} bytes")
+            await socket.send_bytes(encode(reply))
+        else:
+            link.send(frame)
+
+
+async def _worker_to_client(socket: AnySocket, link: PlaybackLink) -> None:
+    while (frame := await link.replies.get()) is not None:
+        await socket.send_bytes(frame)
+    reason = "the inference worker stopped (see inference-worker.log); reconnect to start a new one"
+    await socket.close(code=CLOSE_WORKER_FAILED, reason=_reason(reason))
+
+
+async def _relay(socket: AnySocket, link: PlaybackLink) -> None:
+    tasks = [
+        asyncio.ensure_future(_client_to_worker(socket, link)),
+        asyncio.ensure_future(_worker_to_client(socket, link)),
+    ]
+    try:
+        done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            exc = task.exception()
+            if exc is not None and not isinstance(exc, WebSocketDisconnect | ConnectionError):
+                raise exc
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, ConnectionError):
+                await task
+
+
+@websocket("/api/models/{policy_id:str}/inference")
+async def play_policy(socket: AnySocket, policy_id: FromPath[str]) -> None:
+    """Play a trained policy: binary msgpack frames, protocol version 1 (docs/INFERENCE_PROTOCOL.md)."""
+    await socket.accept()
+    library: PolicyLibrary = socket.app.state.training.library
+    service: InferenceService = socket.app.state.inference
+    try:
+        library.get(policy_id)
+    except UnknownPolicy as exc:
+        await socket.close(code=CLOSE_UNKNOWN_MODEL, reason=_reason(str(exc)))
+        return
+    try:
+        link = await service.open(policy_id, library.folder(policy_id))
+    except PlaybackUnavailable as exc:
+        await socket.close(code=CLOSE_UNPLAYABLE, reason=_reason(str(exc)))
+        return
+    try:
+        if not link.ready:
+            await socket.send_bytes(encode(Status(phase="compiling", message="compiling the policy")))
+        try:
+            hello = await link.hello()
+        except PlaybackUnavailable as exc:
+            log.warning("policy %s cannot be played: %s", policy_id, exc)
+            await socket.send_bytes(encode(Error(code="internal", message=str(exc))))
+            await socket.close(code=CLOSE_UNPLAYABLE, reason=_reason(str(exc)))
+            return
+        await socket.send_bytes(encode(Status(phase="ready")))
+        await socket.send_bytes(hello)
+        await _relay(socket, link)
+    except (WebSocketDisconnect, ConnectionError):
+        pass
+    finally:
+        link.close()

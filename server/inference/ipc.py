@@ -1,0 +1,68 @@
+"""Framing between the API process and an inference worker: length-prefixed msgpack over its stdin and
+stdout. No JAX here. The worker answers each request with the frames for that session, in order.
+
+Session id -1 is the worker itself: its first message is either `[Hello]` (compiled and ready) or
+`[Error]` (it cannot play this policy; it exits).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import IO, Literal
+
+import msgspec
+
+WORKER_SESSION = -1
+_LENGTH = struct.Struct(">I")
+MAX_MESSAGE_BYTES = 64 * 2**20
+
+
+class ToWorker(msgspec.Struct, frozen=True, array_like=True):
+    session: int
+    kind: Literal["open", "frame", "close"]
+    frame: bytes = b""
+
+
+class FromWorker(msgspec.Struct, frozen=True, array_like=True):
+    session: int
+    frames: list[bytes]  # encoded server messages (server.inference.protocol), to send as they are
+
+
+_encoder = msgspec.msgpack.Encoder()
+_to_worker = msgspec.msgpack.Decoder(ToWorker)
+_from_worker = msgspec.msgpack.Decoder(FromWorker)
+
+
+def pack(message: ToWorker | FromWorker) -> bytes:
+    body = _encoder.encode(message)
+    return _LENGTH.pack(len(body)) + body
+
+
+def length_of(header: bytes) -> int:
+    (length,) = _LENGTH.unpack(header)
+    if length > MAX_MESSAGE_BYTES:
+        raise ValueError(f"message of {length} bytes exceeds {MAX_MESSAGE_BYTES}")
+    return int(length)
+
+
+HEADER_BYTES = _LENGTH.size
+
+
+def decode_to_worker(body: bytes) -> ToWorker:
+    message: ToWorker = _to_worker.decode(body)
+    return message
+
+
+def decode_from_worker(body: bytes) -> FromWorker:
+    message: FromWorker = _from_worker.decode(body)
+    return message
+
+
+def read_blocking(stream: IO[bytes]) -> bytes | None:
+    """One message body from a blocking stream; None at end of stream."""
+    header = stream.read(HEADER_BYTES)
+    if len(header) < HEADER_BYTES:
+        return None
+    length = length_of(header)
+    body = stream.read(length)
+    return body if len(body) == length else None

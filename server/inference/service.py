@@ -1,0 +1,204 @@
+"""Live playback in the API process: one inference worker per policy being played, shared by all the
+browser sessions playing it. No JAX here; the worker does the work (server.inference.worker).
+
+A worker starts on a policy's first session and compiles before it says hello; sessions opened
+meanwhile wait for that hello (the socket shows "compiling"). It stays up `idle_s` after its last
+session closes, so a reconnect or a replay does not compile again. If it dies, its sessions get
+`None` (the socket closes with 1011) and the next session starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import sys
+from pathlib import Path
+
+from server.inference import ipc
+from server.inference.protocol import Error, Hello, decode_server
+from server.rewards.checker import worker_env
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+WORKER_MODULE = "server.inference.worker"
+IDLE_SECONDS = 120.0
+
+
+class PlaybackUnavailable(RuntimeError):  # noqa: N818 (reads as the condition)
+    """The policy cannot be played here; the message says why."""
+
+
+class _Worker:
+    def __init__(self, policy_id: str, process: asyncio.subprocess.Process) -> None:
+        self.policy_id = policy_id
+        self.process = process
+        self.hello: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.sessions: dict[int, asyncio.Queue[bytes | None]] = {}
+        self.alive = True
+        self.idle_timer: asyncio.TimerHandle | None = None
+        self.reader = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        stdout = self.process.stdout
+        assert stdout is not None
+        try:
+            while True:
+                header = await stdout.readexactly(ipc.HEADER_BYTES)
+                body = await stdout.readexactly(ipc.length_of(header))
+                message = ipc.decode_from_worker(body)
+                if message.session == ipc.WORKER_SESSION:
+                    if not self.hello.done():
+                        self.hello.set_result(message.frames[0])
+                    continue
+                queue = self.sessions.get(message.session)
+                if queue is not None:
+                    for frame in message.frames:
+                        queue.put_nowait(frame)
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            pass
+        finally:
+            self.alive = False
+            code = await self.process.wait()
+            if not self.hello.done():
+                self.hello.set_exception(
+                    PlaybackUnavailable(f"the inference worker exited (code {code}) before it was ready")
+                )
+            for queue in self.sessions.values():
+                queue.put_nowait(None)
+            log.info("inference worker for %s exited with code %s", self.policy_id, code)
+
+    def send(self, message: ipc.ToWorker) -> None:
+        stdin = self.process.stdin
+        if not self.alive or stdin is None or stdin.is_closing():
+            raise ConnectionError("the inference worker is not running")
+        stdin.write(ipc.pack(message))
+
+    async def stop(self) -> None:
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+        stdin = self.process.stdin
+        if stdin is not None and not stdin.is_closing():
+            stdin.close()  # the worker exits at end of input
+        try:
+            await asyncio.wait_for(self.process.wait(), 5.0)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            await self.process.wait()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.reader
+
+
+class PlaybackLink:
+    """One browser session's line to its worker."""
+
+    def __init__(self, service: InferenceService, worker: _Worker, session: int) -> None:
+        self._service = service
+        self._worker = worker
+        self.session = session
+        self.replies: asyncio.Queue[bytes | None] = asyncio.Queue()
+        worker.sessions[session] = self.replies
+        worker.send(ipc.ToWorker(session, "open"))
+
+    @property
+    def ready(self) -> bool:
+        return self._worker.hello.done()
+
+    async def hello(self) -> bytes:
+        """The worker's encoded Hello; PlaybackUnavailable if it could not load or compile the policy."""
+        frame = await asyncio.shield(self._worker.hello)
+        message = decode_server(frame)
+        if isinstance(message, Error):
+            raise PlaybackUnavailable(message.message)
+        assert isinstance(message, Hello)
+        return frame
+
+    def send(self, frame: bytes) -> None:
+        self._worker.send(ipc.ToWorker(self.session, "frame", frame))
+
+    def close(self) -> None:
+        self._worker.sessions.pop(self.session, None)
+        with contextlib.suppress(ConnectionError):
+            self._worker.send(ipc.ToWorker(self.session, "close"))
+        self._service._released(self._worker)
+
+
+class InferenceService:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        python: str = sys.executable,
+        worker_module: str = WORKER_MODULE,
+        idle_s: float = IDLE_SECONDS,
+    ) -> None:
+        self.settings = settings
+        self.python = python
+        self.worker_module = worker_module
+        self.idle_s = idle_s
+        self._workers: dict[str, _Worker] = {}
+        self._ids = itertools.count(1)
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    @property
+    def log_dir(self) -> Path:
+        return self.settings.data_dir / "logs"
+
+    async def open(self, policy_id: str, policy_dir: Path) -> PlaybackLink:
+        async with self._lock:
+            if self._closed:
+                raise PlaybackUnavailable("the server is shutting down")
+            worker = self._workers.get(policy_id)
+            if worker is None or not worker.alive:
+                worker = await self._start(policy_id, policy_dir)
+                self._workers[policy_id] = worker
+            if worker.idle_timer is not None:
+                worker.idle_timer.cancel()
+                worker.idle_timer = None
+            return PlaybackLink(self, worker, next(self._ids))
+
+    async def _start(self, policy_id: str, policy_dir: Path) -> _Worker:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        # worker_env pins JAX to the CPU, which is what playback wants even beside a GPU: one world per
+        # call is hundreds of tiny kernels, faster on the CPU than launched on a GPU, and the card
+        # stays free for training.
+        env = worker_env()
+        with (self.log_dir / "inference-worker.log").open("ab") as log_file:
+            process = await asyncio.create_subprocess_exec(
+                self.python,
+                "-m",
+                self.worker_module,
+                str(policy_dir),
+                str(self.settings.cache_dir),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log_file,
+                env=env,
+            )
+        log.info("inference worker %d started for policy %s", process.pid, policy_id)
+        return _Worker(policy_id, process)
+
+    def _released(self, worker: _Worker) -> None:
+        if worker.sessions or not worker.alive or self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        worker.idle_timer = loop.call_later(self.idle_s, lambda: asyncio.ensure_future(self._retire(worker)))
+
+    async def _retire(self, worker: _Worker) -> None:
+        async with self._lock:
+            if worker.sessions:
+                return
+            if self._workers.get(worker.policy_id) is worker:
+                del self._workers[worker.policy_id]
+        await worker.stop()
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._closed = True
+            workers = list(self._workers.values())
+            self._workers.clear()
+        await asyncio.gather(*(worker.stop() for worker in workers))

@@ -1,0 +1,124 @@
+"""The inference worker: `python -m server.inference.worker POLICY_DIR SCENE_CACHE_DIR`. One per policy.
+
+It loads the policy and its env, compiles the playback functions (before announcing itself ready), then
+serves any number of browser sessions for that policy over stdin/stdout (server.inference.ipc). Each
+session is one episode state; requests are answered in order, one at a time.
+
+The policy's reward program is model-written code, so this process starts like the training worker:
+allow-listed environment, no core files, bounded address space (server.training.worker's helpers).
+Anything it prints goes to stderr (the API points it at a log file): stdout carries only frames.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import IO, Any
+
+from server.inference import ipc
+from server.inference.protocol import (
+    Error,
+    FrameError,
+    Reset,
+    SetCommand,
+    Step,
+    decode_client,
+    encode,
+)
+
+
+def _private_stdout() -> IO[bytes]:
+    """The IPC stream: a duplicate of fd 1; fd 1 itself then points at stderr so stray prints
+    (from JAX, brax, or a reward program) cannot corrupt the frames."""
+    channel = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return channel
+
+
+def handle(session: Any, frame: bytes) -> bytes:
+    """One client frame -> its encoded reply (empty for none); every failure becomes an Error."""
+    seq: int | None = None
+    try:
+        message = decode_client(frame)
+        if isinstance(message, Step):
+            seq = message.seq
+            return encode(session.step(message.seq, message.before, message.after))
+        if isinstance(message, Reset):
+            return encode(session.reset(message.seed, message.state))
+        if isinstance(message, SetCommand):
+            try:
+                session.set_command(message.values)
+            except ValueError as exc:
+                return encode(Error(code="bad_command", message=str(exc)))
+            return b""  # no reply: every Action carries the command in force
+    except FrameError as exc:
+        return encode(Error(code="bad_frame", message=str(exc)))
+    except LookupError as exc:
+        return encode(Error(code="no_episode", message=str(exc).strip("'\""), seq=seq))
+    except (ValueError, ArithmeticError) as exc:
+        return encode(Error(code="bad_state", message=str(exc), seq=seq))
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        return encode(Error(code="internal", message=f"{type(exc).__name__}: {exc}"[:500], seq=seq))
+    return encode(Error(code="bad_frame", message="unhandled message type"))
+
+
+def serve(policy_dir: Path, scene_cache_dir: Path, channel: IO[bytes], requests: IO[bytes]) -> int:
+    def send(session: int, frames: list[bytes]) -> None:
+        channel.write(ipc.pack(ipc.FromWorker(session, frames)))
+        channel.flush()
+
+    import jax
+
+    from server.inference.session import PlaybackError, PlaybackModel, PlaybackSession
+
+    jax.config.update("jax_compilation_cache_dir", str(scene_cache_dir / "jax-compilation"))  # type: ignore[no-untyped-call]
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)  # type: ignore[no-untyped-call]
+    try:
+        model = PlaybackModel(policy_dir, scene_cache_dir)
+        model.warm_up()
+    except PlaybackError as exc:
+        send(ipc.WORKER_SESSION, [encode(Error(code="internal", message=str(exc)))])
+        return 3
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        message = f"cannot play this policy: {type(exc).__name__}: {exc}"[:1000]
+        send(ipc.WORKER_SESSION, [encode(Error(code="internal", message=message))])
+        return 3
+    send(ipc.WORKER_SESSION, [encode(model.hello())])
+
+    sessions: dict[int, PlaybackSession] = {}
+    while (body := ipc.read_blocking(requests)) is not None:
+        request = ipc.decode_to_worker(body)
+        if request.kind == "open":
+            sessions[request.session] = PlaybackSession(model)
+        elif request.kind == "close":
+            sessions.pop(request.session, None)
+        elif (session := sessions.get(request.session)) is not None:
+            reply = handle(session, request.frame)
+            send(request.session, [reply] if reply else [])
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from server.rewards.trace_worker import limit_resources
+    from server.training.worker import scrub_environment
+    from server.worker_signals import ignore_stop_signals
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m server.inference.worker POLICY_DIR SCENE_CACHE_DIR", file=sys.stderr)
+        return 2
+    ignore_stop_signals()  # the API stops it by closing stdin, or kills it
+    channel = _private_stdout()
+    if not Path("/proc/driver/nvidia").exists() or os.environ.get("JAX_PLATFORMS") == "cpu":
+        limit_resources()
+    scrub_environment()
+    return serve(Path(args[0]), Path(args[1]), channel, sys.stdin.buffer)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
