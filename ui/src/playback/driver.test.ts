@@ -60,6 +60,7 @@ async function until(check: () => boolean, what: string) {
 const steps = (r: Received[]) => r.filter((m) => m.type === "step");
 const resets = (r: Received[]) => r.filter((m) => m.type === "reset");
 const list = (a: Float64Array) => Array.from(a);
+const f0 = new Float64Array();
 
 function copyState(data: MjData, na: number): PhysicsState {
   return {
@@ -67,6 +68,7 @@ function copyState(data: MjData, na: number): PhysicsState {
     qvel: Float64Array.from(data.qvel as Float64Array),
     act: na > 0 ? Float64Array.from(data.act as Float64Array) : new Float64Array(),
     time: data.time,
+    qacc_warmstart: Float64Array.from(data.qacc_warmstart as Float64Array),
   };
 }
 
@@ -115,11 +117,15 @@ describe("PolicyDriver, closed loop against a fake server", () => {
         expect(list(got.qvel)).toEqual(list(exp.qvel));
         expect(list(got.act)).toEqual(list(exp.act));
         expect(got.time).toBe(exp.time);
+        // the solver's warm start, as it was before the substep (the server needs it in before)
+        expect(list(got.qacc_warmstart ?? f0)).toEqual(list(exp.qacc_warmstart ?? f0));
       }
       // before is one 4 ms substep ahead of after; interval k ends at (k + 1) * 20 ms.
       expect(sent[k].after.time).toBeCloseTo(0.02 * (k + 1), 12);
       expect(sent[k].after.time - sent[k].before.time).toBeCloseTo(0.004, 12);
     }
+    // The warm start holds the previous substep's accelerations (gravity on the falling box): not zeros.
+    expect(sent[11].before.qacc_warmstart?.some((x) => x !== 0)).toBe(true);
     // The episode set the mocap body, and the last action's ctrl is in the data.
     expect(list(data.mocap_pos as Float64Array)).toEqual([0.3, 1, 1.2]);
     expect(list(data.ctrl as Float64Array)).toEqual(list(fakePolicy(sent[11].after)));

@@ -562,15 +562,22 @@ export class PolicyDriver {
     this.send({ type: "step", seq, before, after });
   }
 
-  /** A copy of the state the protocol carries (views into wasm memory go stale; copies do not). */
+  /**
+   * A copy of the state the protocol carries (views into wasm memory go stale; copies do not), with
+   * qacc_warmstart when the server asks for it (hello.send).
+   */
   capture(): PhysicsState {
     const d = this.data;
-    return {
+    const state: PhysicsState = {
       qpos: Float64Array.from(d.qpos as Float64Array),
       qvel: Float64Array.from(d.qvel as Float64Array),
       act: this.model.na > 0 ? Float64Array.from(d.act as Float64Array) : new Float64Array(0),
       time: d.time,
     };
+    if (this.helloMessage?.send.includes("qacc_warmstart")) {
+      state.qacc_warmstart = Float64Array.from(d.qacc_warmstart as Float64Array);
+    }
+    return state;
   }
 
   // Bookkeeping -----------------------------------------------------------------------------------

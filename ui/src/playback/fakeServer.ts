@@ -25,6 +25,7 @@ function state(raw: Record<string, unknown>): PhysicsState {
     qvel: bytesToFloats(raw.qvel as Uint8Array),
     act: bytesToFloats(raw.act as Uint8Array),
     time: raw.time as number,
+    qacc_warmstart: bytesToFloats(raw.qacc_warmstart as Uint8Array),
   };
 }
 
@@ -65,7 +66,7 @@ export function fixtureHello(overrides: Partial<HelloMessage> = {}): HelloMessag
     nv: 7,
     na: 1,
     nu: 2,
-    send: ["qpos", "qvel", "act", "time"],
+    send: ["qpos", "qvel", "act", "time", "qacc_warmstart"],
     reward_terms: ["upright", "effort"],
     weights: [1, -0.5],
     episode_length: 50,

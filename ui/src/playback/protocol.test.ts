@@ -43,7 +43,13 @@ describe("float arrays", () => {
 });
 
 describe("browser -> server frames match the server's encoder byte for byte", () => {
-  const before = { qpos: f64(0.5, -1.25, 3), qvel: f64(0.1), act: f64(), time: 0.125 };
+  const before = {
+    qpos: f64(0.5, -1.25, 3),
+    qvel: f64(0.1),
+    act: f64(),
+    time: 0.125,
+    qacc_warmstart: f64(-9.5),
+  };
   const after = { qpos: f64(0.5, -1.5, 3), qvel: f64(-0.2), act: f64(0.75), time: 0.25 };
   const cases: [string, ClientMessage][] = [
     ["step", { type: "step", seq: 300, before, after }],
@@ -81,7 +87,7 @@ describe("server -> browser frames written by Python decode", () => {
       nv: 7,
       na: 1,
       nu: 2,
-      send: ["qpos", "qvel", "act", "time"],
+      send: ["qpos", "qvel", "act", "time", "qacc_warmstart"],
       reward_terms: ["up", "effort"],
       weights: [1, -0.01],
       episode_length: 1000,

@@ -19,7 +19,7 @@ export const CLOSE_WORKER_FAILED = 1011;
 export const CLOSE_BAD_TOKEN = 1008;
 
 /** The fields a PhysicsState may carry, in the order the server's struct declares them. */
-export const STATE_FIELDS = ["qpos", "qvel", "act", "time"] as const;
+export const STATE_FIELDS = ["qpos", "qvel", "act", "time", "qacc_warmstart"] as const;
 
 /** A MuJoCo state as the browser holds it (arrays are copies, never wasm views). */
 export interface PhysicsState {
@@ -29,6 +29,12 @@ export interface PhysicsState {
   act: Float64Array;
   /** Simulated time, seconds. */
   time: number;
+  /**
+   * mjData.qacc_warmstart (nv), the constraint solver's starting point. Required in step.before (the
+   * solver stops after a few iterations, so accelerations and accelerometers depend on it); the server
+   * ignores it elsewhere. Omitted: sent empty.
+   */
+  qacc_warmstart?: Float64Array;
 }
 
 // Browser -> server ------------------------------------------------------------------------------
@@ -184,6 +190,7 @@ function stateMap(s: PhysicsState): Record<string, unknown> {
     qvel: floatsToBytes(s.qvel),
     act: floatsToBytes(s.act),
     time: s.time,
+    qacc_warmstart: floatsToBytes(s.qacc_warmstart ?? []),
   };
 }
 

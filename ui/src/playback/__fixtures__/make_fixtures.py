@@ -47,7 +47,9 @@ def main() -> None:
     Path("actuated.mjb").write_bytes(buf.tobytes())
 
     f = p.to_bytes
-    before = p.PhysicsState(qpos=f(np.array([0.5, -1.25, 3.0])), qvel=f(np.array([0.1])), time=0.125)
+    before = p.PhysicsState(
+        qpos=f(np.array([0.5, -1.25, 3.0])), qvel=f(np.array([0.1])), time=0.125, qacc_warmstart=f(np.array([-9.5]))
+    )
     after = p.PhysicsState(
         qpos=f(np.array([0.5, -1.5, 3.0])), qvel=f(np.array([-0.2])), act=f(np.array([0.75])), time=0.25
     )
@@ -58,7 +60,7 @@ def main() -> None:
         "command": p.SetCommand(values=[0.5, -0.25, 1.5]),
         "hello": p.Hello(
             version=1, policy_id="pol-1", scene_id="Go1JoystickFlatTerrain", ctrl_dt=0.02, timestep=0.004,
-            substeps=5, nq=8, nv=7, na=1, nu=2, send=["qpos", "qvel", "act", "time"],
+            substeps=5, nq=8, nv=7, na=1, nu=2, send=["qpos", "qvel", "act", "time", "qacc_warmstart"],
             reward_terms=["up", "effort"], weights=[1.0, -0.01], episode_length=1000,
             command=p.CommandSpec(names=["x", "y", "yaw"], low=[-1.0, -0.5, -1.5], high=[1.0, 0.5, 1.5]),
         ),
