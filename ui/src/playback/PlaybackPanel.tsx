@@ -128,10 +128,8 @@ export function PlaybackPanel({
         </dd>
         <dt>Episode step</dt>
         <dd>
-          <output aria-label="Episode step">
-            {s?.step ?? 0}
-            {hello ? ` / ${hello.episode_length}` : ""}
-          </output>
+          <output aria-label="Episode step">{s?.step ?? 0}</output>
+          {hello ? ` / ${hello.episode_length}` : ""}
         </dd>
         <dt>Scene reward</dt>
         <dd>

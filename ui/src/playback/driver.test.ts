@@ -3,6 +3,8 @@ import type { MjData, MjModel } from "@mujoco/mujoco";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadModelFromMjb } from "../sim/model";
 import { getMujoco, type Mujoco } from "../sim/mujoco";
+import { Perturber } from "../sim/perturb";
+import { Simulation } from "../sim/simulation";
 import { type DriverOptions, PolicyDriver, quantile } from "./driver";
 import {
   FakeServer,
@@ -179,6 +181,42 @@ describe("PolicyDriver, closed loop against a fake server", () => {
     await settle();
     expect(steps(fake.socket.received)).toHaveLength(4);
     expect(resets(fake.socket.received)).toHaveLength(1);
+  });
+});
+
+describe("PolicyDriver with the UI's Simulation", () => {
+  it("lets a mouse drag push the robot while the policy plays (forces before every substep)", async () => {
+    const mj = await getMujoco();
+    const run = async (drag: boolean) => {
+      const sim = new Simulation(mj, loadModelFromMjb(mj, actuatedMjb()));
+      const perturber = new Perturber(sim);
+      sim.beforeStep = () => perturber.apply();
+      const fake = new FakeServer();
+      const driver = new PolicyDriver(mj, sim.model, sim.data, {
+        connect: fake.connect,
+        pacing: "asap",
+        maxSteps: 10,
+        stepPhysics: () => sim.stepOnce(),
+      });
+      await until(() => driver.phase === "playing", "the episode");
+      if (drag) {
+        // Grab the box (body 1) at its centre and pull it 1 m sideways.
+        const x = sim.data.xpos as Float64Array;
+        perturber.select(1, [x[3], x[4], x[5]]);
+        perturber.drag([x[3], x[4] + 1, x[5]]);
+      }
+      await until(() => driver.phase === "ended", "10 steps");
+      const y = (sim.data.qpos as Float64Array)[1];
+      const sent = steps(fake.socket.received) as Extract<Received, { type: "step" }>[];
+      sim.dispose();
+      return { y, sentY: sent[9].after.qpos[1] };
+    };
+    const still = await run(false);
+    const pushed = await run(true);
+    expect(still.y).toBe(0);
+    // 2 kg pulled by a 100/s^2-per-kg spring for 0.2 s: it moves, and the server sees it move.
+    expect(pushed.y).toBeGreaterThan(0.05);
+    expect(pushed.sentY).toBe(pushed.y);
   });
 });
 
