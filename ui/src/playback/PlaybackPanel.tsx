@@ -56,7 +56,7 @@ export function PlaybackPanel({
 
   useEffect(() => {
     const url = playbackUrl(target.policyId, apiToken(), window.location.href);
-    const h = startPlayback(controller, url);
+    const h = startPlayback(controller, url, target.sceneId);
     handle.current = h;
     setS(h.driver.snapshot());
     // Per-step values change 50 times a second; the readout polls ten times a second.
@@ -66,7 +66,7 @@ export function PlaybackPanel({
       handle.current = null;
       h.stop();
     };
-  }, [controller, target.policyId]);
+  }, [controller, target.policyId, target.sceneId]);
 
   const hello = s?.hello ?? null;
   const terms = hello?.reward_terms ?? [];

@@ -300,6 +300,14 @@ describe("PolicyDriver errors and connections", () => {
     expect(driver.snapshot().error).toMatch(/different model: nq 9 \(model here: 8\), nu 3/);
   });
 
+  it("refuses a policy for another scene than the one shown", async () => {
+    const { driver } = await setup({ sceneId: "Other" });
+    await until(() => driver.phase === "stopped", "the refusal");
+    expect(driver.snapshot().error).toBe(
+      "The policy plays scene Fixture, not the Other shown here",
+    );
+  });
+
   for (const [code, text] of [
     [4404, /not in the library any more.*: gone/],
     [4422, /cannot be played here: scene missing/],

@@ -57,6 +57,8 @@ export interface DriverOptions {
   stepPhysics?: () => void;
   /** "realtime": the caller paces with advance(); "asap": the next interval runs on every reply. */
   pacing?: "realtime" | "asap";
+  /** The scene the caller loaded; a hello for another scene is refused. */
+  sceneId?: string;
   /** Seed of the first episode; each later reset uses the next. */
   seed?: number;
   /** Start a new episode when one is done (the UI); off: stop at done (a measurement). */
@@ -332,7 +334,7 @@ export class PolicyDriver {
     this.fail(
       live
         ? `The playback connection closed (${detail})`
-        : `Could not connect to the policy server (${detail})`,
+        : `Could not connect to the policy server (${detail}; a browser sees a refused token as 1006 too)`,
     );
   }
 
@@ -382,6 +384,11 @@ export class PolicyDriver {
       this.fail(
         `The server speaks playback protocol version ${hello.version}; this UI knows version ${PROTOCOL_VERSION}. Update Robocoach on both sides.`,
       );
+      return;
+    }
+    const expected = this.options.sceneId;
+    if (expected && hello.scene_id !== expected) {
+      this.fail(`The policy plays scene ${hello.scene_id}, not the ${expected} shown here`);
       return;
     }
     const m = this.model;

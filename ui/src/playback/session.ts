@@ -24,6 +24,7 @@ export interface PlaybackHandle {
 export function startPlayback(
   controller: SceneController,
   url: string,
+  sceneId: string,
   onChange?: (driver: PolicyDriver) => void,
 ): PlaybackHandle {
   const { sim } = controller;
@@ -36,6 +37,7 @@ export function startPlayback(
     // Mouse perturbation keeps working: stepOnce applies xfrc_applied before each mj_step.
     stepPhysics: () => sim.stepOnce(),
     isPaused: () => sim.paused,
+    sceneId,
     pacing: "realtime",
     autoReset: true,
     onChange,
