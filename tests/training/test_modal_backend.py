@@ -93,7 +93,9 @@ def test_app_function_and_image_are_defined_offline(monkeypatch: pytest.MonkeyPa
 
 
 def test_modal_token_detection_never_returns_the_secret(tmp_path: Path) -> None:
-    ok, detail = modal_configured({"MODAL_TOKEN_ID": "ak-1", "MODAL_TOKEN_SECRET": "as-s3cr3t-value"}, tmp_path)
+    ok, detail = modal_configured(
+        {"MODAL_TOKEN_ID": "ak-1", "MODAL_TOKEN_SECRET": "as-s3cr3t-value"}, tmp_path
+    )
     assert ok and "s3cr3t" not in detail
     ok, detail = modal_configured({}, tmp_path)
     assert not ok and "modal token new" in detail
