@@ -69,7 +69,9 @@ def training_env_return(manifest: PolicyManifest, policy_dir: Path, scene_cache:
     return total
 
 
-def node_episode(server: RunningApp, manifest: PolicyManifest, scene_cache: Path, out: Path) -> dict[str, Any]:
+def node_episode(
+    server: RunningApp, manifest: PolicyManifest, scene_cache: Path, out: Path
+) -> dict[str, Any]:
     npx = shutil.which("npx")
     if npx is None:
         pytest.skip("Node is not installed (make test installs it)")
@@ -102,7 +104,9 @@ def test_browser_physics_episode_earns_the_training_env_return(
     data_dir, manifest = trained
     expected = training_env_return(manifest, data_dir / "policies" / manifest.policy_id, scene_cache)
     played = node_episode(server, manifest, scene_cache, tmp_path / "episode.json")
-    print(f"\nclosed loop: training env {expected:.2f}, browser physics {played['episode_return']:.2f}, "
-          f"latency p50 {played['latency_ms_p50']:.2f} ms, p99 {played['latency_ms_p99']:.2f} ms")
+    print(
+        f"\nclosed loop: training env {expected:.2f}, browser physics {played['episode_return']:.2f}, "
+        f"latency p50 {played['latency_ms_p50']:.2f} ms, p99 {played['latency_ms_p99']:.2f} ms"
+    )
     assert played["steps"] == HORIZON
     assert played["episode_return"] == pytest.approx(expected, rel=0.10)

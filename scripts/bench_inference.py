@@ -1,0 +1,117 @@
+"""Live-playback latency: round trip of one control step (browser state in, ctrl out) through a real
+`robocoach serve`, its WebSocket and its inference worker, with 1 and 8 sessions playing at once.
+
+    .venv/bin/python scripts/bench_inference.py [--cache-dir DIR] [--steps 500]
+
+Each session is a thread that steps MuJoCo's C library the way the browser does (tests/inference/
+browser.py) and sends each interval as soon as the previous reply arrived (no wall-clock pacing), so
+the figures are the server's answer time plus the loopback network, not the UI's frame rate. Policies
+are untrained (initial weights): latency does not depend on what the weights are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from websockets.sync.client import connect
+
+from server.inference.protocol import Action, Episode, Hello, Reset, Status, decode_server, encode
+from server.settings import load_settings
+from server.training.library import PolicyLibrary
+from server.training.runner import load_scene
+from tests.e2e.conftest import start_app, stop_app
+from tests.inference.browser import Browser
+from tests.inference.policies import save_untrained_policy
+
+SCENES = ["CartpoleBalance", "Go1JoystickFlatTerrain"]
+
+
+def session(
+    url: str, model: object, steps: int, warmup: int, out: list[float], ready: threading.Barrier
+) -> None:
+    with connect(url, max_size=2**24) as ws:
+        while isinstance(hello := decode_server(ws.recv()), Status):
+            pass
+        assert isinstance(hello, Hello)
+        browser = Browser(model, hello)  # type: ignore[arg-type]
+        ws.send(encode(Reset(seed=0)))
+        episode = decode_server(ws.recv())
+        assert isinstance(episode, Episode)
+        browser.start(episode)
+        ready.wait()
+        for seq in range(warmup + steps):
+            step = browser.interval(seq)
+            sent = time.perf_counter()
+            ws.send(encode(step))
+            reply = decode_server(ws.recv())
+            elapsed = time.perf_counter() - sent
+            assert isinstance(reply, Action), reply
+            browser.apply(reply)
+            if seq >= warmup:
+                out.append(elapsed * 1000)
+            if reply.done:
+                ws.send(encode(Reset(seed=seq)))
+                browser.start(decode_server(ws.recv()))  # type: ignore[arg-type]
+
+
+def measure(url: str, model: object, sessions: int, steps: int) -> list[float]:
+    results: list[list[float]] = [[] for _ in range(sessions)]
+    ready = threading.Barrier(sessions)
+    threads = [
+        threading.Thread(target=session, args=(url, model, steps, 50, results[i], ready))
+        for i in range(sessions)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [x for r in results for x in r]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache-dir", type=Path, default=load_settings().cache_dir)
+    parser.add_argument("--steps", type=int, default=500)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "data"
+        library = PolicyLibrary(data_dir)
+        ids = {}
+        for scene in SCENES:
+            staging = data_dir / "policies" / f"staging-{scene}"
+            save_untrained_policy(staging, scene, args.cache_dir)
+            ids[scene] = library.add(staging).policy_id
+        app = start_app(data_dir, args.cache_dir)
+        try:
+            ws_base = app.base.replace("http://", "ws://")
+            print(f"{'scene':26} {'sessions':>8} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'steps/s':>8}")
+            for scene in SCENES:
+                model = load_scene(scene, args.cache_dir).env.mj_model
+                url = f"{ws_base}/api/models/{ids[scene]}/inference?token={app.token}"
+                measure(url, model, 1, 10)  # compile once, outside the figures
+                for sessions in (1, 8):
+                    started = time.perf_counter()
+                    rtts = measure(url, model, sessions, args.steps)
+                    wall = time.perf_counter() - started
+                    p50, p99 = np.percentile(rtts, [50, 99])
+                    print(
+                        f"{scene:26} {sessions:>8} {p50:>8.2f} {p99:>8.2f} {statistics.fmean(rtts):>8.2f} "
+                        f"{len(rtts) / wall:>8.0f}",
+                        flush=True,
+                    )
+        finally:
+            stop_app(app)
+
+
+if __name__ == "__main__":
+    main()
