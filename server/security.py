@@ -56,6 +56,9 @@ def refusal(scope: Scope, settings: Settings) -> tuple[int, str] | None:
     return None
 
 
+WS_CLOSE_UNAUTHORIZED = 4401
+
+
 class LocalAccessGuard(ASGIMiddleware):
     """Applies `refusal` to every routed request and WebSocket (unrouted ones meet it in the 404 handler)."""
 
@@ -71,7 +74,14 @@ class LocalAccessGuard(ASGIMiddleware):
             return
         status, detail = refused
         if scope["type"] == ScopeType.WEBSOCKET:
-            # Closing before accept makes the server answer the handshake with HTTP 403.
+            if status == 401:
+                # Same-origin page, wrong token: accept and close with a code the page can read (a
+                # refused handshake reaches browser code as a bare 1006).
+                await receive()  # websocket.connect
+                await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": WS_CLOSE_UNAUTHORIZED, "reason": detail[:120]})
+                return
+            # A foreign Host/Origin gets no handshake at all: closing before accept answers HTTP 403.
             await send({"type": "websocket.close", "code": 1008, "reason": detail})
             return
         body = json.dumps({"status_code": status, "detail": detail}).encode()

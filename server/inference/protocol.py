@@ -94,6 +94,7 @@ class Hello(msgspec.Struct, frozen=True, kw_only=True, tag="hello", tag_field="t
     nv: int
     na: int
     nu: int
+    nmocap: int
     send: list[str]  # the state fields each Step must carry, in PhysicsState
     reward_terms: list[str]  # the reward program's terms, in the order of Action.terms
     weights: list[float]

@@ -217,6 +217,7 @@ class PlaybackModel:
             nv=self.nv,
             na=self.na,
             nu=self.nu,
+            nmocap=self.nmocap,
             send=["qpos", "qvel", "act", "time", "qacc_warmstart"],
             reward_terms=self.terms,
             weights=self.weights,

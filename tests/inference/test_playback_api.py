@@ -160,7 +160,13 @@ def test_unknown_policy_and_missing_token_are_refused(setup: tuple[Any, str, Any
     assert refused.value.code == CLOSE_UNKNOWN_MODEL and "unknown policy" in refused.value.detail
     with pytest.raises(WebSocketDisconnect) as refused, connect(client, _policy_id, token="wrong") as ws:
         ws.receive_bytes()
-    assert refused.value.code == 1008
+    assert refused.value.code == 4401 and "token" in refused.value.detail  # readable by the page
+    token = client.app.state.settings.token
+    foreign = {"Authorization": "", "Origin": "http://attacker.example"}
+    url = f"/api/models/{_policy_id}/inference?token={token}"
+    with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(url, headers=foreign) as ws:
+        ws.receive_bytes()
+    assert refused.value.code == 1008 and "cross-origin" in refused.value.detail  # no handshake
 
 
 def test_sessions_are_independent_and_rest_stays_responsive(setup: tuple[Any, str, Any]) -> None:
