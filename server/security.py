@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.response.base import ASGIResponse
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send, WebSocketAcceptEvent
 
 from server.settings import Settings
 
@@ -78,7 +78,12 @@ class LocalAccessGuard(ASGIMiddleware):
                 # Same-origin page, wrong token: accept and close with a code the page can read (a
                 # refused handshake reaches browser code as a bare 1006).
                 await receive()  # websocket.connect
-                await send({"type": "websocket.accept"})
+                accept: WebSocketAcceptEvent = {
+                    "type": "websocket.accept",
+                    "subprotocol": None,
+                    "headers": [],
+                }
+                await send(accept)
                 await send({"type": "websocket.close", "code": WS_CLOSE_UNAUTHORIZED, "reason": detail[:120]})
                 return
             # A foreign Host/Origin gets no handshake at all: closing before accept answers HTTP 403.
