@@ -19,7 +19,6 @@ from litestar.params import FromPath
 from server.inference.protocol import (
     CLOSE_UNKNOWN_MODEL,
     CLOSE_UNPLAYABLE,
-    CLOSE_WORKER_FAILED,
     MAX_FRAME_BYTES,
     Error,
     Status,
@@ -57,8 +56,8 @@ async def _client_to_worker(socket: AnySocket, link: PlaybackLink) -> None:
 async def _worker_to_client(socket: AnySocket, link: PlaybackLink) -> None:
     while (frame := await link.replies.get()) is not None:
         await socket.send_bytes(frame)
-    reason = "the inference worker stopped (see inference-worker.log); reconnect to start a new one"
-    await socket.close(code=CLOSE_WORKER_FAILED, reason=_reason(reason))
+    code, reason = link.end
+    await socket.close(code=code, reason=_reason(reason))
 
 
 async def _relay(socket: AnySocket, link: PlaybackLink) -> None:

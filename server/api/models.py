@@ -75,12 +75,14 @@ class ModelsController(Controller):
         except UnknownPolicy as exc:
             raise _not_found(exc) from exc
 
-    @delete("/{policy_id:str}", status_code=204, sync_to_thread=True)
-    def delete_model(self, request: AnyRequest, policy_id: FromPath[str]) -> None:
+    @delete("/{policy_id:str}", status_code=204)
+    async def delete_model(self, request: AnyRequest, policy_id: FromPath[str]) -> None:
+        """Deletes the policy; sessions playing it end (their sockets close with 4404)."""
         try:
             _library(request).delete(policy_id)
         except UnknownPolicy as exc:
             raise _not_found(exc) from exc
+        await request.app.state.inference.forget(policy_id)
 
     @get("/{policy_id:str}/export", media_type="application/octet-stream", sync_to_thread=True)
     def export_model(self, request: AnyRequest, policy_id: FromPath[str]) -> Response[bytes]:

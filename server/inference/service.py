@@ -17,7 +17,13 @@ import sys
 from pathlib import Path
 
 from server.inference import ipc
-from server.inference.protocol import Error, Hello, decode_server
+from server.inference.protocol import (
+    CLOSE_UNKNOWN_MODEL,
+    CLOSE_WORKER_FAILED,
+    Error,
+    Hello,
+    decode_server,
+)
 from server.rewards.checker import worker_env
 from server.settings import Settings
 
@@ -25,6 +31,7 @@ log = logging.getLogger(__name__)
 
 WORKER_MODULE = "server.inference.worker"
 IDLE_SECONDS = 120.0
+WORKER_STOPPED = "the inference worker stopped (see inference-worker.log); reconnect to start a new one"
 
 
 class PlaybackUnavailable(RuntimeError):  # noqa: N818 (reads as the condition)
@@ -38,6 +45,8 @@ class _Worker:
         self.hello: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self.sessions: dict[int, asyncio.Queue[bytes | None]] = {}
         self.alive = True
+        # How its sessions' sockets close when it stops: a crash unless told otherwise (retire()).
+        self.end = (CLOSE_WORKER_FAILED, WORKER_STOPPED)
         self.idle_timer: asyncio.TimerHandle | None = None
         self.reader = asyncio.ensure_future(self._read())
 
@@ -102,6 +111,11 @@ class PlaybackLink:
         self.replies: asyncio.Queue[bytes | None] = asyncio.Queue()
         worker.sessions[session] = self.replies
         worker.send(ipc.ToWorker(session, "open"))
+
+    @property
+    def end(self) -> tuple[int, str]:
+        """The close code and reason for the socket once `replies` yields None."""
+        return self._worker.end
 
     @property
     def ready(self) -> bool:
@@ -195,6 +209,14 @@ class InferenceService:
             if self._workers.get(worker.policy_id) is worker:
                 del self._workers[worker.policy_id]
         await worker.stop()
+
+    async def forget(self, policy_id: str) -> None:
+        """The policy was deleted: stop its worker; its sockets close with 4404."""
+        async with self._lock:
+            worker = self._workers.pop(policy_id, None)
+        if worker is not None:
+            worker.end = (CLOSE_UNKNOWN_MODEL, f"policy '{policy_id}' was deleted")
+            await worker.stop()
 
     async def close(self) -> None:
         async with self._lock:

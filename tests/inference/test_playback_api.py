@@ -219,3 +219,24 @@ def test_killed_worker_closes_sockets_and_a_reconnect_resumes_in_place(setup: tu
         socket.send(browser.interval(0))
         action = socket.receive()
         assert isinstance(action, Action) and action.step == 1
+
+
+def test_deleting_a_playing_policy_ends_its_sessions(setup: tuple[Any, str, Any], scene_cache: Path) -> None:
+    client, _policy_id, model = setup
+    settings = client.app.state.settings
+    staging = settings.data_dir / "policies" / "staging-doomed"
+    save_untrained_policy(staging, SCENE, scene_cache)
+    doomed = PolicyLibrary(settings.data_dir).add(staging).policy_id
+    with connect(client, doomed) as ws:
+        socket = Socket(ws)
+        browser = Browser(model, socket.open())
+        socket.send(Reset(seed=0))
+        browser.start(socket.receive())
+        assert client.delete(f"/api/models/{doomed}").status_code == 204
+        with pytest.raises(WebSocketDisconnect) as closed:
+            socket.send(browser.interval(0))
+            socket.receive()
+        assert closed.value.code == CLOSE_UNKNOWN_MODEL and "deleted" in closed.value.detail
+    with pytest.raises(WebSocketDisconnect) as refused, connect(client, doomed) as ws:
+        ws.receive_bytes()
+    assert refused.value.code == CLOSE_UNKNOWN_MODEL
