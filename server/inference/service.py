@@ -3,7 +3,8 @@ browser sessions playing it. No JAX here; the worker does the work (server.infer
 
 A worker starts on a policy's first session and compiles before it says hello; sessions opened
 meanwhile wait for that hello (the socket shows "compiling"). It stays up `idle_s` after its last
-session closes, so a reconnect or a replay does not compile again. If it dies, its sessions get
+session closes, so a reconnect or a replay does not compile again, unless another policy starts
+playing first (idle workers then stop at once: each holds 1-2 GB). If it dies, its sessions get
 `None` (the socket closes with 1011) and the next session starts a fresh one.
 """
 
@@ -168,6 +169,7 @@ class InferenceService:
                 raise PlaybackUnavailable("the server is shutting down")
             worker = self._workers.get(policy_id)
             if worker is None or not worker.alive:
+                await self._retire_idle_locked()
                 worker = await self._start(policy_id, policy_dir)
                 self._workers[policy_id] = worker
             if worker.idle_timer is not None:
@@ -195,6 +197,14 @@ class InferenceService:
             )
         log.info("inference worker %d started for policy %s", process.pid, policy_id)
         return _Worker(policy_id, process)
+
+    async def _retire_idle_locked(self) -> None:
+        """Each worker holds JAX and an env (1-2 GB): a new policy replaces idle ones at once rather
+        than after their idle time, so clicking through the library does not pile them up."""
+        idle = [w for w in self._workers.values() if not w.sessions]
+        for worker in idle:
+            del self._workers[worker.policy_id]
+        await asyncio.gather(*(worker.stop() for worker in idle))
 
     def _released(self, worker: _Worker) -> None:
         if worker.sessions or not worker.alive or self._closed:

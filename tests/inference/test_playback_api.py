@@ -240,3 +240,18 @@ def test_deleting_a_playing_policy_ends_its_sessions(setup: tuple[Any, str, Any]
     with pytest.raises(WebSocketDisconnect) as refused, connect(client, doomed) as ws:
         ws.receive_bytes()
     assert refused.value.code == CLOSE_UNKNOWN_MODEL
+
+
+def test_playing_another_policy_stops_idle_workers(setup: tuple[Any, str, Any], scene_cache: Path) -> None:
+    client, policy_id, _model = setup
+    service = client.app.state.inference
+    with connect(client, policy_id) as ws:
+        Socket(ws).open()
+    assert policy_id in service._workers  # idle, kept for a replay
+    settings = client.app.state.settings
+    staging = settings.data_dir / "policies" / "staging-other"
+    save_untrained_policy(staging, SCENE, scene_cache)
+    other = PolicyLibrary(settings.data_dir).add(staging).policy_id
+    with connect(client, other) as ws:
+        Socket(ws).open()
+        assert set(service._workers) == {other}
