@@ -15,6 +15,9 @@ export default defineConfig({
     assetsInlineLimit: (file) => (file.endsWith(".wasm") ? false : undefined),
     chunkSizeWarningLimit: 1500,
   },
+  // The playback worker (src/playback/playback.worker.ts) is an ES module: mujoco.js needs
+  // import.meta.url, and code-splitting is not possible in the default "iife" worker format.
+  worker: { format: "es" },
   // Pre-bundling would move mujoco.js away from mujoco.wasm and break its import.meta.url lookup.
   optimizeDeps: { exclude: ["@mujoco/mujoco"] },
   server: serverPort ? { proxy: { "/api": `http://127.0.0.1:${serverPort}` } } : {},

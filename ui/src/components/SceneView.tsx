@@ -79,7 +79,7 @@ export function SceneView({
         return;
       }
       try {
-        created = new SceneController(sim, host, {
+        created = new SceneController(sim, host, bytes, {
           onFirstFrame: ({ webglRenderer }) => {
             reportClient(true, webglRenderer);
             if (!disposed) setView({ state: "ready" });

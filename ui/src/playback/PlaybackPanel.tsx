@@ -56,27 +56,29 @@ export function PlaybackPanel({
 
   useEffect(() => {
     const url = playbackUrl(target.policyId, apiToken(), window.location.href);
-    const h = startPlayback(controller, url, target.sceneId);
+    // The worker posts readouts ten times a second (and at once on a phase change or an error).
+    const h = startPlayback(controller, url, target.sceneId, setS);
     handle.current = h;
-    setS(h.driver.snapshot());
-    // Per-step values change 50 times a second; the readout polls ten times a second.
-    const timer = setInterval(() => setS(h.driver.snapshot()), 100);
+    setS(h.snapshot());
     return () => {
-      clearInterval(timer);
       handle.current = null;
       h.stop();
     };
   }, [controller, target.policyId, target.sceneId]);
 
+  // The page's play/pause state (SceneView) pauses the worker's stepping too.
+  useEffect(() => {
+    handle.current?.setPaused(paused);
+  }, [paused]);
+
   const hello = s?.hello ?? null;
   const terms = hello?.reward_terms ?? [];
   const onSpeed = (value: number) => {
     setSpeed(value);
-    if (handle.current) handle.current.driver.speed = value;
+    handle.current?.setSpeed(value);
   };
   const sendCommand = useCallback((values: number[]) => {
-    handle.current?.driver.setCommand(values);
-    if (handle.current) setS(handle.current.driver.snapshot());
+    handle.current?.setCommand(values);
   }, []);
 
   return (
@@ -94,7 +96,7 @@ export function PlaybackPanel({
         <button
           type="button"
           disabled={!hello || s?.fatal}
-          onClick={() => handle.current?.driver.resetEpisode()}
+          onClick={() => handle.current?.resetEpisode()}
         >
           Reset episode
         </button>

@@ -172,6 +172,31 @@ describe("PolicyDriver, closed loop against a fake server", () => {
     expect(fake.socket.closedWith?.code).toBe(1000);
   });
 
+  it("holds a finished episode for endPauseMs before the next reset", async () => {
+    const { fake, driver } = await setup(
+      { endPauseMs: 40 },
+      { hello: fixtureHello({ episode_length: 3 }) },
+    );
+    await until(() => driver.snapshot().status === "Episode over", "the end of the first episode");
+    const s = driver.snapshot();
+    expect(s.phase).toBe("resetting");
+    expect(s.step).toBe(3); // the finished episode's readouts stay
+    expect(driver.owning).toBe(true); // nothing steps the robot meanwhile
+    await settle();
+    expect(resets(fake.socket.received)).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 60));
+    await until(() => driver.snapshot().episodes === 2, "the second episode");
+    expect(resets(fake.socket.received).map((m) => m.type === "reset" && m.seed)).toEqual([0, 1]);
+    // A user reset during the hold starts the episode at once; the hold's timer then does nothing.
+    await until(() => driver.snapshot().status === "Episode over", "the end of the second");
+    driver.resetEpisode();
+    await new Promise((r) => setTimeout(r, 60));
+    await settle();
+    const seeds = resets(fake.socket.received).map((m) => m.type === "reset" && m.seed);
+    expect(seeds.slice(0, 3)).toEqual([0, 1, 3]); // seed 2's held reset never went out
+    expect(seeds).not.toContain(2);
+  });
+
   it("stops at done when autoReset is off", async () => {
     const { fake, driver } = await setup(
       { autoReset: false, maxSteps: 100 },
@@ -373,6 +398,29 @@ describe("PolicyDriver errors and connections", () => {
     fake.socket.serverClose(1006);
     expect(driver.phase).toBe("stopped");
     expect(driver.snapshot().error).toMatch(/Could not connect.*1006/);
+  });
+
+  it("stops for good on a refused token (4401) or page origin (4403), saying what to do", async () => {
+    for (const [code, wording] of [
+      [4401, /refused the token: open the URL that robocoach printed: bad token/],
+      [4403, /refused this page's address \(Host\/Origin\).*: bad origin/],
+    ] as const) {
+      const { fake, driver } = await setup({}, {});
+      fake.socket.serverClose(code, code === 4401 ? "bad token" : "bad origin");
+      await settle();
+      expect(driver.phase).toBe("stopped");
+      expect(driver.snapshot().fatal).toBe(true);
+      expect(driver.snapshot().error).toMatch(wording);
+      expect(fake.sockets).toHaveLength(1); // no reconnect
+    }
+  });
+
+  it("checks hello.nmocap when the server sends it, and accepts a hello without it", async () => {
+    const wrong = await setup({}, { hello: fixtureHello({ nmocap: 2 }) });
+    await until(() => wrong.driver.phase === "stopped", "the refusal");
+    expect(wrong.driver.snapshot().error).toMatch(/nmocap 2 \(model here: 1\)/);
+    const right = await setup({ maxSteps: 2 }, { hello: fixtureHello({ nmocap: 1 }) });
+    await until(() => right.driver.phase === "ended", "two steps");
   });
 
   it("clips commands to the policy's range and sends them", async () => {

@@ -14,7 +14,9 @@ import type { MjData, MjModel } from "@mujoco/mujoco";
 import type { Mujoco } from "../sim/mujoco";
 import {
   type ActionMessage,
+  CLOSE_BAD_ORIGIN,
   CLOSE_BAD_TOKEN,
+  CLOSE_POLICY,
   CLOSE_UNKNOWN_MODEL,
   CLOSE_UNPLAYABLE,
   CLOSE_WORKER_FAILED,
@@ -63,6 +65,11 @@ export interface DriverOptions {
   seed?: number;
   /** Start a new episode when one is done (the UI); off: stop at done (a measurement). */
   autoReset?: boolean;
+  /**
+   * With autoReset: hold the finished episode's last state and readouts this long (ms, phase
+   * "resetting", status "Episode over") before the next reset, so a viewer can read how it ended.
+   */
+  endPauseMs?: number;
   /** Stop (phase "ended") after this many control steps. */
   maxSteps?: number;
   /** Replies whose round trip is kept for the latency readout. */
@@ -122,6 +129,9 @@ const CLOSE_MESSAGES: Record<number, string> = {
   [CLOSE_UNKNOWN_MODEL]: "This policy is not in the library any more (deleted?)",
   [CLOSE_UNPLAYABLE]: "This policy cannot be played here",
   [CLOSE_BAD_TOKEN]: "The server refused the token: open the URL that robocoach printed",
+  [CLOSE_BAD_ORIGIN]:
+    "The server refused this page's address (Host/Origin): open the URL that robocoach printed, not a proxy or another host name",
+  [CLOSE_POLICY]: "The server refused the connection: open the URL that robocoach printed",
 };
 
 export class PolicyDriver {
@@ -151,6 +161,7 @@ export class PolicyDriver {
   private failures = 0; // errors in a row that cost the episode
   private reconnects = 0; // reconnect attempts since the last episode
   private userCommand: number[] | null = null;
+  private holdToken = 0; // the end-of-episode hold in progress; any reset cancels it
   private readonly latencies: number[] = [];
   private last = {
     step: 0,
@@ -334,7 +345,7 @@ export class PolicyDriver {
     this.fail(
       live
         ? `The playback connection closed (${detail})`
-        : `Could not connect to the policy server (${detail}; a browser sees a refused token as 1006 too)`,
+        : `Could not connect to the policy server (${detail})`,
     );
   }
 
@@ -398,6 +409,7 @@ export class PolicyDriver {
       ["na", hello.na, m.na],
       ["nu", hello.nu, m.nu],
     ];
+    if (hello.nmocap !== undefined) sizes.push(["nmocap", hello.nmocap, m.nmocap]);
     const wrong = sizes.filter(([, theirs, ours]) => theirs !== ours);
     if (wrong.length > 0) {
       const list = wrong.map(([n, theirs, ours]) => `${n} ${theirs} (model here: ${ours})`);
@@ -422,7 +434,21 @@ export class PolicyDriver {
     this.sendReset(this.stateReset, "starting");
   }
 
+  /** Shows the finished episode (nothing steps) for `ms`, then starts the next one. */
+  private holdThenReset(ms: number): void {
+    const token = ++this.holdToken;
+    this.pending = null;
+    this.setPhase("resetting", "Episode over");
+    const timer = this.options.setTimer ?? ((fn, delay) => setTimeout(fn, delay));
+    timer(() => {
+      if (this.holdToken === token && this.phaseValue === "resetting" && this.socket) {
+        this.sendReset(false);
+      }
+    }, ms);
+  }
+
   private sendReset(withState: boolean, phase: Phase = "resetting"): void {
+    this.holdToken += 1;
     this.pending = null;
     this.stateReset = withState;
     const state = withState ? this.capture() : undefined;
@@ -509,7 +535,9 @@ export class PolicyDriver {
       this.setPhase("ended", `Stopped after ${action.step} steps`);
     } else if (action.done) {
       this.seedValue += 1;
-      this.sendReset(false);
+      const hold = this.options.endPauseMs ?? 0;
+      if (hold > 0) this.holdThenReset(hold);
+      else this.sendReset(false);
     } else {
       this.options.onChange?.(this);
       this.pump();

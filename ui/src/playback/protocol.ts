@@ -16,7 +16,12 @@ export const MAX_FRAME_BYTES = 4 * 2 ** 20;
 export const CLOSE_UNKNOWN_MODEL = 4404;
 export const CLOSE_UNPLAYABLE = 4422;
 export const CLOSE_WORKER_FAILED = 1011;
-export const CLOSE_BAD_TOKEN = 1008;
+/** A missing or wrong launch token (the server accepts the socket and closes it with this code). */
+export const CLOSE_BAD_TOKEN = 4401;
+/** A Host or Origin header the server does not accept (a foreign page, DNS rebinding). */
+export const CLOSE_BAD_ORIGIN = 4403;
+/** Policy violation; older servers refused a bad token with it. */
+export const CLOSE_POLICY = 1008;
 
 /** The fields a PhysicsState may carry, in the order the server's struct declares them. */
 export const STATE_FIELDS = ["qpos", "qvel", "act", "time", "qacc_warmstart"] as const;
@@ -92,6 +97,8 @@ export interface HelloMessage {
   nv: number;
   na: number;
   nu: number;
+  /** Mocap bodies (newer servers; undefined when the server did not say). */
+  nmocap?: number;
   /** The PhysicsState fields each step must carry. */
   send: string[];
   reward_terms: string[];
@@ -314,6 +321,7 @@ export function decodeServer(frame: ArrayBuffer | Uint8Array): ServerMessage {
         nv: int(m, "nv"),
         na: int(m, "na"),
         nu: int(m, "nu"),
+        ...(m.nmocap === undefined || m.nmocap === null ? {} : { nmocap: int(m, "nmocap") }),
         send: field(m, "send", isStrings, "a list of strings"),
         reward_terms: field(m, "reward_terms", isStrings, "a list of strings"),
         weights: field(m, "weights", isNumbers, "a list of numbers"),

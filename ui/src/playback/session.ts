@@ -1,7 +1,15 @@
-/** Browser glue: one live playback of a policy on a SceneController (WebSocket + paced driver). */
+/**
+ * Browser glue: one live playback of a policy on a SceneController. The stepping, the policy driver
+ * and its WebSocket run in a dedicated worker (playback.worker.ts) with their own copy of the model;
+ * this page draws the states the worker posts and sends it the user's controls.
+ */
 
-import type { SceneController } from "../viewer/controller";
-import { PolicyDriver } from "./driver";
+import wasmUrl from "@mujoco/mujoco/mujoco.wasm?url";
+import type { SpringState } from "../sim/perturb";
+import type { RemotePhysics, SceneController } from "../viewer/controller";
+import type { PlaybackSnapshot } from "./driver";
+import { packState } from "./frameState";
+import { type FromWorker, localSnapshot, type ToWorker } from "./workerMessages";
 
 /**
  * ws(s)://<the page's host>/api/models/<id>/inference?token=<token>: the same origin as the page,
@@ -15,39 +23,104 @@ export function playbackUrl(policyId: string, token: string | null, pageUrl: str
 }
 
 export interface PlaybackHandle {
-  driver: PolicyDriver;
-  /** Closes the session and gives stepping back to the free-running loop. */
+  /** The latest readouts the worker posted. */
+  snapshot(): PlaybackSnapshot;
+  resetEpisode(): void;
+  /** Sends a command (the worker clips it to hello.command's range). */
+  setCommand(values: number[]): void;
+  setSpeed(speed: number): void;
+  setPaused(paused: boolean): void;
+  /** Closes the session and gives stepping back to the page's free-running loop. */
   stop(): void;
 }
 
-/** Connects to the policy and lets it drive `controller`'s simulation, paced to the wall clock. */
+/** How long a stopping worker may take to close its socket before it is terminated. */
+const STOP_GRACE_MS = 2000;
+
+/** Starts a worker that plays the policy at `url`; the controller draws what it steps. */
 export function startPlayback(
   controller: SceneController,
   url: string,
   sceneId: string,
-  onChange?: (driver: PolicyDriver) => void,
+  onChange?: (snapshot: PlaybackSnapshot) => void,
 ): PlaybackHandle {
   const { sim } = controller;
-  const driver = new PolicyDriver(sim.mj, sim.model, sim.data, {
-    connect: () => {
-      const socket = new WebSocket(url);
-      socket.binaryType = "arraybuffer";
-      return socket;
+  let current = localSnapshot();
+  let frame: Float64Array | null = null;
+  let realTimeFactor = 0;
+  let done = false;
+  const update = (next: PlaybackSnapshot) => {
+    current = next;
+    onChange?.(next);
+  };
+
+  const worker = new Worker(new URL("./playback.worker.ts", import.meta.url), { type: "module" });
+  const post = (message: ToWorker, transfer: Transferable[] = []) => {
+    if (!done) worker.postMessage(message, transfer);
+  };
+  worker.onmessage = (event: MessageEvent<FromWorker>) => {
+    const message = event.data;
+    switch (message.type) {
+      case "frame":
+        frame = message.state;
+        return;
+      case "snapshot":
+        realTimeFactor = message.snapshot.realTimeFactor;
+        if (!done) update(message.snapshot.playback);
+        return;
+      case "stopped":
+        worker.terminate();
+        return;
+    }
+  };
+  worker.onerror = (event) => {
+    event.preventDefault();
+    const detail = event.message || "it could not be started";
+    update(localSnapshot(`The playback worker failed: ${detail}`));
+    controller.attach(null); // the page's own physics runs the scene again
+  };
+
+  const remote: RemotePhysics = {
+    takeFrame: () => {
+      const f = frame;
+      frame = null;
+      return f;
     },
-    // Mouse perturbation keeps working: stepOnce applies xfrc_applied before each mj_step.
-    stepPhysics: () => sim.stepOnce(),
-    isPaused: () => sim.paused,
-    sceneId,
-    pacing: "realtime",
-    autoReset: true,
-    onChange,
-  });
-  controller.attach(driver);
+    get realTimeFactor() {
+      return realTimeFactor;
+    },
+    setSpring: (spring: SpringState) => post({ type: "spring", spring }),
+  };
+  const state = packState(sim.model, sim.data);
+  post(
+    {
+      type: "start",
+      wasmUrl: new URL(wasmUrl, window.location.href).href,
+      mjb: controller.modelBytes,
+      url,
+      sceneId,
+      state,
+      paused: sim.paused,
+      speed: 1,
+      spring: controller.perturber.state,
+    },
+    [state.buffer],
+  );
+  controller.attach(remote);
+
   return {
-    driver,
+    snapshot: () => current,
+    resetEpisode: () => post({ type: "resetEpisode" }),
+    setCommand: (values) => post({ type: "command", values }),
+    setSpeed: (speed) => post({ type: "speed", speed }),
+    setPaused: (paused) => post({ type: "pause", paused }),
     stop: () => {
+      if (done) return;
+      post({ type: "stop" });
+      done = true;
+      // The page keeps the last state drawn and runs it freely from there.
       controller.attach(null);
-      driver.stop();
+      setTimeout(() => worker.terminate(), STOP_GRACE_MS);
     },
   };
 }

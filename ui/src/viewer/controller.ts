@@ -3,8 +3,9 @@
  * mouse perturbation on the canvas. React components hold a reference to this and read snapshots.
  */
 
+import { unpackState } from "../playback/frameState";
 import { startPhysicsLoop } from "../sim/loop";
-import { Perturber, type Vec3 } from "../sim/perturb";
+import { Perturber, type SpringState, type Vec3 } from "../sim/perturb";
 import type { Simulation } from "../sim/simulation";
 import { Viewer } from "./renderer";
 
@@ -18,13 +19,17 @@ export interface StatusSnapshot {
 }
 
 /**
- * Something that steps the simulation itself while `owning` is true (a policy playing live): the
- * free-running physics leaves the data alone then, and `advance` gets the elapsed wall time instead.
+ * Physics that runs elsewhere (live playback steps in a worker with its own copy of the model): while
+ * one is attached, this page's simulation does not step; each drawn frame copies the newest posted
+ * state into it (mj_kinematics), and mouse drags are forwarded as spring states.
  */
-export interface Stepper {
-  readonly owning: boolean;
-  /** Paces itself to `wallSeconds` of real time; returns the simulated seconds it stepped. */
-  advance(wallSeconds: number): number;
+export interface RemotePhysics {
+  /** The newest packed state (playback/frameState.ts) since the last call, or null. */
+  takeFrame(): Float64Array | null;
+  /** Simulated seconds per wall second there (the status bar's readout). */
+  readonly realTimeFactor: number;
+  /** The drag changed (select, move, release). */
+  setSpring(spring: SpringState): void;
 }
 
 export interface FrameInfo {
@@ -35,7 +40,7 @@ export class SceneController {
   readonly viewer: Viewer;
   readonly perturber: Perturber;
   private stopPhysics: (() => void) | null = null;
-  private stepper: Stepper | null = null;
+  private remote: RemotePhysics | null = null;
   private frameRequest = 0;
   private firstFrameDone = false;
   private dragAnchor: Vec3 | null = null;
@@ -45,6 +50,8 @@ export class SceneController {
   constructor(
     readonly sim: Simulation,
     host: HTMLElement,
+    /** The MJB the model was loaded from (a playback worker loads its own copy). */
+    readonly modelBytes: Uint8Array,
     private readonly callbacks: {
       onFirstFrame?: (info: FrameInfo) => void;
       onError?: (error: unknown) => void;
@@ -52,6 +59,7 @@ export class SceneController {
   ) {
     this.perturber = new Perturber(sim);
     sim.beforeStep = () => this.perturber.apply();
+    this.perturber.onChange = (spring) => this.remote?.setSpring(spring);
     // A fresh canvas per controller: a canvas whose WebGL context was released cannot be reused.
     const canvas = document.createElement("canvas");
     canvas.setAttribute("aria-label", "Simulation viewport");
@@ -66,22 +74,33 @@ export class SceneController {
     this.viewer.setModel(sim.model, sim.data);
   }
 
-  /** Hands stepping to `stepper` whenever it owns it; null gives it back to the free-running loop. */
-  attach(stepper: Stepper | null): void {
-    this.stepper = stepper;
-  }
-
-  /** One physics tick: the attached stepper's while it owns stepping, else free-running physics. */
-  private advance(wallSeconds: number): number {
-    const stepper = this.stepper;
-    if (stepper) {
-      const simulated = stepper.advance(wallSeconds);
-      if (stepper.owning || simulated > 0) {
-        this.sim.recordProgress(wallSeconds, simulated);
-        return Math.round(simulated / this.sim.timestep);
+  /**
+   * Hands stepping to `remote` (null: back to this page's free-running loop, from the last state the
+   * remote posted).
+   */
+  attach(remote: RemotePhysics | null): void {
+    const previous = this.remote;
+    this.remote = remote;
+    if (previous && !remote && !this.sim.isDisposed) {
+      const last = previous.takeFrame();
+      if (last && unpackState(this.sim.model, this.sim.data, last)) {
+        this.sim.mj.mj_forward(this.sim.model, this.sim.data);
       }
     }
+  }
+
+  /** One physics tick: nothing while a remote steps, else free-running physics. */
+  private advance(wallSeconds: number): number {
+    if (this.remote) return 0;
     return this.sim.advance(wallSeconds);
+  }
+
+  /** Copies the remote's newest state into the simulation for drawing. */
+  private pullRemote(): void {
+    const frame = this.remote?.takeFrame();
+    if (!frame) return;
+    const { mj, model, data } = this.sim;
+    if (unpackState(model, data, frame)) mj.mj_kinematics(model, data);
   }
 
   start(): void {
@@ -94,6 +113,7 @@ export class SceneController {
     const frame = () => {
       if (this.disposed) return;
       this.frameRequest = requestAnimationFrame(frame);
+      this.pullRemote();
       const grab = this.perturber.isDragging ? this.perturber.grabPoint() : null;
       this.viewer.render(
         this.sim.data,
@@ -119,7 +139,7 @@ export class SceneController {
     }
     return {
       time: this.sim.time,
-      realTimeFactor: this.sim.realTimeFactor,
+      realTimeFactor: this.remote ? this.remote.realTimeFactor : this.sim.realTimeFactor,
       paused: this.sim.paused,
       selectedBody: name,
       selectedPosition: position,
@@ -170,7 +190,7 @@ export class SceneController {
     this.disposed = true;
     cancelAnimationFrame(this.frameRequest);
     this.stopPhysics?.();
-    this.stepper = null;
+    this.remote = null;
     for (const [type, handler] of this.listeners)
       this.viewer.canvas.removeEventListener(type, handler);
     this.viewer.dispose();
