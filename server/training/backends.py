@@ -26,7 +26,7 @@ from server.rewards.checker import worker_env
 from server.training.types import BackendName, Device
 
 # Beyond the reward checker's allow-list, what a GPU run needs to find its devices and libraries.
-GPU_ENV = ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "XLA_FLAGS")
+GPU_ENV = ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "XLA_FLAGS", "ROBOCOACH_MJX_IMPL")
 # A training worker and an inference session share one card: no worker grabs 75% of its memory up front
 # (JAX's default); it allocates as it goes and stays under this fraction.
 GPU_MEMORY_ENV = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "XLA_PYTHON_CLIENT_MEM_FRACTION": "0.6"}

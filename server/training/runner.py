@@ -19,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.metadata
+import logging
 import math
+import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -34,6 +36,8 @@ from server.scenes.types import SceneFamily
 from server.training import policy_files
 from server.training.presets import PpoConfig, build_config, resolve_preset
 from server.training.types import Device, JobSpec, PolicyManifest, TrainingProgress
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_PARAMS = "checkpoint.msgpack"
 CHECKPOINT_META = "checkpoint.json"
@@ -78,14 +82,29 @@ def device_kind() -> Device:
     return "gpu" if jax.default_backend() == "gpu" else "cpu"
 
 
+MJX_IMPL_ENV = "ROBOCOACH_MJX_IMPL"  # "jax" or "warp": overrides the choice below (a worker env var)
+
+
+def training_impl(device: Device) -> str | None:
+    """The MJX implementation training uses. CPU: "jax" (warp needs CUDA). GPU: None, i.e. the scene's
+    own Playground config (its Menagerie robots say "warp", what Playground's published GPU timings
+    use); load_scene falls back to "jax" if that cannot load. ROBOCOACH_MJX_IMPL overrides both."""
+    chosen = os.environ.get(MJX_IMPL_ENV, "").strip().lower()
+    if chosen in ("jax", "warp"):
+        return chosen
+    return "jax" if device == "cpu" else None
+
+
 def load_scene(
     scene_id: str,
     scene_cache_dir: Path,
     extra_overrides: Callable[[Any], dict[str, Any]] | None = None,
+    impl: str | None = "jax",
 ) -> Scene:
     """Load the env as the reward trace worker and the scene export do: impl "jax", shared Menagerie.
 
-    `extra_overrides(default_config)` adds config overrides (playback switches observation noise off)."""
+    `extra_overrides(default_config)` adds config overrides (playback switches observation noise off).
+    `impl=None` keeps the config's own MJX implementation, falling back to "jax" if it fails to load."""
     from mujoco_playground import dm_control_suite, locomotion, registry
 
     from server.scenes.compat import patch_playground_compat
@@ -98,10 +117,19 @@ def load_scene(
     if scene_id not in registry.ALL_ENVS:
         raise TrainingFailed(f"unknown scene {scene_id!r}")
     config = registry.get_default_config(scene_id)
-    overrides: dict[str, Any] = {"impl": "jax"} if "impl" in config else {}
+    overrides: dict[str, Any] = {}
     if extra_overrides is not None:
         overrides |= extra_overrides(config)
-    env = registry.load(scene_id, config_overrides=overrides or None)
+    if "impl" in config and (impl is not None or config.impl != "jax"):
+        try:
+            env = registry.load(scene_id, config_overrides=overrides | {"impl": impl or config.impl})
+        except Exception:
+            if impl is not None:
+                raise
+            log.warning("%s: MJX impl %r failed to load; using 'jax'", scene_id, config.impl, exc_info=True)
+            env = registry.load(scene_id, config_overrides=overrides | {"impl": "jax"})
+    else:
+        env = registry.load(scene_id, config_overrides=overrides or None)
     family: SceneFamily = (
         "classic_control"
         if scene_id in dm_control_suite.ALL_ENVS
@@ -166,6 +194,7 @@ def _draft_manifest(
     env = scene.env
     flat = config.flat()
     flat[policy_files.OBS_IS_DICT] = isinstance(env.observation_size, Mapping)
+    flat["impl"] = str(getattr(env, "_config", {}).get("impl", "jax"))
     return PolicyManifest(
         policy_id=policy_id or uuid.uuid4().hex,
         name=spec.name,
@@ -228,7 +257,7 @@ def train(
 
     started = time.monotonic()
     work_dir.mkdir(parents=True, exist_ok=True)
-    scene = load_scene(spec.scene_id, scene_cache_dir)
+    scene = load_scene(spec.scene_id, scene_cache_dir, impl=training_impl(device_kind()))
     try:
         compiled = compile_program(spec.program, build_entries(spec.scene_id, scene.env))
     except ProgramRejectedError as exc:

@@ -55,6 +55,7 @@ _DEVICE_VARS = (
     "XLA_FLAGS",
     "XLA_PYTHON_CLIENT_PREALLOCATE",  # backends.GPU_MEMORY_ENV: share the card with inference
     "XLA_PYTHON_CLIENT_MEM_FRACTION",
+    "ROBOCOACH_MJX_IMPL",  # runner.training_impl: "jax" or "warp" physics
 )
 
 
