@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import RunningApp
+from tests.e2e.conftest import RunningApp, start_app, stop_app
 from tests.e2e.test_task_panel import draft_reward
 
 pytestmark = pytest.mark.e2e
@@ -22,12 +24,20 @@ UPRIGHT_AT_LEAST = 0.9  # the drafted `upright` term is (1 + cos(angle)) / 2: 0.
 EPISODE_TIMEOUT_S = 400
 
 
+@pytest.fixture(scope="module")
+def playback_app(tmp_path_factory: pytest.TempPathFactory, scene_cache: Path) -> Iterator[RunningApp]:
+    """An app of its own: the job trained here must not be the latest job other e2e tests see."""
+    app = start_app(tmp_path_factory.mktemp("playback-data"), scene_cache)
+    yield app
+    assert stop_app(app) == 0, "".join(app.output)
+
+
 def number(page: Page, label: str) -> float:
     return float(page.get_by_label(label, exact=True).inner_text())
 
 
-def test_trained_policy_keeps_the_pole_up_for_an_episode(page: Page, served_app: RunningApp) -> None:
-    draft_reward(page, served_app, "Cartpole Balance", "CartpoleBalance", "Balance the pole upright")
+def test_trained_policy_keeps_the_pole_up_for_an_episode(page: Page, playback_app: RunningApp) -> None:
+    draft_reward(page, playback_app, "Cartpole Balance", "CartpoleBalance", "Balance the pole upright")
     page.get_by_role("combobox", name="Preset").select_option(label="CPU (minutes)")
     page.get_by_label("Timesteps").fill(str(TIMESTEPS))
     page.get_by_role("button", name="Train policy").click()
