@@ -10,6 +10,7 @@ and offers no way to pass another one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -223,6 +224,15 @@ class RewardChecker:
         if process is not None:
             process.kill()
 
+    async def _kill_and_reap(self) -> None:
+        """Kill the worker and wait (briefly) until it is gone, so that an error reported to the
+        caller means the runaway program is no longer using the CPU."""
+        process = self._process
+        self._kill()
+        if process is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.proc.wait(), 5.0)
+
     async def _call(
         self, request: Request, result_type: type[T] | Any, *, timeout_s: float | None = None
     ) -> T:
@@ -248,7 +258,7 @@ class RewardChecker:
                 await process.proc.stdin.drain()
                 return await asyncio.wait_for(process.read_reply(), timeout_s)
             except TimeoutError as exc:
-                self._kill()
+                await self._kill_and_reap()
                 raise RewardWorkerError(f"timed out after {timeout_s:.0f} s; the worker was stopped") from exc
             except (asyncio.IncompleteReadError, ConnectionError) as exc:
                 self._kill()
