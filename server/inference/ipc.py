@@ -7,13 +7,13 @@ Session id -1 is the worker itself: its first message is either `[Hello]` (compi
 
 from __future__ import annotations
 
-import struct
 from typing import IO, Literal
 
 import msgspec
 
+from server import framing
+
 WORKER_SESSION = -1
-_LENGTH = struct.Struct(">I")
 MAX_MESSAGE_BYTES = 64 * 2**20
 
 
@@ -34,18 +34,14 @@ _from_worker = msgspec.msgpack.Decoder(FromWorker)
 
 
 def pack(message: ToWorker | FromWorker) -> bytes:
-    body = _encoder.encode(message)
-    return _LENGTH.pack(len(body)) + body
+    return framing.frame(_encoder.encode(message))
 
 
 def length_of(header: bytes) -> int:
-    (length,) = _LENGTH.unpack(header)
-    if length > MAX_MESSAGE_BYTES:
-        raise ValueError(f"message of {length} bytes exceeds {MAX_MESSAGE_BYTES}")
-    return int(length)
+    return framing.body_size(header, MAX_MESSAGE_BYTES)
 
 
-HEADER_BYTES = _LENGTH.size
+HEADER_BYTES = framing.HEADER_BYTES
 
 
 def decode_to_worker(body: bytes) -> ToWorker:
@@ -60,9 +56,4 @@ def decode_from_worker(body: bytes) -> FromWorker:
 
 def read_blocking(stream: IO[bytes]) -> bytes | None:
     """One message body from a blocking stream; None at end of stream."""
-    header = stream.read(HEADER_BYTES)
-    if len(header) < HEADER_BYTES:
-        return None
-    length = length_of(header)
-    body = stream.read(length)
-    return body if len(body) == length else None
+    return framing.read_frame(stream, MAX_MESSAGE_BYTES)

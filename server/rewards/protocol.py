@@ -5,13 +5,13 @@ Plain data only, no JAX: both sides import this module.
 
 from __future__ import annotations
 
-import struct
 from typing import Any, BinaryIO
 
 import msgspec
 
+from server import framing
+
 MAX_FRAME = 16 * 2**20  # a vocabulary of a big model is ~100 KB; anything near this is a bug
-_HEADER = struct.Struct(">I")
 TEST_HOOKS_ENV = "ROBOCOACH_REWARD_WORKER_TEST_HOOKS"  # set only by tests; enables EnvKeys and Sleep
 
 
@@ -53,25 +53,15 @@ class Reply(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def pack(message: Any) -> bytes:
-    body = msgspec.msgpack.encode(message)
-    return _HEADER.pack(len(body)) + body
+    return framing.frame(msgspec.msgpack.encode(message))
 
 
 def read_frame(stream: BinaryIO) -> bytes | None:
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
-        return None
-    (size,) = _HEADER.unpack(header)
-    if size > MAX_FRAME:
-        raise ValueError(f"frame of {size} bytes is over the limit")
-    return stream.read(size)
+    return framing.read_frame(stream, MAX_FRAME)
 
 
 def header_size(header: bytes) -> int:
-    (size,) = _HEADER.unpack(header)
-    if size > MAX_FRAME:
-        raise ValueError(f"frame of {size} bytes is over the limit")
-    return int(size)
+    return framing.body_size(header, MAX_FRAME)
 
 
-HEADER_BYTES = _HEADER.size
+HEADER_BYTES = framing.HEADER_BYTES
