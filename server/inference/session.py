@@ -160,6 +160,13 @@ class PlaybackModel:
         info[COMMAND_KEY] = command.reshape(info[COMMAND_KEY].shape).astype(info[COMMAND_KEY].dtype)
         return state.replace(info=info)
 
+    def _require_one_physics_call(self, calls: list[int]) -> None:
+        if len(calls) != 1:
+            raise UnsupportedSceneError(
+                f"scene {self.manifest.scene_id} advances physics {len(calls)} times per step; "
+                "live playback needs exactly one"
+            )
+
     def _ctrl_for(self, state: Any, action: jax.Array) -> jax.Array:
         recorded: list[jax.Array] = []
 
@@ -171,11 +178,7 @@ class PlaybackModel:
         scratch = state.replace(info=dict(state.info), metrics=dict(state.metrics))
         with physics(record) as calls:
             self.base.step(scratch, action)
-        if len(calls) != 1:
-            raise UnsupportedSceneError(
-                f"scene {self.manifest.scene_id} advances physics {len(calls)} times per step; "
-                "live playback needs exactly one"
-            )
+        self._require_one_physics_call(calls)
         return recorded[0]
 
     def _outputs(self, state: Any, command: jax.Array | None) -> tuple[Any, jax.Array, jax.Array]:
@@ -196,11 +199,7 @@ class PlaybackModel:
     ) -> tuple[Any, jax.Array, jax.Array]:
         with physics(replayed_physics(before, after)) as calls:
             stepped = self.env.step(self._with_command(state, command), action)
-        if len(calls) != 1:
-            raise UnsupportedSceneError(
-                f"scene {self.manifest.scene_id} advances physics {len(calls)} times per step; "
-                "live playback needs exactly one"
-            )
+        self._require_one_physics_call(calls)
         return self._outputs(stepped, command)
 
     # -- host side -------------------------------------------------------------------------------

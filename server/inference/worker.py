@@ -104,8 +104,7 @@ def serve(policy_dir: Path, scene_cache_dir: Path, channel: IO[bytes], requests:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from server.rewards.trace_worker import limit_resources
-    from server.training.worker import scrub_environment
+    from server.training.worker import limit_worker_resources, scrub_environment
     from server.worker_signals import ignore_stop_signals
 
     args = sys.argv[1:] if argv is None else argv
@@ -114,8 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     ignore_stop_signals()  # the API stops it by closing stdin, or kills it
     channel = _private_stdout()
-    if not Path("/proc/driver/nvidia").exists() or os.environ.get("JAX_PLATFORMS") == "cpu":
-        limit_resources()
+    limit_worker_resources()  # JAX_PLATFORMS=cpu here (service.py), so the full limits apply
     scrub_environment()
     return serve(Path(args[0]), Path(args[1]), channel, sys.stdin.buffer)
 

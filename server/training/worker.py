@@ -71,6 +71,18 @@ def scrub_environment() -> None:
     os.environ.update(clean)
 
 
+def limit_worker_resources() -> None:
+    """The reward worker's rlimits (no core files, bounded address space) for a process that runs a
+    reward program; on the GPU only "no core files": CUDA reserves far more address space than
+    RLIMIT_AS allows."""
+    from server.rewards.trace_worker import limit_resources
+
+    if Path("/proc/driver/nvidia").exists() and os.environ.get("JAX_PLATFORMS") != "cpu":
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    else:
+        limit_resources()
+
+
 class EventWriter:
     def __init__(self, stream: IO[bytes]) -> None:
         self.stream = stream
@@ -114,7 +126,6 @@ def run(job_dir: Path, events: EventWriter) -> int:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    from server.rewards.trace_worker import limit_resources
     from server.worker_signals import ignore_stop_signals
 
     args = sys.argv[1:] if argv is None else argv
@@ -122,11 +133,7 @@ def main(argv: list[str] | None = None) -> Any:
         print("usage: python -m server.training.worker JOB_DIR", file=sys.stderr)
         return 2
     ignore_stop_signals()
-    if Path("/proc/driver/nvidia").exists() and os.environ.get("JAX_PLATFORMS") != "cpu":
-        # CUDA reserves far more virtual address space than RLIMIT_AS allows; keep only "no core files".
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    else:
-        limit_resources()
+    limit_worker_resources()
     scrub_environment()
     job_dir = Path(args[0])
     with (job_dir / EVENTS_FILE).open("ab") as stream:
