@@ -15,6 +15,7 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_404_NOT_FOUND
 from litestar.types import ControllerRouterHandler
 
+from server.api.body import StrictJSONRequest
 from server.api.diagnostics import diagnostics, report_client
 from server.api.health import health
 from server.api.inference import play_policy
@@ -124,6 +125,7 @@ def create_app(settings: Settings) -> Litestar:
     return Litestar(
         route_handlers=handlers,
         middleware=[LocalAccessGuard(settings)],
+        request_class=StrictJSONRequest,
         lifespan=[lifespan],
         state=State({"settings": settings}),
         exception_handlers={NotFoundException: _not_found},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, get, put
@@ -14,7 +14,8 @@ AnyRequest = Request[Any, Any, Any]
 
 
 class Preferences(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    last_scene_id: str | None = None
+    # Bounded like every scene id the API takes: the store is not a place for megabytes of text.
+    last_scene_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
     follow_camera: bool = True
 
 

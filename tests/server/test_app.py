@@ -93,6 +93,63 @@ def test_not_json_is_a_400(client: TestClient) -> None:  # type: ignore[type-arg
     assert response.status_code == 400
 
 
+def test_invalid_utf8_in_a_json_string_is_a_400(client: TestClient) -> None:  # type: ignore[type-arg]
+    response = client.put(
+        "/api/preferences",
+        content=b'{"last_scene_id": "Go1\xff\xfe"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert "UTF-8" in response.json()["detail"]
+    assert client.get("/api/preferences").json()["last_scene_id"] is None
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_deeply_nested_json_is_a_400(client: TestClient, depth: int) -> None:  # type: ignore[type-arg]
+    nested = b"[" * depth + b"]" * depth
+    # An ignored field: msgspec still walks it (and used to raise RecursionError, a 500).
+    response = client.post(
+        "/api/diagnostics/client",
+        content=b'{"webgl": true, "extra": ' + nested + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
+    assert client.get("/api/diagnostics").json()["client"] is None
+    # and in a typed field or as the whole body
+    for body in (b'{"last_scene_id": ' + nested + b"}", nested):
+        response = client.put("/api/preferences", content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 400
+
+
+@pytest.mark.parametrize("webgl", [0, 1, "true", None])
+def test_diagnostics_flag_must_be_a_boolean(client: TestClient, webgl: object) -> None:  # type: ignore[type-arg]
+    response = client.post("/api/diagnostics/client", json={"webgl": webgl})
+    assert response.status_code == 400
+    assert response.json()["extra"][0]["key"] == "webgl"
+    assert client.get("/api/diagnostics").json()["client"] is None
+
+
+def test_json_bodies_are_not_coerced(client: TestClient) -> None:  # type: ignore[type-arg]
+    """Numbers, strings and booleans are not converted into each other (Litestar's default is lax)."""
+    response = client.put("/api/preferences", json={"follow_camera": 0})
+    assert response.status_code == 400
+    assert response.json()["extra"] == [
+        {"message": "Expected `bool`, got `int`", "key": "follow_camera", "source": "body"}
+    ]
+    response = client.put("/api/training/settings", json={"backend": "local", "modal_max_concurrent": "5"})
+    assert response.status_code == 400
+    assert "modal_max_concurrent" in response.text
+
+
+@pytest.mark.parametrize("scene_id", ["", "x" * 101, "x" * 9_000_000])
+def test_preferences_are_bounded(client: TestClient, scene_id: str) -> None:  # type: ignore[type-arg]
+    response = client.put("/api/preferences", json={"last_scene_id": scene_id})
+    assert response.status_code == 400
+    assert response.json()["extra"][0]["key"] == "last_scene_id"
+    assert client.get("/api/preferences").json()["last_scene_id"] is None
+
+
 def test_preferences_survive_a_restart(app_settings: Settings) -> None:
     with make_client(app_settings) as client:
         assert client.put("/api/preferences", json={"last_scene_id": "Go1Getup"}).status_code == 200
