@@ -2,6 +2,10 @@
 
 Never executes, compiles or imports anything from the program, so it is safe in the API process. Every
 construct not explicitly allowed is rejected, each with a located message that says what to do instead.
+
+The check is also the only way to build the program's checked tree (program.py): each method returns
+the tree node for what it accepted, or None. Workers interpret that tree and nothing else, so what runs
+is exactly what was validated (see interpret.py).
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ import ast
 import difflib
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal, TypeGuard
 
+from server.rewards import program as ir
 from server.rewards.helpers import HELPER_NAMES, JNP_ALLOWED, JNP_CONSTANTS, JNP_FUNCTIONS
 from server.rewards.types import ProgramError, RewardTerm, ValidationReport
 
@@ -23,8 +29,13 @@ MAX_ERRORS = 20  # more would bury the first, most useful ones
 RESERVED = frozenset({"s", "jnp", "dict", "WEIGHTS"}) | HELPER_NAMES
 VOCABULARY_HINT = "the full list is in the scene's vocabulary (GET /api/rewards/vocabulary/<scene_id>)"
 
-_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod)
-_CMPOPS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
+_BINOPS: dict[type[ast.operator], ir.BinaryOperator] = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.Mod: "%",
+}  # fmt: skip
+_CMPOPS: dict[type[ast.cmpop], ir.CompareOperator] = {
+    ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
+}  # fmt: skip
+_UNARYOPS: dict[type[ast.unaryop], ir.UnaryOperator] = {ast.USub: "-", ast.UAdd: "+", ast.Not: "not"}
 _FORBIDDEN_NODES: dict[type[ast.AST], str] = {
     ast.Import: "imports are not allowed: jnp, the helpers and s are already available",
     ast.ImportFrom: "imports are not allowed: jnp, the helpers and s are already available",
@@ -112,7 +123,7 @@ class _Checker:
         self.errors.append(ProgramError(line=line, column=column, message=message, stage="static"))
 
     # ---- module level -------------------------------------------------------------------------
-    def check_module(self, tree: ast.Module) -> list[RewardTerm]:
+    def check_module(self, tree: ast.Module) -> tuple[list[RewardTerm], ir.Program | None]:
         weights: dict[str, tuple[float, ast.keyword]] = {}
         weights_node: ast.Assign | None = None
         functions: list[ast.FunctionDef] = []
@@ -156,8 +167,9 @@ class _Checker:
             seen.add(fn.name)
         self.term_names = seen
         terms: list[RewardTerm] = []
+        checked: list[ir.Term | None] = []
         for fn in functions:
-            self.check_function(fn)
+            checked.append(self.check_function(fn))
             if weights_node is not None and fn.name not in weights:
                 self.error(
                     fn,
@@ -177,9 +189,19 @@ class _Checker:
                     f"WEIGHTS names `{name}` but no term function `def {name}(s):` exists"
                     + (f"; did you mean {', '.join(hint)}?" if hint else ""),
                 )
-        return terms
+        if self.errors or not all(checked):
+            return terms, None
+        program = ir.Program(
+            terms=tuple(term for term in checked if term is not None),
+            weights={name: value for name, (value, _) in weights.items()},
+        )
+        return terms, program
 
     def check_weights(self, stmt: ast.Assign) -> dict[str, tuple[float, ast.keyword]]:
+        if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
+            # `WEIGHTS = x = ...` or `WEIGHTS = jnp.__dict__[...] = ...`: a second target is code too.
+            self.error(stmt, "assign WEIGHTS on its own: `WEIGHTS = dict(...)`, with no other target")
+            return {}
         call = stmt.value
         if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "dict"):
             self.error(stmt, "write the weights as `WEIGHTS = dict(term_name=1.0, other=-0.1)`")
@@ -202,13 +224,16 @@ class _Checker:
         return weights
 
     # ---- terms --------------------------------------------------------------------------------
-    def check_function(self, fn: ast.FunctionDef) -> None:
+    def check_function(self, fn: ast.FunctionDef) -> ir.Term | None:
+        errors_before = len(self.errors)
         if fn.name.startswith("_"):
             self.error(fn, f"term names cannot start with `_` (`{fn.name}`)")
         if fn.name in RESERVED:
             self.error(fn, f"`{fn.name}` is a reserved name (a helper or built-in); rename the term")
         if fn.decorator_list:
             self.error(fn.decorator_list[0], "decorators are not allowed on terms")
+        if getattr(fn, "type_params", None):  # Python 3.12+: `def t[T](s):`
+            self.error(fn, f"type parameters are not allowed: write `def {fn.name}(s):`")
         a = fn.args
         if (
             a.posonlyargs
@@ -229,26 +254,38 @@ class _Checker:
         if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
             self.error(fn, f"term `{fn.name}` must end with `return <expression>`")
         local: set[str] = set()
-        for stmt in body:
-            self.check_statement(stmt, local, fn.name)
+        statements = [self.check_statement(stmt, local, fn.name) for stmt in body]
+        if len(self.errors) > errors_before or not _all_checked(statements):
+            return None
+        return ir.Term(name=fn.name, body=tuple(statements), line=fn.lineno)
 
-    def check_statement(self, stmt: ast.stmt, local: set[str], term: str) -> None:
+    def check_statement(self, stmt: ast.stmt, local: set[str], term: str) -> ir.Statement | None:
         if isinstance(stmt, ast.Return):
-            if stmt.value is not None:
-                self.check_expr(stmt.value, local)
-        elif isinstance(stmt, ast.Assign):
-            self.check_expr(stmt.value, local)
+            if stmt.value is None:
+                self.error(stmt, "a bare `return` is not allowed: return a number")
+                return None
+            value = self.check_expr(stmt.value, local)
+            return ir.Return(value, stmt.lineno) if value is not None else None
+        if isinstance(stmt, ast.Assign):
+            value = self.check_expr(stmt.value, local)
             if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
                 self.error(stmt, "assign one plain name at a time: `name = <expression>`")
-                return
-            self.bind(stmt.targets[0], local)
-        elif isinstance(stmt, ast.AugAssign):
-            self.check_expr(stmt.value, local)
+                return None
+            name = self.bind(stmt.targets[0], local)
+            return ir.Assign(name, value, stmt.lineno) if value is not None and name else None
+        if isinstance(stmt, ast.AugAssign):
+            value = self.check_expr(stmt.value, local)
+            op = _BINOPS.get(type(stmt.op))
             if not isinstance(stmt.target, ast.Name) or stmt.target.id not in local:
                 self.error(stmt, "`+=` and friends need a local variable assigned earlier in the term")
-            elif not isinstance(stmt.op, _BINOPS):
+            elif op is None:
                 self.error(stmt, "only + - * / ** % are allowed")
-        elif type(stmt) in _FORBIDDEN_NODES:
+            elif op == "**":
+                self.error(stmt, "`**=` is not allowed: write `x = x ** <literal exponent>`")
+            elif value is not None:
+                return ir.AugAssign(stmt.target.id, op, value, stmt.lineno)
+            return None
+        if type(stmt) in _FORBIDDEN_NODES:
             self.error(stmt, _FORBIDDEN_NODES[type(stmt)])
         elif isinstance(stmt, ast.FunctionDef):
             self.error(stmt, f"functions inside term `{term}` are not allowed: define terms at the top level")
@@ -259,8 +296,9 @@ class _Checker:
             self.error(stmt, "an expression on its own line does nothing: assign it or return it")
         else:
             self.error(stmt, f"`{type(stmt).__name__}` statements are not allowed in a term")
+        return None
 
-    def bind(self, target: ast.Name, local: set[str]) -> None:
+    def bind(self, target: ast.Name, local: set[str]) -> str | None:
         name = target.id
         if name.startswith("_"):
             self.error(target, f"names cannot start with `_` (`{name}`)")
@@ -268,58 +306,80 @@ class _Checker:
             self.error(target, f"`{name}` is reserved (s, jnp, a helper or a term); choose another name")
         else:
             local.add(name)
+            return name
+        return None
 
-    def check_expr(self, node: ast.expr, local: set[str]) -> None:
+    def check_expr(self, node: ast.expr, local: set[str]) -> ir.Expr | None:
+        """The checked tree for `node`, or None after reporting why it is not allowed."""
+        line = getattr(node, "lineno", 0)
         if type(node) in _FORBIDDEN_NODES:
             self.error(node, _FORBIDDEN_NODES[type(node)])
         elif isinstance(node, ast.Constant):
-            self.check_constant(node)
+            return self.check_constant(node)
         elif isinstance(node, ast.Name):
-            self.check_name(node, local)
+            return self.check_name(node, local)
         elif isinstance(node, ast.Attribute):
-            self.check_attribute(node, local)
+            return self.check_attribute(node, local)
         elif isinstance(node, ast.BinOp):
-            if not isinstance(node.op, _BINOPS):
-                self.error(node, f"operator `{type(node.op).__name__}` is not allowed; use + - * / ** %")
-            if isinstance(node.op, ast.Pow):
-                exponent = _number(node.right)
-                if exponent is None or abs(exponent) > MAX_POW_EXPONENT:
-                    self.error(
-                        node.right,
-                        f"`**` needs a literal exponent between -{MAX_POW_EXPONENT} and "
-                        f"{MAX_POW_EXPONENT}; use jnp.square, jnp.sqrt or jnp.exp for others",
-                    )
-                    self.check_expr(node.left, local)
-                    return
-            self.check_expr(node.left, local)
-            self.check_expr(node.right, local)
+            return self.check_binop(node, local)
         elif isinstance(node, ast.UnaryOp):
-            if isinstance(node.op, ast.Invert):
+            unary = _UNARYOPS.get(type(node.op))
+            if unary is None:
                 self.error(node, "`~` is not allowed; use jnp.logical_not")
-            self.check_expr(node.operand, local)
+            operand = self.check_expr(node.operand, local)
+            if unary is not None and operand is not None:
+                return ir.UnaryOp(unary, operand, line)
         elif isinstance(node, ast.BoolOp):
-            for value in node.values:
-                self.check_expr(value, local)
+            values = [self.check_expr(value, local) for value in node.values]
+            op: Literal["and", "or"] = "and" if isinstance(node.op, ast.And) else "or"
+            if _all_checked(values):
+                return ir.Logical(op, tuple(values), line)
         elif isinstance(node, ast.Compare):
-            for op in node.ops:
-                if not isinstance(op, _CMPOPS):
-                    self.error(node, "only < <= > >= == != comparisons are allowed")
-            self.check_expr(node.left, local)
-            for comparator in node.comparators:
-                self.check_expr(comparator, local)
+            ops = [_CMPOPS.get(type(op)) for op in node.ops]
+            if None in ops:
+                self.error(node, "only < <= > >= == != comparisons are allowed")
+            left = self.check_expr(node.left, local)
+            comparators = [self.check_expr(comparator, local) for comparator in node.comparators]
+            if left is not None and _all_checked(comparators) and _all_checked(ops):
+                return ir.Compare(left, tuple(ops), tuple(comparators), line)
         elif isinstance(node, ast.Call):
-            self.check_call(node, local)
+            return self.check_call(node, local)
         elif isinstance(node, ast.Subscript):
-            self.check_expr(node.value, local)
-            self.check_index(node.slice)
+            value = self.check_expr(node.value, local)
+            parts = self.check_index(node.slice)
             self.check_bounds(node)
+            if value is not None and parts is not None:
+                return ir.Index(value, parts, isinstance(node.slice, ast.Tuple), line)
         elif isinstance(node, ast.Tuple | ast.List):
-            for element in node.elts:
-                self.check_expr(element, local)
+            elements = [self.check_expr(element, local) for element in node.elts]
+            kind: Literal["list", "tuple"] = "list" if isinstance(node, ast.List) else "tuple"
+            if _all_checked(elements):
+                return ir.Sequence(kind, tuple(elements), line)
         else:
             self.error(node, f"`{type(node).__name__}` expressions are not allowed in a term")
+        return None
 
-    def check_constant(self, node: ast.Constant) -> None:
+    def check_binop(self, node: ast.BinOp, local: set[str]) -> ir.Expr | None:
+        op = _BINOPS.get(type(node.op))
+        if op is None:
+            self.error(node, f"operator `{type(node.op).__name__}` is not allowed; use + - * / ** %")
+        if op == "**":
+            exponent = _number(node.right)
+            if exponent is None or abs(exponent) > MAX_POW_EXPONENT:
+                self.error(
+                    node.right,
+                    f"`**` needs a literal exponent between -{MAX_POW_EXPONENT} and "
+                    f"{MAX_POW_EXPONENT}; use jnp.square, jnp.sqrt or jnp.exp for others",
+                )
+                self.check_expr(node.left, local)
+                return None
+        left = self.check_expr(node.left, local)
+        right = self.check_expr(node.right, local)
+        if op is None or left is None or right is None:
+            return None
+        return ir.BinOp(op, left, right, node.lineno)
+
+    def check_constant(self, node: ast.Constant) -> ir.Expr | None:
         value = node.value
         if isinstance(value, str | bytes):
             self.error(node, "string literals are only allowed as docstrings")
@@ -331,13 +391,18 @@ class _Checker:
             self.error(node, "complex numbers are not allowed")
         elif isinstance(value, int | float) and (not math.isfinite(value) or abs(value) > MAX_LITERAL):
             self.error(node, f"numeric literals must be at most {MAX_LITERAL:g} in absolute value")
+        elif type(value) is int or type(value) is float:
+            return ir.Num(value, node.lineno)
+        else:
+            self.error(node, f"`{value!r}` is not allowed here; use numbers")
+        return None
 
-    def check_name(self, node: ast.Name, local: set[str]) -> None:
+    def check_name(self, node: ast.Name, local: set[str]) -> ir.Expr | None:
         name = node.id
         if name.startswith("_"):
             self.error(node, f"names starting with `_` are not allowed (`{name}`)")
         elif name in local:
-            return
+            return ir.Local(name, node.lineno)
         elif name == "s":
             self.error(node, "use s only as `s.<vocabulary name>`, e.g. s.qpos")
         elif name == "jnp":
@@ -354,8 +419,10 @@ class _Checker:
                 "and its own variables assigned above"
                 + (f"; did you mean {', '.join(hint)}?" if hint else ""),
             )
+        return None
 
-    def check_attribute(self, node: ast.Attribute, local: set[str] | None = None) -> None:
+    def check_attribute(self, node: ast.Attribute, local: set[str] | None = None) -> ir.Expr | None:
+        """`s.<entry>` and `jnp.pi` as values; a `jnp.<function>` is only valid as a call (check_call)."""
         attr = node.attr
         base = node.value
         if attr.startswith("_"):
@@ -384,15 +451,27 @@ class _Checker:
                 f"`jnp.{attr}` is not allowed; allowed jnp names include {', '.join(hint)} "
                 f"(all {len(JNP_FUNCTIONS)} are listed in the vocabulary)",
             )
+        elif base.id == "s":
+            return ir.StateEntry(attr, node.lineno)
+        elif attr in JNP_CONSTANTS:
+            return ir.JnpConstant(attr, node.lineno)
+        else:
+            self.error(node, f"jnp.{attr} is a function: call it, e.g. jnp.{attr}(x)")
+        return None
 
-    def check_call(self, node: ast.Call, local: set[str]) -> None:
+    def check_call(self, node: ast.Call, local: set[str]) -> ir.Expr | None:
         func = node.func
+        callee: tuple[Literal["jnp", "helper"], str] | None = None
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "jnp":
-            self.check_attribute(func)
-            if func.attr in JNP_CONSTANTS:
+            errors_before = len(self.errors)
+            if func.attr.startswith("_") or func.attr not in JNP_ALLOWED:
+                self.check_attribute(func)
+            elif func.attr in JNP_CONSTANTS:
                 self.error(node, f"jnp.{func.attr} is a constant, not a function")
+            if len(self.errors) == errors_before:
+                callee = ("jnp", func.attr)
         elif isinstance(func, ast.Name) and func.id in HELPER_NAMES:
-            pass
+            callee = ("helper", func.id)
         elif isinstance(func, ast.Name):
             if func.id.startswith("_"):
                 self.error(func, f"names starting with `_` are not allowed (`{func.id}`)")
@@ -416,18 +495,34 @@ class _Checker:
                 node.keywords[0],
                 "keyword arguments are not allowed: pass arguments by position, e.g. jnp.sum(x, 0)",
             )
-        for arg in node.args:
-            self.check_expr(arg, local)
+        args = [self.check_expr(arg, local) for arg in node.args]
+        if callee is None or node.keywords or not _all_checked(args):
+            return None
+        return ir.Call(callee[0], callee[1], tuple(args), node.lineno)
 
-    def check_index(self, node: ast.expr) -> None:
+    def check_index(self, node: ast.expr) -> tuple[int | ir.Slice, ...] | None:
         parts = node.elts if isinstance(node, ast.Tuple) else [node]
+        checked: list[int | ir.Slice] = []
+        ok = True
         for part in parts:
             if isinstance(part, ast.Slice):
+                bounds: list[int | None] = []
                 for bound in (part.lower, part.upper, part.step):
-                    if bound is not None and not _is_int(bound):
+                    if bound is None:
+                        bounds.append(None)
+                    elif _is_int(bound):
+                        bounds.append(_int(bound))
+                    else:
                         self.error(bound, "slice bounds must be integer literals, e.g. x[0:3]")
-            elif not _is_int(part):
+                        ok = False
+                if len(bounds) == 3:
+                    checked.append(ir.Slice(bounds[0], bounds[1], bounds[2]))
+            elif _is_int(part):
+                checked.append(_int(part))
+            else:
                 self.error(part, "indexes must be integer literals or literal slices, e.g. x[0], x[:, 2]")
+                ok = False
+        return tuple(checked) if ok else None
 
     def check_bounds(self, node: ast.Subscript) -> None:
         """`s.x[i]` with a literal i outside x's shape: JAX would clamp it and silently read another entry."""
@@ -449,6 +544,16 @@ class _Checker:
                     f"index {int(index)} is out of range for s.{target.attr} of shape {shape} "
                     f"(valid: 0..{shape[axis] - 1})",
                 )
+
+
+def _all_checked(items: Sequence[object | None]) -> TypeGuard[Sequence[Any]]:
+    return all(item is not None for item in items)
+
+
+def _int(node: ast.expr) -> int:
+    value = _number(node)
+    assert value is not None
+    return int(value)
 
 
 def _is_int(node: ast.expr) -> bool:
@@ -492,22 +597,34 @@ def parse_program(source: str) -> ast.Module | ValidationReport:
         return _fail(f"the program cannot be parsed: {exc}", "syntax")
 
 
-def static_check(
+def check_program(
     source: str, vocabulary: set[str], shapes: Mapping[str, Sequence[int]] | None = None
-) -> ValidationReport:
+) -> tuple[ValidationReport, ir.Program | None]:
     """Check `source` against docs/REWARDS.md for a scene whose vocabulary names are `vocabulary`;
     with `shapes` (name -> shape), literal indexes are checked against them too.
 
-    Returns every error found (up to MAX_ERRORS, in source order) and the terms with their weights and
-    source; `terms` is empty only when the program could not be parsed.
+    Returns the report (every error found, up to MAX_ERRORS, in source order, and the terms with their
+    weights and source; `terms` is empty only when the program could not be parsed) and, when the
+    report is ok, the checked tree: the only form in which the program ever runs.
     """
     tree = parse_program(source)
     if isinstance(tree, ValidationReport):
-        return tree
+        return tree, None
     depth_error = _depth_error(tree)
     if depth_error is not None:
-        return ValidationReport(ok=False, errors=[depth_error], terms=[])
+        return ValidationReport(ok=False, errors=[depth_error], terms=[]), None
     checker = _Checker(source, vocabulary, shapes or {})
-    terms = checker.check_module(tree)
+    terms, program = checker.check_module(tree)
     errors = sorted(checker.errors, key=lambda e: (e.line, e.column))[:MAX_ERRORS]
-    return ValidationReport(ok=not errors, errors=errors, terms=terms)
+    if errors:
+        return ValidationReport(ok=False, errors=errors, terms=terms), None
+    if program is None:  # every accepted node has a checked form; a gap here is our bug, not the user's
+        raise AssertionError("the static check accepted a program it could not represent")
+    return ValidationReport(ok=True, errors=[], terms=terms), program
+
+
+def static_check(
+    source: str, vocabulary: set[str], shapes: Mapping[str, Sequence[int]] | None = None
+) -> ValidationReport:
+    """check_program's report alone, for callers that only need to know whether it is valid."""
+    return check_program(source, vocabulary, shapes)[0]

@@ -32,15 +32,12 @@ from server.rewards.protocol import (
     read_frame,
 )
 from server.rewards.types import ProgramError, ValidationReport, Vocabulary
+from server.scenes.loader import UnknownSceneError
 from server.worker_signals import ignore_stop_signals
 
 ADDRESS_SPACE_BYTES = 6 * 2**30
 CPU_SECONDS_PER_REQUEST = 300  # soft RLIMIT_CPU is re-armed before each request (the limit is cumulative)
 STEP_ACTION = 0.1  # the "one step" check applies this constant action, so action terms are not all zero
-
-
-class UnknownSceneError(LookupError):
-    """The scene id is not a Playground env (a KeyError elsewhere must not read as this)."""
 
 
 @dataclass
@@ -73,20 +70,11 @@ class Worker:
     def __init__(self, menagerie_dir: Path) -> None:
         self.menagerie_dir = menagerie_dir
         self.scenes: dict[str, Scene] = {}
-        self.registry: Any = None
 
     def playground(self) -> Any:
-        if self.registry is None:
-            from mujoco_playground import registry
+        from server.scenes.loader import playground
 
-            from server.scenes.compat import patch_playground_compat
-            from server.scenes.menagerie import use_menagerie
-
-            patch_playground_compat()
-            if self.menagerie_dir.is_dir():
-                use_menagerie(self.menagerie_dir)
-            self.registry = registry
-        return self.registry
+        return playground()
 
     def scene(self, scene_id: str) -> Scene:
         if scene_id in self.scenes:
@@ -96,13 +84,11 @@ class Worker:
 
         from server.rewards.context import RewardContext
         from server.rewards.vocabulary import build_entries, describe
+        from server.scenes.loader import load_env
 
-        registry = self.playground()
-        if scene_id not in registry.ALL_ENVS:
-            raise UnknownSceneError(scene_id)
-        # As the trainer loads it (server/scenes/export.py): impl "jax", except the env with no impl key.
-        overrides = {"impl": "jax"} if "impl" in registry.get_default_config(scene_id) else None
-        env = registry.load(scene_id, config_overrides=overrides)
+        # The "check" implementation is always "jax", even where training loads "warp";
+        # server/scenes/loader.py (physics_impl) says why that checks the same program.
+        env = load_env(scene_id, purpose="check", menagerie_dir=self.menagerie_dir).env
         state = jax.jit(env.reset)(jax.random.PRNGKey(0))
         zeros = jnp.zeros(env.action_size, jnp.float32)
         action = jnp.full(env.action_size, STEP_ACTION, jnp.float32)
@@ -164,21 +150,12 @@ class Worker:
         raise ValueError(f"request {type(request).__name__} is not available")
 
 
-def _program_line(exc: BaseException) -> int | None:
-    """The innermost line of the reward program in an exception's traceback."""
-    from server.rewards.compile import FILENAME
-
-    line = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename == FILENAME:
-            line = frame.lineno
-    return line
-
-
 def trace_errors(compiled: Any, scene: Scene) -> list[ProgramError]:
     """Each term must trace (eval_shape) to a float32 scalar, then evaluate (jit) to a finite value."""
     import jax
     import jax.numpy as jnp
+
+    from server.rewards.interpret import program_line
 
     errors: list[ProgramError] = []
 
@@ -194,7 +171,7 @@ def trace_errors(compiled: Any, scene: Scene) -> list[ProgramError]:
             shape = jax.eval_shape(lambda c, name=name: compiled.term(name, c), ctx)
         except Exception as exc:
             detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-            fail(name, f"term `{name}` failed to trace: {type(exc).__name__}: {detail}", _program_line(exc))
+            fail(name, f"term `{name}` failed to trace: {type(exc).__name__}: {detail}", program_line(exc))
             continue
         if tuple(shape.shape) != ():
             fail(
