@@ -56,7 +56,10 @@ def refusal(scope: Scope, settings: Settings) -> tuple[int, str] | None:
     return None
 
 
-WS_CLOSE_UNAUTHORIZED = 4401
+# WebSocket close codes (server/wire_ts.py copies them, with their comments, into the UI's types).
+CLOSE_UNAUTHORIZED = 4401  # a missing or wrong launch token: open the URL that robocoach printed
+# Closing before accept answers the handshake with HTTP 403: a browser reports 1006, never this code.
+CLOSE_HANDSHAKE_REFUSED = 1008
 
 
 class LocalAccessGuard(ASGIMiddleware):
@@ -84,10 +87,10 @@ class LocalAccessGuard(ASGIMiddleware):
                     "headers": [],
                 }
                 await send(accept)
-                await send({"type": "websocket.close", "code": WS_CLOSE_UNAUTHORIZED, "reason": detail[:120]})
+                await send({"type": "websocket.close", "code": CLOSE_UNAUTHORIZED, "reason": detail[:120]})
                 return
             # A foreign Host/Origin gets no handshake at all: closing before accept answers HTTP 403.
-            await send({"type": "websocket.close", "code": 1008, "reason": detail})
+            await send({"type": "websocket.close", "code": CLOSE_HANDSHAKE_REFUSED, "reason": detail})
             return
         body = json.dumps({"status_code": status, "detail": detail}).encode()
         response = ASGIResponse(body=body, status_code=status, media_type="application/json")

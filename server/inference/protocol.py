@@ -15,8 +15,9 @@ import numpy as np
 PROTOCOL_VERSION = 1
 FLOAT = np.dtype("<f8")
 
-# Close codes (4000-4999 are the application's): the reason string says more.
-CLOSE_UNKNOWN_MODEL = 4404
+# Close codes (4000-4999 are the application's): the reason string says more. Each one's comment is
+# copied into ui/src/api/wire.gen.ts (make api).
+CLOSE_UNKNOWN_MODEL = 4404  # no such policy, or it was deleted while playing
 CLOSE_UNPLAYABLE = 4422  # the policy exists but cannot run here (damaged files, scene missing)
 CLOSE_WORKER_FAILED = 1011  # the inference worker died; reconnecting starts a new one
 MAX_FRAME_BYTES = 4 * 2**20  # far above the largest robot's state (G1: nq 36, nv 35)

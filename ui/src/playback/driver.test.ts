@@ -64,7 +64,7 @@ const resets = (r: Received[]) => r.filter((m) => m.type === "reset");
 const list = (a: Float64Array) => Array.from(a);
 const f0 = new Float64Array();
 
-function copyState(data: MjData, na: number): PhysicsState {
+function copyState(data: MjData, na: number): Required<PhysicsState> {
   return {
     qpos: Float64Array.from(data.qpos as Float64Array),
     qvel: Float64Array.from(data.qvel as Float64Array),
@@ -88,7 +88,7 @@ function reference(mj: Mujoco, model: MjModel, seed: number, intervals: number, 
   data.ctrl.set(init.ctrl);
   data.time = init.time;
   mj.mj_forward(model, data);
-  const out: { before: PhysicsState; after: PhysicsState }[] = [];
+  const out: { before: Required<PhysicsState>; after: Required<PhysicsState> }[] = [];
   for (let k = 0; k < intervals; k++) {
     for (let i = 0; i < substeps - 1; i++) mj.mj_step(model, data);
     const before = copyState(data, model.na);
@@ -336,11 +336,13 @@ describe("PolicyDriver errors and connections", () => {
   for (const [code, text] of [
     [4404, /not in the library any more.*: gone/],
     [4422, /cannot be played here: scene missing/],
+    [4428, /has not been reviewed: read it first/],
   ] as const) {
     it(`stops on close code ${code}`, async () => {
       const { fake, driver } = await setup({}, { autoAnswer: false });
       await until(() => driver.phase === "playing", "the episode");
-      fake.socket.serverClose(code, code === 4404 ? "gone" : "scene missing");
+      const reasons = { 4404: "gone", 4422: "scene missing", 4428: "read it first" };
+      fake.socket.serverClose(code, reasons[code]);
       expect(driver.phase).toBe("stopped");
       expect(driver.snapshot().error).toMatch(text);
       await settle();
@@ -400,22 +402,19 @@ describe("PolicyDriver errors and connections", () => {
     expect(driver.snapshot().error).toMatch(/Could not connect.*1006/);
   });
 
-  it("stops for good on a refused token (4401) or page origin (4403), saying what to do", async () => {
-    for (const [code, wording] of [
-      [4401, /refused the token: open the URL that robocoach printed: bad token/],
-      [4403, /refused this page's address \(Host\/Origin\).*: bad origin/],
-    ] as const) {
-      const { fake, driver } = await setup({}, {});
-      fake.socket.serverClose(code, code === 4401 ? "bad token" : "bad origin");
-      await settle();
-      expect(driver.phase).toBe("stopped");
-      expect(driver.snapshot().fatal).toBe(true);
-      expect(driver.snapshot().error).toMatch(wording);
-      expect(fake.sockets).toHaveLength(1); // no reconnect
-    }
+  it("stops for good on a refused token (4401), saying what to do", async () => {
+    const { fake, driver } = await setup({}, {});
+    fake.socket.serverClose(4401, "bad token");
+    await settle();
+    expect(driver.phase).toBe("stopped");
+    expect(driver.snapshot().fatal).toBe(true);
+    expect(driver.snapshot().error).toMatch(
+      /refused the token: open the URL that robocoach printed: bad token/,
+    );
+    expect(fake.sockets).toHaveLength(1); // no reconnect
   });
 
-  it("checks hello.nmocap when the server sends it, and accepts a hello without it", async () => {
+  it("checks hello.nmocap against the model", async () => {
     const wrong = await setup({}, { hello: fixtureHello({ nmocap: 2 }) });
     await until(() => wrong.driver.phase === "stopped", "the refusal");
     expect(wrong.driver.snapshot().error).toMatch(/nmocap 2 \(model here: 1\)/);

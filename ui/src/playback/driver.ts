@@ -14,9 +14,8 @@ import type { MjData, MjModel } from "@mujoco/mujoco";
 import type { Mujoco } from "../sim/mujoco";
 import {
   type ActionMessage,
-  CLOSE_BAD_ORIGIN,
-  CLOSE_BAD_TOKEN,
-  CLOSE_POLICY,
+  CLOSE_NEEDS_REVIEW,
+  CLOSE_UNAUTHORIZED,
   CLOSE_UNKNOWN_MODEL,
   CLOSE_UNPLAYABLE,
   CLOSE_WORKER_FAILED,
@@ -125,13 +124,15 @@ export function quantile(values: readonly number[], q: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
+/**
+ * The close codes that end playback for good. A foreign Host/Origin is refused before the handshake,
+ * so the page sees 1006 for it (handled as a connection that never opened).
+ */
 const CLOSE_MESSAGES: Record<number, string> = {
   [CLOSE_UNKNOWN_MODEL]: "This policy is not in the library any more (deleted?)",
   [CLOSE_UNPLAYABLE]: "This policy cannot be played here",
-  [CLOSE_BAD_TOKEN]: "The server refused the token: open the URL that robocoach printed",
-  [CLOSE_BAD_ORIGIN]:
-    "The server refused this page's address (Host/Origin): open the URL that robocoach printed, not a proxy or another host name",
-  [CLOSE_POLICY]: "The server refused the connection: open the URL that robocoach printed",
+  [CLOSE_NEEDS_REVIEW]: "This imported policy's reward program has not been reviewed",
+  [CLOSE_UNAUTHORIZED]: "The server refused the token: open the URL that robocoach printed",
 };
 
 export class PolicyDriver {
@@ -408,8 +409,8 @@ export class PolicyDriver {
       ["nv", hello.nv, m.nv],
       ["na", hello.na, m.na],
       ["nu", hello.nu, m.nu],
+      ["nmocap", hello.nmocap, m.nmocap],
     ];
-    if (hello.nmocap !== undefined) sizes.push(["nmocap", hello.nmocap, m.nmocap]);
     const wrong = sizes.filter(([, theirs, ours]) => theirs !== ours);
     if (wrong.length > 0) {
       const list = wrong.map(([n, theirs, ours]) => `${n} ${theirs} (model here: ${ours})`);

@@ -7,19 +7,24 @@ import { decode } from "@msgpack/msgpack";
 import type { SocketLike } from "./driver";
 import {
   bytesToFloats,
+  type ClientMessage,
   encodeServer,
   type HelloMessage,
   type PhysicsState,
   type ServerMessage,
 } from "./protocol";
 
-/** A client frame decoded with its float arrays as Float64Arrays. */
-export type Received =
-  | { type: "reset"; seed: number; state: PhysicsState | null }
-  | { type: "step"; seq: number; before: PhysicsState; after: PhysicsState }
-  | { type: "command"; values: number[] };
+/** `T` with every optional field present, as the server's decoder sees a frame (defaults filled in). */
+type Filled<T> = T extends Float64Array
+  ? T
+  : T extends object
+    ? { [K in keyof T]-?: Filled<Exclude<T[K], undefined>> }
+    : T;
 
-function state(raw: Record<string, unknown>): PhysicsState {
+/** A client frame decoded with its float arrays as Float64Arrays. */
+export type Received = Filled<ClientMessage>;
+
+function state(raw: Record<string, unknown>): Filled<PhysicsState> {
   return {
     qpos: bytesToFloats(raw.qpos as Uint8Array),
     qvel: bytesToFloats(raw.qvel as Uint8Array),
@@ -52,7 +57,7 @@ export function decodeClientFrame(frame: Uint8Array): Received {
   }
 }
 
-/** The hello the fake sends for the `actuated.mjb` fixture (nq 8, nv 7, na 1, nu 2, 4 ms steps). */
+/** The hello the fake sends for the `actuated.mjb` fixture (nq 8, nv 7, na 1, nu 2, nmocap 1, 4 ms steps). */
 export function fixtureHello(overrides: Partial<HelloMessage> = {}): HelloMessage {
   return {
     type: "hello",
@@ -66,6 +71,7 @@ export function fixtureHello(overrides: Partial<HelloMessage> = {}): HelloMessag
     nv: 7,
     na: 1,
     nu: 2,
+    nmocap: 1,
     send: ["qpos", "qvel", "act", "time", "qacc_warmstart"],
     reward_terms: ["upright", "effort"],
     weights: [1, -0.5],

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { decode, encode } from "@msgpack/msgpack";
 import { describe, expect, it } from "vitest";
+import { FIELDS } from "../api/wire.gen";
 import {
   bytesToFloats,
   type ClientMessage,
@@ -87,6 +88,7 @@ describe("server -> browser frames written by Python decode", () => {
       nv: 7,
       na: 1,
       nu: 2,
+      nmocap: 1,
       send: ["qpos", "qvel", "act", "time", "qacc_warmstart"],
       reward_terms: ["up", "effort"],
       weights: [1, -0.01],
@@ -135,6 +137,21 @@ describe("server -> browser frames written by Python decode", () => {
     });
   });
 
+  it("every field of the server's messages is decoded (the generated FIELDS)", () => {
+    const names = {
+      hello: FIELDS.Hello,
+      episode: FIELDS.Episode,
+      action: FIELDS.Action,
+      error: FIELDS.Error,
+      status: FIELDS.Status,
+    };
+    for (const [name, fields] of Object.entries(names)) {
+      expect(Object.keys(decodeServer(frame(name)))).toEqual(["type", ...fields]);
+      const raw = decode(frame(name)) as Record<string, unknown>;
+      expect(Object.keys(raw)).toEqual(["type", ...fields]); // the fixture is the server's, in order
+    }
+  });
+
   it("round-trip through encodeServer (what the test fakes send)", () => {
     for (const name of ["hello", "episode", "action", "error", "status"]) {
       const m: ServerMessage = decodeServer(frame(name));
@@ -158,5 +175,12 @@ describe("bad frames are refused with a reason", () => {
     expect(bad({ ...m, seq: 1.5 })).toThrow(/action.seq should be an integer/);
     const h = decodeServer(frame("hello"));
     expect(bad({ ...h, command: { names: ["x"], low: [], high: [] } })).toThrow(/differ in length/);
+    // Every field is required: the server writes them all (UI and server ship together).
+    const { nmocap: _, ...noMocap } = h as Extract<ServerMessage, { type: "hello" }>;
+    expect(bad(noMocap)).toThrow(/hello.nmocap should be an integer, got nothing/);
+    const e = decodeServer(frame("error"));
+    expect(bad({ ...e, code: "oops" })).toThrow(/error.code should be one of "bad_command"/);
+    const { seq: __, ...noSeq } = e as Extract<ServerMessage, { type: "error" }>;
+    expect(bad(noSeq)).toThrow(/error.seq should be an integer or nil, got nothing/);
   });
 });

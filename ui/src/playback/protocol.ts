@@ -1,157 +1,62 @@
 /**
- * The live-playback wire protocol (version 1), mirroring server/inference/protocol.py.
- * Spec: docs/INFERENCE_PROTOCOL.md.
+ * The live-playback wire protocol (docs/INFERENCE_PROTOCOL.md): encoding and checked decoding of the
+ * types generated from server/inference/protocol.py (../api/wire.gen.ts, `make api`).
  *
  * Every message is one binary WebSocket frame holding one msgpack map whose `type` names it. Float
- * arrays travel as `bin` values of raw little-endian float64 (the bytes of a Float64Array). Decoded
- * messages hold Float64Arrays over aligned copies of those bytes, so nothing aliases the frame.
+ * arrays travel as `bin` values of raw little-endian float64 (the bytes of a Float64Array). Here they
+ * are Float64Arrays: decoded messages hold them over aligned copies of the frame's bytes, so nothing
+ * aliases the frame.
  */
 
 import { decode, encode } from "@msgpack/msgpack";
+import type * as wire from "../api/wire.gen";
+import { FIELDS, LITERALS } from "../api/wire.gen";
 
-export const PROTOCOL_VERSION = 1;
-export const MAX_FRAME_BYTES = 4 * 2 ** 20;
+export {
+  CLOSE_NEEDS_REVIEW,
+  CLOSE_UNAUTHORIZED,
+  CLOSE_UNKNOWN_MODEL,
+  CLOSE_UNPLAYABLE,
+  CLOSE_WORKER_FAILED,
+  MAX_FRAME_BYTES,
+  PROTOCOL_VERSION,
+} from "../api/wire.gen";
 
-/** Close codes the server uses (docs/INFERENCE_PROTOCOL.md, "Close codes"). */
-export const CLOSE_UNKNOWN_MODEL = 4404;
-export const CLOSE_UNPLAYABLE = 4422;
-export const CLOSE_WORKER_FAILED = 1011;
-/** A missing or wrong launch token (the server accepts the socket and closes it with this code). */
-export const CLOSE_BAD_TOKEN = 4401;
-/** A Host or Origin header the server does not accept (a foreign page, DNS rebinding). */
-export const CLOSE_BAD_ORIGIN = 4403;
-/** Policy violation; older servers refused a bad token with it. */
-export const CLOSE_POLICY = 1008;
+/** A wire type with its float64 byte arrays (`Uint8Array` on the wire) as Float64Arrays. */
+export type Floats<T> = T extends Uint8Array
+  ? Float64Array
+  : T extends readonly (infer U)[]
+    ? Floats<U>[]
+    : T extends object
+      ? { [K in keyof T]: Floats<T[K]> }
+      : T;
 
 /** The fields a PhysicsState may carry, in the order the server's struct declares them. */
-export const STATE_FIELDS = ["qpos", "qvel", "act", "time", "qacc_warmstart"] as const;
+export const STATE_FIELDS = FIELDS.PhysicsState;
 
-/** A MuJoCo state as the browser holds it (arrays are copies, never wasm views). */
-export interface PhysicsState {
-  qpos: Float64Array;
-  qvel: Float64Array;
-  /** Empty when the model has no activations (na = 0). */
-  act: Float64Array;
-  /** Simulated time, seconds. */
-  time: number;
-  /**
-   * mjData.qacc_warmstart (nv), the constraint solver's starting point. Required in step.before (the
-   * solver stops after a few iterations, so accelerations and accelerometers depend on it); the server
-   * ignores it elsewhere. Omitted: sent empty.
-   */
-  qacc_warmstart?: Float64Array;
-}
+/**
+ * A MuJoCo state as the browser holds it (arrays are copies, never wasm views). `act` empty or left
+ * out: no activations (na = 0). `qacc_warmstart` is required in step.before; left out: sent empty.
+ */
+export type PhysicsState = Floats<wire.PhysicsState>;
 
 // Browser -> server ------------------------------------------------------------------------------
 
-export interface ResetMessage {
-  type: "reset";
-  seed: number;
-  /** Keep the robot where the browser has it (a reconnect); omitted: the env's own reset. */
-  state?: PhysicsState;
-}
-
-export interface StepMessage {
-  type: "step";
-  seq: number;
-  /** The state before the interval's last physics substep. */
-  before: PhysicsState;
-  /** The state after it. */
-  after: PhysicsState;
-}
-
-export interface CommandMessage {
-  type: "command";
-  values: number[];
-}
-
-export type ClientMessage = ResetMessage | StepMessage | CommandMessage;
+export type ResetMessage = Floats<wire.Reset>;
+export type StepMessage = Floats<wire.Step>;
+export type CommandMessage = Floats<wire.SetCommand>;
+export type ClientMessage = Floats<wire.ClientMessage>;
 
 // Server -> browser ------------------------------------------------------------------------------
 
-export interface StatusMessage {
-  type: "status";
-  phase: "compiling" | "ready";
-  message: string;
-}
-
-/** What a joystick policy's command means: one entry per component. */
-export interface CommandSpec {
-  names: string[];
-  low: number[];
-  high: number[];
-}
-
-export interface HelloMessage {
-  type: "hello";
-  version: number;
-  policy_id: string;
-  scene_id: string;
-  /** One control interval, seconds. */
-  ctrl_dt: number;
-  /** One physics substep (the model's opt.timestep), seconds. */
-  timestep: number;
-  /** Physics substeps per control interval. */
-  substeps: number;
-  nq: number;
-  nv: number;
-  na: number;
-  nu: number;
-  /** Mocap bodies (newer servers; undefined when the server did not say). */
-  nmocap?: number;
-  /** The PhysicsState fields each step must carry. */
-  send: string[];
-  reward_terms: string[];
-  weights: number[];
-  /** Control steps per episode, as in training. */
-  episode_length: number;
-  command: CommandSpec | null;
-}
-
-export interface EpisodeMessage {
-  type: "episode";
-  qpos: Float64Array;
-  qvel: Float64Array;
-  act: Float64Array;
-  time: number;
-  mocap_pos: Float64Array;
-  mocap_quat: Float64Array;
-  ctrl: Float64Array;
-  command: number[] | null;
-}
-
-export interface ActionMessage {
-  type: "action";
-  seq: number;
-  ctrl: Float64Array;
-  /** The reward program's weighted total for the step just taken. */
-  reward: number;
-  /** Each term's unweighted value, in hello.reward_terms order. */
-  terms: number[];
-  /** The scene's own reward, for comparison. */
-  task_reward: number;
-  episode_return: number;
-  /** Control steps since the episode began. */
-  step: number;
-  done: boolean;
-  command: number[] | null;
-}
-
-export type ErrorCode = "bad_frame" | "bad_state" | "no_episode" | "bad_command" | "internal";
-
-export interface ErrorMessage {
-  type: "error";
-  code: ErrorCode;
-  message: string;
-  seq: number | null;
-}
-
-export type ServerMessage =
-  | StatusMessage
-  | HelloMessage
-  | EpisodeMessage
-  | ActionMessage
-  | ErrorMessage;
+export type StatusMessage = Floats<wire.Status>;
+export type CommandSpec = Floats<wire.CommandSpec>;
+export type HelloMessage = Floats<wire.Hello>;
+export type EpisodeMessage = Floats<wire.Episode>;
+export type ActionMessage = Floats<wire.Action>;
+export type ErrorMessage = Floats<wire.Error>;
+export type ErrorCode = ErrorMessage["code"];
+export type ServerMessage = Floats<wire.ServerMessage>;
 
 /** A frame that is not a valid protocol message; `message` says what is wrong. */
 export class ProtocolError extends Error {
@@ -191,11 +96,11 @@ export function bytesToFloats(bytes: Uint8Array, name = "array"): Float64Array {
 
 // Encoding ---------------------------------------------------------------------------------------
 
-function stateMap(s: PhysicsState): Record<string, unknown> {
+function stateMap(s: PhysicsState): Required<wire.PhysicsState> {
   return {
     qpos: floatsToBytes(s.qpos),
     qvel: floatsToBytes(s.qvel),
-    act: floatsToBytes(s.act),
+    act: floatsToBytes(s.act ?? []),
     time: s.time,
     qacc_warmstart: floatsToBytes(s.qacc_warmstart ?? []),
   };
@@ -207,22 +112,26 @@ function stateMap(s: PhysicsState): Record<string, unknown> {
  * msgpack ints, which msgspec accepts for float fields).
  */
 export function encodeClient(message: ClientMessage): Uint8Array {
+  return encode(toWire(message));
+}
+
+function toWire(message: ClientMessage): wire.ClientMessage {
   switch (message.type) {
     case "reset":
-      return encode({
+      return {
         type: "reset",
-        seed: message.seed,
+        ...(message.seed === undefined ? {} : { seed: message.seed }), // left out: the server's default
         state: message.state ? stateMap(message.state) : null,
-      });
+      };
     case "step":
-      return encode({
+      return {
         type: "step",
         seq: message.seq,
         before: stateMap(message.before),
         after: stateMap(message.after),
-      });
+      };
     case "command":
-      return encode({ type: "command", values: message.values });
+      return { type: "command", values: message.values };
   }
 }
 
@@ -266,6 +175,12 @@ const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
 const isNumbers = (v: unknown): v is number[] => Array.isArray(v) && v.every(isNumber);
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 const isNumbersOrNil = (v: unknown): v is number[] | null => v === null || isNumbers(v);
+const isIntOrNil = (v: unknown): v is number | null => v === null || isInt(v);
+const isOneOf =
+  <T extends string>(values: readonly T[]) =>
+  (v: unknown): v is T =>
+    (values as readonly unknown[]).includes(v);
+const oneOf = <T extends string>(values: readonly T[]) => values.map((v) => `"${v}"`).join(", ");
 
 const floats = (raw: Raw, key: string) =>
   bytesToFloats(field(raw, key, isBytes, "bytes"), `${String(raw.type)}.${key}`);
@@ -274,7 +189,7 @@ const int = (raw: Raw, key: string) => field(raw, key, isInt, "an integer");
 
 function commandSpec(raw: Raw): CommandSpec | null {
   const value = raw.command;
-  if (value === null || value === undefined) return null;
+  if (value === null) return null;
   if (typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) {
     throw new ProtocolError(`hello.command should be a map or nil, got ${describe(value)}`);
   }
@@ -302,11 +217,12 @@ export function decodeServer(frame: ArrayBuffer | Uint8Array): ServerMessage {
   const m = raw as Raw;
   switch (m.type) {
     case "status": {
-      const phase = m.phase;
-      if (phase !== "compiling" && phase !== "ready") {
-        throw new ProtocolError(`status.phase should be "compiling" or "ready", got ${phase}`);
-      }
-      return { type: "status", phase, message: isString(m.message) ? m.message : "" };
+      const phases = LITERALS["Status.phase"];
+      return {
+        type: "status",
+        phase: field(m, "phase", isOneOf(phases), `one of ${oneOf(phases)}`),
+        message: field(m, "message", isString, "a string"),
+      };
     }
     case "hello":
       return {
@@ -321,7 +237,7 @@ export function decodeServer(frame: ArrayBuffer | Uint8Array): ServerMessage {
         nv: int(m, "nv"),
         na: int(m, "na"),
         nu: int(m, "nu"),
-        ...(m.nmocap === undefined || m.nmocap === null ? {} : { nmocap: int(m, "nmocap") }),
+        nmocap: int(m, "nmocap"),
         send: field(m, "send", isStrings, "a list of strings"),
         reward_terms: field(m, "reward_terms", isStrings, "a list of strings"),
         weights: field(m, "weights", isNumbers, "a list of numbers"),
@@ -354,15 +270,12 @@ export function decodeServer(frame: ArrayBuffer | Uint8Array): ServerMessage {
         command: field(m, "command", isNumbersOrNil, "a list of numbers or nil"),
       };
     case "error": {
-      const seq = m.seq ?? null;
-      if (seq !== null && !isInt(seq)) {
-        throw new ProtocolError(`error.seq should be an integer or nil, got ${describe(seq)}`);
-      }
+      const codes = LITERALS["Error.code"];
       return {
         type: "error",
-        code: field(m, "code", isString, "a string") as ErrorCode,
+        code: field(m, "code", isOneOf(codes), `one of ${oneOf(codes)}`),
         message: field(m, "message", isString, "a string"),
-        seq,
+        seq: field(m, "seq", isIntOrNil, "an integer or nil"),
       };
     }
     default:

@@ -1,6 +1,8 @@
-"""Writes the playback test fixtures (run from this folder with the repo's venv):
+"""Writes the playback test fixtures into OUT_DIR (default: this folder), byte for byte the same on every run:
 
-    ../../../../.venv/bin/python make_fixtures.py
+    .venv/bin/python ui/src/playback/__fixtures__/make_fixtures.py [OUT_DIR]
+
+scripts/test.sh writes them to a scratch folder and fails when they differ from the committed ones.
 
 - `actuated.mjb`: a small model with actuators, an activation and a mocap body (MuJoCo 3.14.0 MJB).
 - `frames.json`: protocol frames written by the server's own encoder (server/inference/protocol.py),
@@ -41,10 +43,12 @@ XML = """<mujoco model="actuated">
 
 
 def main() -> None:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent
+    out.mkdir(parents=True, exist_ok=True)
     m = mujoco.MjModel.from_xml_string(XML)
     buf = np.zeros(mujoco.mj_sizeModel(m), dtype=np.uint8)
     mujoco.mj_saveModel(m, None, buf)
-    Path("actuated.mjb").write_bytes(buf.tobytes())
+    (out / "actuated.mjb").write_bytes(buf.tobytes())
 
     f = p.to_bytes
     before = p.PhysicsState(
@@ -60,7 +64,7 @@ def main() -> None:
         "command": p.SetCommand(values=[0.5, -0.25, 1.5]),
         "hello": p.Hello(
             version=1, policy_id="pol-1", scene_id="Go1JoystickFlatTerrain", ctrl_dt=0.02, timestep=0.004,
-            substeps=5, nq=8, nv=7, na=1, nu=2, send=["qpos", "qvel", "act", "time", "qacc_warmstart"],
+            substeps=5, nq=8, nv=7, na=1, nu=2, nmocap=1, send=["qpos", "qvel", "act", "time", "qacc_warmstart"],
             reward_terms=["up", "effort"], weights=[1.0, -0.01], episode_length=1000,
             command=p.CommandSpec(names=["x", "y", "yaw"], low=[-1.0, -0.5, -1.5], high=[1.0, 0.5, 1.5]),
         ),
@@ -77,7 +81,7 @@ def main() -> None:
         "status": p.Status(phase="compiling", message="Compiling policy"),
     }
     frames = {name: p.encode(msg).hex() for name, msg in messages.items()}
-    Path("frames.json").write_text(json.dumps(frames, indent=1) + "\n")
+    (out / "frames.json").write_text(json.dumps(frames, indent=2) + "\n")
     print(len(buf), "bytes of MJB;", len(frames), "frames")
 
 
