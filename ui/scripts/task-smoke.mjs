@@ -8,12 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const [
-  url = "http://127.0.0.1:8765/?token=dev",
-  scene = "Cartpole Balance",
-  task = "",
-  out = "task",
-] = process.argv.slice(2);
+const [url, scene = "Cartpole Balance", task = "", out = "task"] = process.argv.slice(2);
+if (!url?.includes("token=")) {
+  console.error(
+    "usage: give the URL with ?token= that `robocoach serve` printed as the first argument",
+  );
+  process.exit(2);
+}
 const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "rc-task-")), {
   executablePath: "/usr/bin/chromium",
   headless: true,

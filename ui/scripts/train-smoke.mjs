@@ -8,12 +8,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const [
-  url = "http://127.0.0.1:8765/?token=dev",
-  scene = "Cartpole Balance",
-  task = "Balance the pole",
-  out = "train",
-] = process.argv.slice(2);
+const [url, scene = "Cartpole Balance", task = "Balance the pole", out = "train"] =
+  process.argv.slice(2);
+if (!url?.includes("token=")) {
+  console.error(
+    "usage: give the URL with ?token= that `robocoach serve` printed as the first argument",
+  );
+  process.exit(2);
+}
 const timeout = Number(process.env.TRAIN_TIMEOUT_MS ?? 240_000);
 const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "rc-train-")), {
   executablePath: "/usr/bin/chromium",
