@@ -55,7 +55,6 @@ export type HelloMessage = Floats<wire.Hello>;
 export type EpisodeMessage = Floats<wire.Episode>;
 export type ActionMessage = Floats<wire.Action>;
 export type ErrorMessage = Floats<wire.Error>;
-export type ErrorCode = ErrorMessage["code"];
 export type ServerMessage = Floats<wire.ServerMessage>;
 
 /** A frame that is not a valid protocol message; `message` says what is wrong. */
