@@ -182,7 +182,7 @@ async def _follow(manager: TrainingManager, job_id: str) -> int:
     stopper.cancel()
     final = watcher.result()
     if final.state == "succeeded" and final.policy_id is not None:
-        print(manager.library.folder(final.policy_id), flush=True)
+        print(manager.policies.folder(final.policy_id), flush=True)
         return 0
     _err(f"training {final.state}: {final.error or 'no reason given'}")
     return EXIT_FAILED

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from websockets.sync.client import connect
 
 from server.inference.protocol import Action, Episode, Hello, Reset, Status, decode_server, encode
+from server.policies.library import PolicyLibrary
 from server.settings import load_settings
-from server.training.library import PolicyLibrary
 from server.training.runner import load_scene
 from tests.e2e.conftest import start_app, stop_app
 from tests.inference.browser import Browser

@@ -84,8 +84,9 @@ def overhead(steps: int, cache: Path) -> tuple[float, float]:
     from brax.training.agents.ppo import train as ppo
     from mujoco_playground import wrapper
 
+    from server.policies.networks import network_factory
     from server.training.presets import build_config
-    from server.training.runner import _network_factory, load_scene, train
+    from server.training.runner import load_scene, train
 
     ours: list[float] = []
     spec = JobSpec(scene_id=SCENE, program=TASK_PROGRAM, preset="cpu", timesteps=steps)
@@ -107,7 +108,7 @@ def overhead(steps: int, cache: Path) -> tuple[float, float]:
         environment=scene.env,
         num_timesteps=steps,
         wrap_env_fn=wrapper.wrap_for_brax_training,
-        network_factory=_network_factory(config.network),
+        network_factory=network_factory(config.network),
         seed=0,
         deterministic_eval=True,
         progress_fn=progress,

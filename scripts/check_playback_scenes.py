@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 
 from server.inference.session import BrowserState, PlaybackModel
+from server.policies.params import params_template, save_policy
 from server.settings import load_settings
-from server.training import policy_files
 from server.training.presets import build_config
 from server.training.runner import _draft_manifest, load_scene
 from server.training.types import JobSpec
@@ -41,7 +41,7 @@ def check(scene_id: str, cache_dir: Path, work: Path) -> str:
     )
     manifest = _draft_manifest(spec, scene, config, job_id=None, policy_id=None)
     directory = work / scene_id
-    policy_files.save_policy(directory, policy_files.params_template(manifest), manifest)
+    save_policy(directory, params_template(manifest), manifest)
     model = PlaybackModel(directory, cache_dir)
     state, action, ctrl = jax.eval_shape(model._begin_impl, jax.random.PRNGKey(0), None)
     zeros = BrowserState(

@@ -19,6 +19,7 @@ FLOAT = np.dtype("<f8")
 # copied into ui/src/api/wire.gen.ts (make api).
 CLOSE_UNKNOWN_MODEL = 4404  # no such policy, or it was deleted while playing
 CLOSE_UNPLAYABLE = 4422  # the policy exists but cannot run here (damaged files, scene missing)
+CLOSE_NEEDS_REVIEW = 4428  # an imported policy whose reward program the user has not confirmed reading
 CLOSE_WORKER_FAILED = 1011  # the inference worker died; reconnecting starts a new one
 MAX_FRAME_BYTES = 4 * 2**20  # far above the largest robot's state (G1: nq 36, nv 35)
 

@@ -19,12 +19,15 @@ from pathlib import Path
 
 from server.inference import ipc
 from server.inference.protocol import (
+    CLOSE_NEEDS_REVIEW,
     CLOSE_UNKNOWN_MODEL,
+    CLOSE_UNPLAYABLE,
     CLOSE_WORKER_FAILED,
     Error,
     Hello,
     decode_server,
 )
+from server.policies.manifest import InvalidPolicy, read_manifest
 from server.rewards.checker import worker_env
 from server.settings import Settings
 
@@ -36,7 +39,26 @@ WORKER_STOPPED = "the inference worker stopped (see inference-worker.log); recon
 
 
 class PlaybackUnavailable(RuntimeError):  # noqa: N818 (reads as the condition)
-    """The policy cannot be played here; the message says why."""
+    """The policy cannot be played here; the message says why, `close_code` how its socket closes."""
+
+    close_code = CLOSE_UNPLAYABLE
+
+
+class PolicyNeedsReview(PlaybackUnavailable):
+    """An imported policy whose reward program the user has not confirmed reading: playing would run it."""
+
+    close_code = CLOSE_NEEDS_REVIEW
+
+
+def _check_playable(policy_id: str, policy_dir: Path) -> None:
+    try:
+        manifest = read_manifest(policy_dir)
+    except InvalidPolicy as exc:
+        raise PlaybackUnavailable(str(exc)) from exc
+    if manifest.needs_review:
+        raise PolicyNeedsReview(
+            f"policy '{policy_id}' was imported: read its reward program in the library and confirm first"
+        )
 
 
 class _Worker:
@@ -164,6 +186,9 @@ class InferenceService:
         return self.settings.data_dir / "logs"
 
     async def open(self, policy_id: str, policy_dir: Path) -> PlaybackLink:
+        """A session on the policy's worker (started if needed). Refuses, before any worker runs its
+        program, an imported policy not yet reviewed (PolicyNeedsReview) or an unreadable manifest."""
+        _check_playable(policy_id, policy_dir)
         async with self._lock:
             if self._closed:
                 raise PlaybackUnavailable("the server is shutting down")

@@ -7,11 +7,9 @@ The file is JSON {provider: key}, replaced atomically, created with mode 0600 be
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import stat
-import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Literal
 
 import msgspec
 
+from server.files import write_atomic
 from server.llm.types import ProviderName
 
 log = logging.getLogger(__name__)
@@ -94,18 +93,4 @@ class KeyStore:
             return {}
 
     def _write(self, keys: dict[str, str]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # mkstemp creates the file 0600 (O_EXCL, mode before content); fchmod guards odd platforms/umasks.
-        fd, temp_name = tempfile.mkstemp(prefix=".llm_keys.", suffix=".tmp", dir=self.path.parent)
-        try:
-            if os.name == "posix":
-                os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as file:
-                file.write(msgspec.json.encode(keys))
-                file.flush()
-                os.fsync(file.fileno())
-            Path(temp_name).replace(self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                Path(temp_name).unlink()
-            raise
+        write_atomic(self.path, msgspec.json.encode(keys), mode=0o600)  # 0600 before any byte is written

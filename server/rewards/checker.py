@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import re
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
+from server.files import sha256_bytes, write_atomic
 
 from server.rewards.protocol import (
     HEADER_BYTES,
@@ -106,9 +106,7 @@ class RewardChecker:
     ) -> None:
         self.cache_dir = cache_dir
         self.vocabulary_dir = (
-            cache_dir
-            / "rewards"
-            / hashlib.sha256(f"{cache_key()}-{VOCABULARY_FORMAT}".encode()).hexdigest()[:16]
+            cache_dir / "rewards" / sha256_bytes(f"{cache_key()}-{VOCABULARY_FORMAT}".encode())[:16]
         )
         self.timeout_s = timeout_s
         self.start_timeout_s = start_timeout_s
@@ -149,10 +147,7 @@ class RewardChecker:
             vocabulary = msgspec.json.decode(path.read_bytes(), type=Vocabulary)
         except (OSError, msgspec.DecodeError):
             vocabulary = await self._call(GetVocabulary(scene_id), Vocabulary)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(msgspec.json.encode(vocabulary))
-            tmp.replace(path)
+            write_atomic(path, msgspec.json.encode(vocabulary))
         self._vocabularies[scene_id] = vocabulary
         return vocabulary
 

@@ -7,12 +7,13 @@ heavy import, so the API process can do it; `use_menagerie` runs in worker proce
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import shutil
 import tempfile
 from pathlib import Path
+
+from server.files import sha256_bytes
 
 # Distribution name -> import name of the wheels that carry the robots.
 ASSET_PACKAGES: dict[str, str] = {
@@ -57,7 +58,7 @@ def prepare_menagerie(cache_dir: Path) -> Path:
     links. Creation is atomic (build in a temp dir, then rename), so two processes may race safely.
     """
     links = _robot_links(asset_sources())
-    key = hashlib.sha256(repr(sorted((k, str(v)) for k, v in links.items())).encode()).hexdigest()[:16]
+    key = sha256_bytes(repr(sorted((k, str(v)) for k, v in links.items())).encode())[:16]
     parent = cache_dir / "menagerie"
     target = parent / key
     if target.is_dir():

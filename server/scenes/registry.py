@@ -10,7 +10,6 @@ Playground would report, and later launches know every id (and every exported sc
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import importlib.metadata
 import logging
 from collections import deque
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import msgspec
 
+from server.files import sha256_bytes
 from server.scenes import export
 from server.scenes.catalog import describe
 from server.scenes.lanes import Lane, WorkerDiedError
@@ -61,7 +61,7 @@ def cache_key() -> str:
     versions = {dist: importlib.metadata.version(dist) for dist in ("mujoco", "playground")}
     versions |= asset_versions()
     versions["export_format"] = str(EXPORT_FORMAT)
-    return hashlib.sha256(repr(sorted(versions.items())).encode()).hexdigest()[:16]
+    return sha256_bytes(repr(sorted(versions.items())).encode())[:16]
 
 
 class SceneRegistry:

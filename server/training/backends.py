@@ -22,6 +22,7 @@ from typing import Protocol
 
 import msgspec
 
+from server.policies.checkpoints import CHECKPOINT_FILES, has_checkpoint
 from server.rewards.checker import worker_env
 from server.training.types import BackendName, Device
 
@@ -178,7 +179,7 @@ class LocalBackend:
     """Worker processes on this computer: `python -m server.training.worker JOB_DIR`, one per device."""
 
     name: BackendName = "local"
-    work_files: tuple[str, ...] = ("events.jsonl", "checkpoint.msgpack", "checkpoint.json")
+    work_files: tuple[str, ...] = ("events.jsonl", *CHECKPOINT_FILES)
 
     def __init__(
         self, device: Device, *, python: str = sys.executable, worker_module: str, capacity: int = 1
@@ -199,7 +200,7 @@ class LocalBackend:
         return env
 
     def resumable(self, job_dir: Path) -> bool:
-        return (job_dir / "checkpoint.json").is_file()
+        return has_checkpoint(job_dir)
 
     async def launch(self, job_id: str, job_dir: Path, *, resume: bool) -> RunHandle:
         del job_id, resume  # both are in job.json

@@ -1,10 +1,10 @@
 """Runs training jobs as worker processes, one per device at a time, the rest queued (FIFO) in SQLite.
 
 Each job has `data_dir/jobs/<id>/`: job.json (what the worker reads), events.jsonl (what it appends),
-checkpoint files, `policy/` when done, and worker.log (its stdout and stderr). The manager tails
-events.jsonl into the job store and wakes subscribers. Create it in the app's lifespan; `start()` inside
-the event loop, `await close()` at shutdown (running workers are killed and their jobs left interrupted,
-resumable from their last checkpoint).
+checkpoint files, `policy/` when done (adopted into the policy library), and worker.log (its stdout and
+stderr). The manager tails events.jsonl into the job store and wakes subscribers. Create it in the app's
+lifespan; `start()` inside the event loop, `await close()` at shutdown (running workers are killed and
+their jobs left interrupted, resumable from their last checkpoint).
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ from pathlib import Path
 
 import msgspec
 
+from server.files import write_atomic
+from server.policies.checkpoints import has_checkpoint
+from server.policies.library import PolicyLibrary
+from server.policies.manifest import InvalidPolicy
 from server.settings import Settings
 from server.storage.database import Database
 from server.training.backends import (
@@ -34,10 +38,10 @@ from server.training.backends import (
     probe_device,
 )
 from server.training.jobs import InvalidTransition, JobStore
-from server.training.library import InvalidPolicy, PolicyLibrary
 from server.training.protocol import (
     EVENTS_FILE,
     JOB_FILE,
+    POLICY_DIR,
     Event,
     FailedEvent,
     Job,
@@ -80,14 +84,15 @@ def _modal_backend(settings: TrainingSettings) -> TrainingBackend:
 
 class TrainingManager:
     """`backends` maps a backend name to its runner; by default a local one (worker processes on `device`,
-    `max_concurrent` at once) and Modal built from the saved training settings on first use."""
+    `max_concurrent` at once) and Modal built from the saved training settings on first use. Finished
+    policies go to `policies` (the app's library; one on `settings.data_dir` by default)."""
 
     def __init__(
         self,
         settings: Settings,
         database: Database,
         *,
-        library: PolicyLibrary | None = None,
+        policies: PolicyLibrary | None = None,
         max_concurrent: int = 1,
         auto_resume: bool = True,
         device: Device | None = None,
@@ -101,7 +106,7 @@ class TrainingManager:
         self.settings = settings
         self.database = database
         self.store = JobStore(database)
-        self.library = library or PolicyLibrary(settings.data_dir)
+        self.policies = policies or PolicyLibrary(settings.data_dir)
         self.jobs_dir = settings.data_dir / "jobs"
         self.max_concurrent = max_concurrent
         self.auto_resume = auto_resume
@@ -307,7 +312,7 @@ class TrainingManager:
         resumable = (
             self.backends[backend].resumable(job_dir)
             if backend in self.backends
-            else (job_dir / "checkpoint.json").is_file() or (job_dir / "modal_call.json").is_file()
+            else has_checkpoint(job_dir) or (job_dir / "modal_call.json").is_file()
         )
         self.store.transition(job_id, "interrupted", error=cause, resumable=resumable)
 
@@ -315,7 +320,7 @@ class TrainingManager:
         job_dir = self.job_dir(job_id)
         base = None
         if spec.base_policy_id is not None:
-            base = str(self.library.folder(spec.base_policy_id))
+            base = str(self.policies.folder(spec.base_policy_id))
         # The library gives the policy its id when it adopts it, so none is chosen here.
         job = Job(
             spec=spec,
@@ -324,9 +329,7 @@ class TrainingManager:
             base_params_dir=base,
             job_id=job_id,
         )
-        tmp = job_dir / f"{JOB_FILE}.tmp"
-        tmp.write_bytes(msgspec.json.encode(job))
-        tmp.replace(job_dir / JOB_FILE)
+        write_atomic(job_dir / JOB_FILE, msgspec.json.encode(job))
 
     async def _run(self, job_id: str) -> None:
         try:
@@ -353,7 +356,7 @@ class TrainingManager:
         if not resume:  # a fresh run: nothing from an earlier attempt may be mistaken for this one's
             for stale in backend.work_files:
                 (job_dir / stale).unlink(missing_ok=True)
-        shutil.rmtree(job_dir / "policy", ignore_errors=True)
+        shutil.rmtree(job_dir / POLICY_DIR, ignore_errors=True)
         self._write_job_file(job_id, status.spec, resume)
         offset = events.stat().st_size if events.exists() else 0
         run = await backend.launch(job_id, job_dir, resume=resume)
@@ -393,7 +396,7 @@ class TrainingManager:
             self.store.transition(job_id, "cancelled", error="cancelled while running")
         elif isinstance(final, SucceededEvent) and returncode == 0:
             try:
-                manifest = self.library.add(self.job_dir(job_id) / "policy", job_id=job_id)
+                manifest = self.policies.add(self.job_dir(job_id) / POLICY_DIR, job_id=job_id)
             except (InvalidPolicy, OSError) as exc:
                 self.store.transition(job_id, "failed", error=f"the trained policy could not be saved: {exc}")
             else:

@@ -14,8 +14,7 @@ from typing import Any
 
 from packaging.markers import Marker
 
-from server.training.modal_backend import GPU
-from server.training.remote import VOLUME_MOUNT, run_remote_job
+from server.training.remote import GPU, VOLUME_MOUNT, run_remote_job
 
 APP_NAME = "robocoach-training"
 FUNCTION_NAME = "train_job"

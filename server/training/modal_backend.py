@@ -31,15 +31,22 @@ from typing import Any, Protocol, TypeVar
 
 import msgspec
 
-from server.training.policy_files import atomic_write
-from server.training.protocol import EVENTS_FILE, JOB_FILE, Event, FailedEvent, ProgressEvent, SucceededEvent
+from server.files import write_atomic
+from server.policies.manifest import POLICY_FILES
+from server.training.protocol import (
+    EVENTS_FILE,
+    JOB_FILE,
+    POLICY_DIR,
+    Event,
+    FailedEvent,
+    ProgressEvent,
+    SucceededEvent,
+)
 from server.training.remote import job_path
 from server.training.types import BackendName, Device
 
 log = logging.getLogger(__name__)
 CALL_FILE = "modal_call.json"
-GPU = "H100"
-POLICY_FILES = ("params.msgpack", "manifest.json")
 LOST = 75  # exit code of a run that lost Modal (EX_TEMPFAIL): interrupted, resumable
 STOPPED = 76  # detached for a server shutdown: interrupted, reattached on the next launch
 T = TypeVar("T")
@@ -184,7 +191,7 @@ class _RemoteRun:
             log.info("training job %s: reattaching to Modal call %s", self.job_id, call_id)
             return await backend.call(remote.attach, call_id)
         call = await backend.call(remote.spawn, (self.job_dir / JOB_FILE).read_bytes())
-        atomic_write(record, msgspec.json.encode(_CallRecord(call.object_id)))
+        write_atomic(record, msgspec.json.encode(_CallRecord(call.object_id)))
         log.info("training job %s: Modal call %s spawned", self.job_id, call.object_id)
         return call
 
@@ -240,13 +247,13 @@ class _RemoteRun:
         if not isinstance(final, SucceededEvent):
             return self._fail("the Modal job returned no final event")
         remote = await self.backend.remote()
-        policy = self.job_dir / "policy"
+        policy = self.job_dir / POLICY_DIR
         policy.mkdir(parents=True, exist_ok=True)
         for name in POLICY_FILES:
-            data = await self.backend.call(remote.read_file, job_path(self.job_id, "policy", name))
+            data = await self.backend.call(remote.read_file, job_path(self.job_id, POLICY_DIR, name))
             if data is None:
                 return self._fail(f"the trained policy's {name} is missing from the Modal Volume")
-            atomic_write(policy / name, data)
+            write_atomic(policy / name, data)
         self._append(final)
         return 0
 

@@ -49,9 +49,9 @@ async def _check(scene: str, timesteps: int, data_dir: Path) -> int:
     print(f"final: {status.state} {status.error or ''} policy {status.policy_id}")
     if status.state != "succeeded":
         return 1
-    from server.training.policy_files import load_policy
+    from server.policies.params import load_policy
 
-    manifest, _params = load_policy(manager.library.folder(str(status.policy_id)))
+    manifest, _params = load_policy(manager.policies.folder(str(status.policy_id)))
     print(f"policy loaded: {manifest.scene_id}, trained with {manifest.versions}")
     return 0
 

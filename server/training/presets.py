@@ -17,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from server.policies.manifest import NetworkConfig
 from server.scenes.types import SceneFamily
-from server.training.types import Device, JobSpec, NetworkConfig
+from server.training.types import Device, JobSpec
 
 PresetName = Literal["cpu_quick", "cpu", "playground"]
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import msgspec
 
-from server.training.types import JobSpec, PolicyManifest, TrainingProgress
+from server.policies.manifest import PolicyManifest
+from server.training.types import JobSpec, TrainingProgress
 
 JOB_FILE = "job.json"
 EVENTS_FILE = "events.jsonl"
+POLICY_DIR = "policy"  # the finished policy's folder in the job folder, adopted by the library
 
 
 class Job(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import msgspec
 
+from server.policies.checkpoints import has_checkpoint
 from server.training.protocol import EVENTS_FILE, JOB_FILE, FailedEvent, Job
 
+GPU = "H100"  # the card each Modal call runs on
 VOLUME_MOUNT = "/robocoach"
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -29,7 +31,6 @@ def job_path(job_id: str, *parts: str) -> str:
 
 
 def run_remote_job(payload: bytes, root: Path) -> bytes:
-    from server.training.runner import CHECKPOINT_META
     from server.training.worker import EventWriter, run
 
     try:
@@ -42,7 +43,7 @@ def run_remote_job(payload: bytes, root: Path) -> bytes:
         return msgspec.json.encode(FailedEvent("fine-tuning a saved policy runs on the local backend"))
     job_dir = root / job_path(job.job_id)
     job_dir.mkdir(parents=True, exist_ok=True)
-    resume = (job_dir / CHECKPOINT_META).is_file()  # a Modal retry of this call: continue, don't restart
+    resume = has_checkpoint(job_dir)  # a Modal retry of this call: continue, don't restart
     remote_job = msgspec.structs.replace(job, scene_cache_dir=str(root / "cache"), resume=resume)
     (job_dir / JOB_FILE).write_bytes(msgspec.json.encode(remote_job))
     with (job_dir / EVENTS_FILE).open("ab") as stream:

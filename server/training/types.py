@@ -1,4 +1,5 @@
-"""Typed records of training: the job spec, progress events, job status, and the saved policy manifest."""
+"""Typed records of training: the job spec, progress events and job status (the saved policy's manifest
+is server.policies.manifest)."""
 
 from __future__ import annotations
 
@@ -54,33 +55,3 @@ class JobStatus(msgspec.Struct, frozen=True, kw_only=True):
     policy_id: str | None  # set when succeeded
     resumable: bool  # interrupted with a checkpoint (local) or a live remote call (modal) to resume from
     backend: BackendName = "local"
-
-
-class NetworkConfig(msgspec.Struct, frozen=True, kw_only=True):
-    policy_hidden_layer_sizes: list[int]
-    value_hidden_layer_sizes: list[int]
-    normalize_observations: bool
-    policy_obs_key: str  # "state" for plain vectors
-    value_obs_key: str
-
-
-class PolicyManifest(msgspec.Struct, frozen=True, kw_only=True):
-    """Saved beside the params (flax msgpack, no pickle); enough to rebuild the network and its env."""
-
-    policy_id: str
-    name: str
-    scene_id: str
-    task_description: str
-    program: str
-    network: NetworkConfig
-    observation_size: dict[str, list[int]]
-    action_size: int
-    ctrl_dt: float
-    training_config: dict[str, float | int | bool | str]
-    metrics_history: list[TrainingProgress]
-    final_eval_reward: float | None
-    created_at: datetime
-    versions: dict[str, str]  # jax, jaxlib, brax, playground, mujoco, mujoco-mjx, flax
-    job_id: str | None
-    base_policy_id: str | None
-    params_sha256: str

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from desktop.cli import main
-from server.training.library import PolicyLibrary
+from server.policies.library import PolicyLibrary
 from tests.training.test_api_training import HOSTILE, PROGRAM, StubRewards, StubScenes
 
 

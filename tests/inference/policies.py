@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from server.training import policy_files
+from server.policies.manifest import PolicyManifest
+from server.policies.params import params_template, save_policy
 from server.training.presets import build_config
 from server.training.runner import _draft_manifest, load_scene
-from server.training.types import JobSpec, PolicyManifest
+from server.training.types import JobSpec
 
 PROGRAMS = {
     "CartpoleBalance": (
@@ -29,4 +30,4 @@ def save_untrained_policy(directory: Path, scene_id: str, scene_cache: Path) -> 
         "cpu_quick", scene_id=scene_id, family=scene.family, episode_length=scene.episode_length
     )
     manifest = _draft_manifest(spec, scene, config, job_id=None, policy_id=None)
-    return policy_files.save_policy(directory, policy_files.params_template(manifest), manifest)
+    return save_policy(directory, params_template(manifest), manifest)

@@ -16,13 +16,14 @@ import jax
 import pytest
 
 from server.inference.env_config import playback_overrides
+from server.policies.library import PolicyLibrary
+from server.policies.manifest import PolicyManifest
+from server.policies.params import make_inference_fn
 from server.rewards.compile import compile_program
 from server.rewards.vocabulary import build_entries
-from server.training import policy_files
-from server.training.library import PolicyLibrary
 from server.training.reward_env import RewardEnv
 from server.training.runner import load_scene, train
-from server.training.types import JobSpec, PolicyManifest
+from server.training.types import JobSpec
 from tests.e2e.conftest import RunningApp, start_app, stop_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +60,7 @@ def training_env_return(manifest: PolicyManifest, policy_dir: Path, scene_cache:
     """The policy's return over HORIZON steps of its training env (MJX physics), from reset(SEED)."""
     scene = load_scene(SCENE, scene_cache, extra_overrides=playback_overrides)
     env = RewardEnv(scene.env, compile_program(manifest.program, build_entries(SCENE, scene.env)))
-    policy = policy_files.make_inference_fn(policy_dir)
+    policy = make_inference_fn(policy_dir)
     step = jax.jit(env.step)
     state = jax.jit(env.reset)(jax.random.PRNGKey(SEED))
     total = 0.0

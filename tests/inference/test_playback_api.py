@@ -33,8 +33,8 @@ from server.inference.protocol import (
     from_bytes,
     to_bytes,
 )
+from server.policies.library import PolicyLibrary
 from server.settings import Settings, load_settings
-from server.training.library import PolicyLibrary
 from server.training.runner import load_scene
 from tests.conftest import TEST_PORT, make_client
 from tests.inference.browser import Browser

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import msgspec
 
-from server.training.types import JobSpec, NetworkConfig, PolicyManifest, TrainingProgress
-from server.worker_signals import ignore_stop_signals
+from server.policies.manifest import NetworkConfig, PolicyManifest
+from server.sandbox.confine import ignore_stop_signals
+from server.training.types import JobSpec, TrainingProgress
 
 
 class _Job(msgspec.Struct):

@@ -1,14 +1,11 @@
-"""The training and model-library API with the fake worker and stand-ins for the scene registry and the
-reward checker (the static check is the real one): status and stream payloads, the 4xx paths, and export /
-import round trips against hostile files."""
+"""The training API with the fake worker and stand-ins for the scene registry and the reward checker (the
+static check is the real one): status and stream payloads and the 4xx paths. The model library's API is
+tested in tests/policies/test_library_api.py."""
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import time
-import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -204,86 +201,3 @@ def test_unknown_job_and_policy_are_404(api: TestClient) -> None:  # type: ignor
     ]:
         response = api.request(method, path)
         assert response.status_code == 404, (method, path, response.text)
-
-
-# ---- the library -----------------------------------------------------------------------------------------
-def trained(api: TestClient, name: str = "My: policy/1") -> str:  # type: ignore[type-arg]
-    status = wait_final(api, start(api, name=name)["job_id"])
-    assert status["state"] == "succeeded"
-    return str(status["policy_id"])
-
-
-def test_rename_delete(api: TestClient) -> None:  # type: ignore[type-arg]
-    policy_id = trained(api)
-    renamed = api.patch(f"/api/models/{policy_id}", json={"name": "Steady"})
-    assert renamed.status_code == 200 and renamed.json()["name"] == "Steady"
-    assert api.get("/api/models").json()[0]["name"] == "Steady"
-    assert api.patch(f"/api/models/{policy_id}", json={"name": ""}).status_code == 400
-    assert api.patch(f"/api/models/{policy_id}", json={"title": "x"}).status_code == 400
-    assert api.delete(f"/api/models/{policy_id}").status_code == 204
-    assert api.get("/api/models").json() == []
-    assert api.get(f"/api/models/{policy_id}").status_code == 404
-
-
-def test_export_import_round_trip(api: TestClient) -> None:  # type: ignore[type-arg]
-    policy_id = trained(api)
-    exported = api.get(f"/api/models/{policy_id}/export")
-    assert exported.status_code == 200
-    assert exported.headers["content-disposition"] == 'attachment; filename="My_ policy_1.robocoach"'
-    imported = api.post(
-        "/api/models/import", content=exported.content, headers={"Content-Type": "application/octet-stream"}
-    )
-    assert imported.status_code == 201, imported.text
-    new = imported.json()
-    original = api.get(f"/api/models/{policy_id}").json()
-    assert new["policy_id"] != policy_id
-    assert {k: v for k, v in new.items() if k != "policy_id"} == {
-        k: v for k, v in original.items() if k != "policy_id"
-    }
-    again = api.get(f"/api/models/{new['policy_id']}/export").content
-    with zipfile.ZipFile(io.BytesIO(again)) as a, zipfile.ZipFile(io.BytesIO(exported.content)) as b:
-        assert a.read("params.msgpack") == b.read("params.msgpack")
-        assert hashlib.sha256(a.read("params.msgpack")).hexdigest() == new["params_sha256"]
-    assert len(api.get("/api/models").json()) == 2
-
-
-def rezip(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def test_hostile_imports_are_refused(api: TestClient) -> None:  # type: ignore[type-arg]
-    policy_id = trained(api)
-    with zipfile.ZipFile(io.BytesIO(api.get(f"/api/models/{policy_id}/export").content)) as archive:
-        manifest = json.loads(archive.read("manifest.json"))
-        params = archive.read("params.msgpack")
-
-    def variant(**changes: Any) -> bytes:
-        return rezip({"manifest.json": json.dumps(manifest | changes).encode(), "params.msgpack": params})
-
-    cases = [
-        (b"not a zip", 400, "not a zip archive"),
-        (rezip({"manifest.json": json.dumps(manifest).encode()}), 400, "exactly manifest.json and params"),
-        (rezip({"manifest.json": b"{}", "params.msgpack": params, "run.py": b"x"}), 400, "exactly"),
-        (rezip({"../manifest.json": b"{}", "params.msgpack": params}), 400, "exactly"),
-        (rezip({"manifest.json": b" " * (17 * 2**20), "params.msgpack": params}), 400, "inflates"),
-        (rezip({"manifest.json": b"[1]", "params.msgpack": params}), 400, "not a policy manifest"),
-        (
-            rezip({"manifest.json": json.dumps(manifest).encode(), "params.msgpack": params + b"!"}),
-            400,
-            "does not match the manifest's params_sha256",
-        ),
-        (variant(scene_id="Robodog"), 422, "scene 'Robodog'"),
-        (variant(program=HOSTILE), 422, "reward program fails the check"),
-    ]
-    for body, status, fragment in cases:
-        response = api.post(
-            "/api/models/import", content=body, headers={"Content-Type": "application/octet-stream"}
-        )
-        assert response.status_code == status, (fragment, response.text)
-        assert fragment in response.json()["detail"], response.text
-    assert [m["id"] for m in api.get("/api/models").json()] == [policy_id]
-    assert not [p for p in (api.app.state.training.library.root).iterdir() if p.name.startswith(".")]

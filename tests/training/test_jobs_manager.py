@@ -117,7 +117,7 @@ def test_runs_one_at_a_time_in_submission_order(app_settings: Settings, database
         assert starts == sorted(starts)  # type: ignore[type-var]
         assert all(s.policy_id for s in statuses)
         assert len(statuses[0].history) == 3 and statuses[0].progress == statuses[0].history[-1]
-        assert sorted(p.id for p in m.library.list()) == sorted(str(s.policy_id) for s in statuses)
+        assert sorted(p.id for p in m.policies.list()) == sorted(str(s.policy_id) for s in statuses)
         await m.close()
 
     run(main())
@@ -187,7 +187,7 @@ def test_crash_failure_and_truncated_policy(app_settings: Settings, database: Da
         truncated = await finished(m, trunc.job_id)
         assert truncated.state == "failed"
         assert "params.msgpack does not match" in (truncated.error or "")
-        assert m.library.list() == []  # never a half-written policy
+        assert m.policies.list() == []  # never a half-written policy
         await m.close()
 
     run(main())

@@ -12,7 +12,8 @@ import msgspec
 import numpy as np
 import pytest
 
-from server.training.types import JobSpec, PolicyManifest, TrainingProgress
+from server.policies.manifest import PolicyManifest
+from server.training.types import JobSpec, TrainingProgress
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PROGRAM = '''"""Keep the pole up and the cart near the centre."""
@@ -94,16 +95,16 @@ def test_train_reports_checkpoints_and_saves_a_policy(
 def test_policy_round_trips_bit_exactly(trained: tuple[Path, PolicyManifest, list[TrainingProgress]]) -> None:
     import jax
 
-    from server.training import policy_files
+    from server.policies.params import load_policy, make_inference_fn, params_to_bytes
 
     work, manifest, _ = trained
     directory = work / "policy"
-    loaded_manifest, params = policy_files.load_policy(directory)
+    loaded_manifest, params = load_policy(directory)
     assert loaded_manifest == manifest
-    assert policy_files.params_to_bytes(params) == (directory / "params.msgpack").read_bytes()
+    assert params_to_bytes(params) == (directory / "params.msgpack").read_bytes()
     obs = np.random.default_rng(0).normal(size=(16, 5)).astype(np.float32)
-    first = np.asarray(policy_files.make_inference_fn(directory)(obs))
-    again = np.asarray(policy_files.make_inference_fn(directory)(obs))
+    first = np.asarray(make_inference_fn(directory)(obs))
+    again = np.asarray(make_inference_fn(directory)(obs))
     assert first.shape == (16, 1) and np.array_equal(first, again)
     leaves = jax.tree_util.tree_leaves(params)
     assert all(np.isfinite(np.asarray(leaf)).all() for leaf in leaves)
@@ -114,18 +115,19 @@ def test_tampered_policy_is_refused(
 ) -> None:
     import shutil
 
-    from server.training import policy_files
+    from server.policies.manifest import InvalidPolicy
+    from server.policies.params import load_policy
 
     copy = tmp_path / "policy"
     shutil.copytree(trained[0] / "policy", copy)
     data = bytearray((copy / "params.msgpack").read_bytes())
     data[-5] ^= 0xFF
     (copy / "params.msgpack").write_bytes(bytes(data))
-    with pytest.raises(policy_files.PolicyFileError, match="sha256"):
-        policy_files.load_policy(copy)
+    with pytest.raises(InvalidPolicy, match="sha256"):
+        load_policy(copy)
     (copy / "manifest.json").write_text("{not json")
-    with pytest.raises(policy_files.PolicyFileError, match="corrupted"):
-        policy_files.load_policy(copy)
+    with pytest.raises(InvalidPolicy, match="corrupted"):
+        load_policy(copy)
 
 
 def test_nan_term_fails_naming_the_term(cache: Path, tmp_path: Path) -> None:

@@ -101,7 +101,7 @@ def test_export_import_round_trip_gives_identical_actions(
     finished: dict[str, Any],
     tmp_path: Path,
 ) -> None:
-    from server.training.policy_files import make_inference_fn
+    from server.policies.params import make_inference_fn
 
     exported = api.get(f"/api/models/{finished['policy_id']}/export")
     assert exported.status_code == 200
