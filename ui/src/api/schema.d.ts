@@ -176,6 +176,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/models/{policy_id}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** ReviewModel */
+        post: operations["ApiModelsPolicyIdReviewReviewModel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/playground/scenes": {
         parameters: {
             query?: never;
@@ -470,6 +487,11 @@ export interface components {
             python: string;
             version: string;
         };
+        /** ErrorBody */
+        ErrorBody: {
+            detail: string;
+            status_code: number;
+        };
         /** GenerateRequest */
         GenerateRequest: {
             model?: string | null;
@@ -501,6 +523,17 @@ export interface components {
             mujoco_version: string;
             status: string;
             version: string;
+        };
+        /** JobConflictBody */
+        JobConflictBody: {
+            detail: string;
+            extra: components["schemas"]["JobConflictExtra"];
+            status_code: number;
+        };
+        /** JobConflictExtra */
+        JobConflictExtra: {
+            job_id: string;
+            state: string;
         };
         /** JobSpec */
         JobSpec: {
@@ -578,7 +611,13 @@ export interface components {
             params_sha256: string;
             policy_id: string;
             program: string;
+            program_reviewed_at?: string | null;
             scene_id: string;
+            /**
+             * @default trained
+             * @enum {string}
+             */
+            source: "trained" | "imported";
             task_description: string;
             training_config: {
                 [key: string]: number | boolean | string;
@@ -594,7 +633,14 @@ export interface components {
             final_eval_reward: number | null;
             id: string;
             name: string;
+            /** @default false */
+            needs_review: boolean;
             scene_id: string;
+            /**
+             * @default trained
+             * @enum {string}
+             */
+            source: "trained" | "imported";
             task: string;
         };
         /** Preferences */
@@ -698,10 +744,12 @@ export interface components {
         SceneInfo: {
             action_size: number;
             ctrl_dt: number;
+            examples: string[];
             /** @enum {string} */
             family: "classic_control" | "locomotion" | "manipulation";
             id: string;
             keyframes: string[];
+            kind: string;
             model_bytes: number;
             model_sha256: string;
             mujoco_version: string;
@@ -753,6 +801,36 @@ export interface components {
             modal_retries: number;
             /** @default 14400 */
             modal_timeout_s: number;
+        };
+        /** UnknownBasePolicyBody */
+        UnknownBasePolicyBody: {
+            detail: string;
+            extra: components["schemas"]["UnknownBasePolicyExtra"];
+            status_code: number;
+        };
+        /** UnknownBasePolicyExtra */
+        UnknownBasePolicyExtra: {
+            base_policy_id: string;
+        };
+        /** UnknownJobBody */
+        UnknownJobBody: {
+            detail: string;
+            extra: components["schemas"]["UnknownJobExtra"];
+            status_code: number;
+        };
+        /** UnknownJobExtra */
+        UnknownJobExtra: {
+            job_id: string;
+        };
+        /** UnknownPolicyBody */
+        UnknownPolicyBody: {
+            detail: string;
+            extra: components["schemas"]["UnknownPolicyExtra"];
+            status_code: number;
+        };
+        /** UnknownPolicyExtra */
+        UnknownPolicyExtra: {
+            policy_id: string;
         };
         /** UnknownSceneBody */
         UnknownSceneBody: {
@@ -1010,6 +1088,24 @@ export interface operations {
                     "application/json": components["schemas"]["PolicyManifest"];
                 };
             };
+            /** @description A scene this Robocoach does not have, or a reward program that fails the check */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The reward checker could not run */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     ApiModelsPolicyIdGetModel: {
@@ -1047,6 +1143,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Unknown policy id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownPolicyBody"];
+                };
+            };
         };
     };
     ApiModelsPolicyIdDeleteModel: {
@@ -1080,6 +1185,15 @@ export interface operations {
                         } | unknown[];
                         status_code: number;
                     };
+                };
+            };
+            /** @description Unknown policy id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownPolicyBody"];
                 };
             };
         };
@@ -1123,6 +1237,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Unknown policy id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownPolicyBody"];
+                };
+            };
         };
     };
     ApiModelsPolicyIdExportExportModel: {
@@ -1158,6 +1281,70 @@ export interface operations {
                         } | unknown[];
                         status_code: number;
                     };
+                };
+            };
+            /** @description Unknown policy id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownPolicyBody"];
+                };
+            };
+            /** @description The policy's files are damaged */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiModelsPolicyIdReviewReviewModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                policy_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyManifest"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description Unknown policy id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownPolicyBody"];
                 };
             };
         };
@@ -1235,6 +1422,15 @@ export interface operations {
                     "application/json": components["schemas"]["SceneErrorBody"];
                 };
             };
+            /** @description Playground could not list its scenes, or the reward checker could not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     ApiPlaygroundScenesSceneIdModelMjbGetModel: {
@@ -1290,6 +1486,15 @@ export interface operations {
                     "application/json": components["schemas"]["SceneErrorBody"];
                 };
             };
+            /** @description Playground could not list its scenes, or the reward checker could not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     ApiPolicyGenerateGeneratePolicy: {
@@ -1329,6 +1534,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Unknown scene id; lists the valid ids */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownSceneBody"];
+                };
+            };
+            /** @description The scene's environment failed to load */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SceneErrorBody"];
+                };
+            };
             /** @description The provider failed (no key, bad key, rate limit, timeout, down, unusable output) */
             502: {
                 headers: {
@@ -1336,6 +1559,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ProviderFailure"];
+                };
+            };
+            /** @description Playground could not list its scenes, or the reward checker could not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1436,6 +1668,33 @@ export interface operations {
                     };
                 };
             };
+            /** @description Unknown scene id; lists the valid ids */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownSceneBody"];
+                };
+            };
+            /** @description The scene's environment failed to load */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SceneErrorBody"];
+                };
+            };
+            /** @description Playground could not list its scenes, or the reward checker could not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     ApiRewardsVocabularySceneIdGetVocabulary: {
@@ -1471,6 +1730,33 @@ export interface operations {
                         } | unknown[];
                         status_code: number;
                     };
+                };
+            };
+            /** @description Unknown scene id; lists the valid ids */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownSceneBody"];
+                };
+            };
+            /** @description The scene's environment failed to load */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SceneErrorBody"];
+                };
+            };
+            /** @description Playground could not list its scenes, or the reward checker could not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1611,6 +1897,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Unknown scene (`extra.valid_ids`) or unknown base policy (`extra.base_policy_id`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownSceneBody"] | components["schemas"]["UnknownBasePolicyBody"];
+                };
+            };
             /** @description The reward program did not pass validation; the report locates each error */
             422: {
                 headers: {
@@ -1618,6 +1913,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationReport"];
+                };
+            };
+            /** @description Playground could not list its scenes, or the reward checker could not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1657,6 +1961,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Unknown training job id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownJobBody"];
+                };
+            };
+            /** @description The job's state does not allow this; `extra.state` says what it is */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobConflictBody"];
+                };
+            };
         };
     };
     ApiTrainingJobIdEventsEvents: {
@@ -1692,6 +2014,15 @@ export interface operations {
                         } | unknown[];
                         status_code: number;
                     };
+                };
+            };
+            /** @description Unknown training job id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownJobBody"];
                 };
             };
         };
@@ -1731,6 +2062,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Unknown training job id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownJobBody"];
+                };
+            };
+            /** @description The job's state does not allow this; `extra.state` says what it is */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobConflictBody"];
+                };
+            };
         };
     };
     ApiTrainingJobIdStatusStatus: {
@@ -1766,6 +2115,15 @@ export interface operations {
                         } | unknown[];
                         status_code: number;
                     };
+                };
+            };
+            /** @description Unknown training job id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownJobBody"];
                 };
             };
         };

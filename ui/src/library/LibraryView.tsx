@@ -11,9 +11,14 @@ import {
   importPolicy,
   listPolicies,
   renamePolicy,
+  reviewPolicy,
 } from "./api";
+import { canPlay, playBlockedReason, sourceLabel } from "./review";
 
-/** Trained policies: rename, delete, export and import; one opened to show its curve and program. */
+/**
+ * Trained policies: rename, delete, export and import; one opened to show its curve and program. An
+ * imported policy plays only after the user has read its reward program and confirmed it (review.ts).
+ */
 export function LibraryView({
   focusId,
   sceneName,
@@ -140,6 +145,7 @@ export function LibraryView({
                       {p.name || p.id}
                     </button>
                   )}
+                  {sourceLabel(p) && <span className="policy-source">{sourceLabel(p)}</span>}
                 </td>
                 <td>{sceneName(p.scene_id)}</td>
                 <td className="policy-task">{p.task}</td>
@@ -172,6 +178,8 @@ export function LibraryView({
                         <button
                           type="button"
                           className="primary"
+                          disabled={!canPlay(p)}
+                          title={playBlockedReason(p)}
                           onClick={() =>
                             onPlay({ policyId: p.id, sceneId: p.scene_id, name: p.name || p.id })
                           }
@@ -196,7 +204,13 @@ export function LibraryView({
           </tbody>
         </table>
       )}
-      {openId && <PolicyDetails key={`${openId}:${version}`} id={openId} />}
+      {openId && (
+        <PolicyDetails
+          key={`${openId}:${version}`}
+          id={openId}
+          onReview={() => act(() => reviewPolicy(openId))}
+        />
+      )}
     </section>
   );
 }
@@ -240,7 +254,7 @@ function RenameForm({
   );
 }
 
-function PolicyDetails({ id }: { id: string }) {
+function PolicyDetails({ id, onReview }: { id: string; onReview: () => Promise<void> }) {
   const [manifest, setManifest] = useState<PolicyManifest | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
@@ -284,10 +298,44 @@ function PolicyDetails({ id }: { id: string }) {
       {manifest.metrics_history.length > 0 && (
         <Chart label="Reward by step during training" data={chart} />
       )}
-      <details>
-        <summary>Reward program</summary>
-        <pre className="policy-program">{manifest.program}</pre>
-      </details>
+      {manifest.source === "imported" && !manifest.program_reviewed_at ? (
+        <ProgramReview program={manifest.program} onReview={onReview} />
+      ) : (
+        <details>
+          <summary>Reward program</summary>
+          <pre className="policy-program">{manifest.program}</pre>
+        </details>
+      )}
+    </section>
+  );
+}
+
+/** An imported policy's program, shown in full (read-only) with the confirmation that enables Play. */
+function ProgramReview({ program, onReview }: { program: string; onReview: () => Promise<void> }) {
+  const [read, setRead] = useState(false);
+  const [saving, setSaving] = useState(false);
+  return (
+    <section className="program-review" aria-label="Review the imported program">
+      <p className="task-note" role="note">
+        This policy was imported from a file. Playing it runs the reward program below on this
+        computer (it passed the same checks as a drafted one). Read it before you play the policy.
+      </p>
+      <pre className="policy-program">{program}</pre>
+      <label>
+        <input type="checkbox" checked={read} onChange={(e) => setRead(e.target.checked)} /> I have
+        read this program
+      </label>
+      <button
+        type="button"
+        className="primary"
+        disabled={!read || saving}
+        onClick={() => {
+          setSaving(true);
+          void onReview().finally(() => setSaving(false));
+        }}
+      >
+        Allow playing
+      </button>
     </section>
   );
 }

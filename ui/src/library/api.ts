@@ -1,4 +1,4 @@
-/** Policy library calls: list, read, rename, delete, export and import trained policies. */
+/** Policy library calls: list, read, rename, delete, review, export and import trained policies. */
 
 import { api, authHeaders, readBody, unwrap } from "../api/client";
 import type { paths } from "../api/schema";
@@ -20,6 +20,11 @@ export function renamePolicy(id: string, name: string): Promise<PolicyManifest> 
   return unwrap(api.PATCH("/api/models/{policy_id}", { ...policyParams(id), body: { name } }));
 }
 
+/** Records that the user has read the policy's reward program: an imported policy may then play. */
+export function reviewPolicy(id: string): Promise<PolicyManifest> {
+  return unwrap(api.POST("/api/models/{policy_id}/review", policyParams(id)));
+}
+
 /** 204 on success (no body, so not `unwrap`, which wants data). */
 export async function deletePolicy(id: string): Promise<void> {
   const { response, error } = await api.DELETE("/api/models/{policy_id}", policyParams(id));
@@ -31,8 +36,9 @@ type ImportAnswer =
 
 /**
  * Uploads a .robocoach file as the raw request body (application/octet-stream; the schema declares no
- * request body, so this is a plain fetch with the token). 201 with the new policy's manifest; 400 names
- * what is wrong with the file, 422 a scene or program this Robocoach cannot use.
+ * request body, so this is a plain fetch with the token). 201 with the new policy's manifest (marked
+ * imported, to be reviewed before it plays); 400 names what is wrong with the file, 422 a scene or
+ * program this Robocoach cannot use (the program is validated as a drafted one is).
  */
 export async function importPolicy(file: Blob): Promise<ImportAnswer> {
   const origin = typeof window === "undefined" ? "" : new URL(window.location.href).origin;
