@@ -58,21 +58,26 @@ def params_from_bytes(manifest: PolicyManifest, data: bytes, what: str) -> Any:
     """Params read into the manifest's network template; InvalidPolicy (naming `what`) if they do not fit:
     the same tree of arrays with the same shapes (flax itself keeps the template's keys and takes whatever
     arrays the file has under them, so a smaller or larger network would load)."""
-    import jax
-    import numpy as np
     from flax import serialization
 
     template = params_template(manifest)
     try:
         state = serialization.msgpack_restore(data)
         expected = serialization.to_state_dict(template)
-        tree, wanted = jax.tree_util.tree_flatten(expected)
-        leaves, got = jax.tree_util.tree_flatten(state)
-        if got != wanted or [np.shape(x) for x in leaves] != [np.shape(x) for x in tree]:
+        if _shapes(state) != _shapes(expected):
             raise ValueError("its arrays are not the network's (other layers or sizes)")
         return serialization.from_state_dict(template, state)
     except Exception as exc:  # msgpack errors, a mismatched tree
         raise InvalidPolicy(f"{what} does not fit the manifest's network: {exc}") from exc
+
+
+def _shapes(tree: Any) -> list[tuple[str, tuple[int, ...]]]:
+    """Every array of a params tree: its path and shape."""
+    import jax
+    import numpy as np
+
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return [(jax.tree_util.keystr(path), np.shape(leaf)) for path, leaf in leaves]
 
 
 def save_policy(directory: Path, params: Any, manifest: PolicyManifest) -> PolicyManifest:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import msgspec
 
-from server.files import sha256_bytes
+from server.files import sha256_bytes, write_atomic
 from server.scenes import export
 from server.scenes.catalog import describe
 from server.scenes.lanes import Lane, WorkerDiedError
@@ -234,7 +234,7 @@ class SceneRegistry:
             log.exception("%s", self._catalog_error)
             self._catalog_known.set()
             return
-        export._atomic_write(self.scenes_dir / "catalog.json", msgspec.json.encode(_Catalog(scenes)))
+        write_atomic(self.scenes_dir / "catalog.json", msgspec.json.encode(_Catalog(scenes)))
         self._set_catalog(scenes)
 
     async def _export(self, lane: Lane, scene_id: str) -> None:
