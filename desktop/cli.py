@@ -17,6 +17,7 @@ import msgspec
 
 from desktop.logs import redact_url, setup_logging
 from desktop.server_thread import ServerStartupError, ServerThread, bind_socket, bound_port, is_loopback
+from server.sandbox.confine import protect_server_process
 
 log = logging.getLogger("desktop")
 
@@ -85,6 +86,7 @@ def _say(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()  # the server's worker processes re-enter here in a frozen build
+    protect_server_process()  # before any key is read into this process
     parser = build_parser()
     args = parser.parse_args(argv)
 

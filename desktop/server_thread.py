@@ -45,8 +45,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
     except OSError:
         sock.close()
         raise
-    sock.set_inheritable(True)
-    return sock
+    return sock  # not inheritable (Python's default): no worker process may hold the server's socket
 
 
 def bound_port(sock: socket.socket) -> int:

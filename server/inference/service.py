@@ -28,7 +28,7 @@ from server.inference.protocol import (
     decode_server,
 )
 from server.policies.manifest import InvalidPolicy, read_manifest
-from server.rewards.checker import worker_env
+from server.sandbox.environment import worker_env
 from server.settings import Settings
 
 log = logging.getLogger(__name__)

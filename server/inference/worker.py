@@ -5,7 +5,8 @@ serves any number of browser sessions for that policy over stdin/stdout (server.
 session is one episode state; requests are answered in order, one at a time.
 
 The policy's reward program is model-written code, so this process starts like the training worker:
-allow-listed environment, no core files, bounded address space (server.training.worker's helpers).
+`server.sandbox.confine.confine` with the policy folder and the scene cache read-only and only XLA's
+compile cache writable, no network, no core files, bounded address space.
 Anything it prints goes to stderr (the API points it at a log file): stdout carries only frames.
 """
 
@@ -27,6 +28,7 @@ from server.inference.protocol import (
     decode_client,
     encode,
 )
+from server.sandbox.confine import Confinement
 
 
 def _private_stdout() -> IO[bytes]:
@@ -103,18 +105,22 @@ def serve(policy_dir: Path, scene_cache_dir: Path, channel: IO[bytes], requests:
     return 0
 
 
+def confinement(policy_dir: Path, cache_dir: Path) -> Confinement:
+    """The policy and the scene cache read-only; only XLA's compile cache writable. JAX_PLATFORMS=cpu
+    here (service.py), so the CPU limits apply."""
+    return Confinement(read=(policy_dir, cache_dir), write=(cache_dir / "jax-compilation",))
+
+
 def main(argv: list[str] | None = None) -> int:
-    from server.training.worker import limit_worker_resources, scrub_environment
-    from server.worker_signals import ignore_stop_signals
+    from server.sandbox.confine import confine
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
         print("usage: python -m server.inference.worker POLICY_DIR SCENE_CACHE_DIR", file=sys.stderr)
         return 2
-    ignore_stop_signals()  # the API stops it by closing stdin, or kills it
+    policy_dir, cache_dir = Path(args[0]).resolve(), Path(args[1]).resolve()
+    confine(confinement(policy_dir, cache_dir))  # the API stops it by closing stdin, or kills it
     channel = _private_stdout()
-    limit_worker_resources()  # JAX_PLATFORMS=cpu here (service.py), so the full limits apply
-    scrub_environment()
     return serve(Path(args[0]), Path(args[1]), channel, sys.stdin.buffer)
 
 

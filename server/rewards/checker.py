@@ -1,10 +1,10 @@
 """API-side reward checking: static checks in process, trace checks in one long-lived worker process.
 
 Never imports JAX (a test checks `sys.modules`). The worker is started with `python -m
-server.rewards.trace_worker` and an environment built from an allow-list, so API keys and tokens in the
-API process never reach model-written code. A fresh interpreter via subprocess is the "spawn" model
-with one difference that matters here: multiprocessing's spawn copies the parent's whole `os.environ`
-and offers no way to pass another one.
+server.rewards.trace_worker` and an environment built from an allow-list (server/sandbox), so API keys
+and tokens in the API process never reach model-written code. A fresh interpreter via subprocess is the
+"spawn" model with one difference that matters here: multiprocessing's spawn copies the parent's whole
+`os.environ` and offers no way to pass another one.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 import sys
 import time
@@ -21,14 +20,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
-from server.files import sha256_bytes, write_atomic
 
+from server.files import sha256_bytes, write_atomic
 from server.rewards.protocol import (
     HEADER_BYTES,
-    TEST_HOOKS_ENV,
     EnvKeys,
     Evaluate,
     GetVocabulary,
+    Probe,
     Reply,
     Request,
     Sleep,
@@ -38,6 +37,8 @@ from server.rewards.protocol import (
 )
 from server.rewards.static_check import static_check
 from server.rewards.types import ProgramError, ValidationReport, Vocabulary
+from server.sandbox.environment import worker_env
+from server.sandbox.escape import Attempt
 from server.scenes.menagerie import MenagerieError, prepare_menagerie
 from server.scenes.registry import UnknownScene, cache_key
 
@@ -45,28 +46,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 VOCABULARY_FORMAT = 1  # bump when vocabulary.py or families.py change what they produce
-_ROOT = Path(__file__).resolve().parent.parent.parent
 _SCENE_ID = re.compile(r"^[A-Za-z0-9_]{1,100}$")
-# Only these variables reach the worker; everything else (API keys, tokens, cloud credentials) stays.
-_ENV_ALLOW = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "XDG_CACHE_HOME", "VIRTUAL_ENV")
-_SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL|AUTH", re.IGNORECASE)
 
 
 class RewardWorkerError(RuntimeError):
     """The worker died, timed out or failed outside the program's control (not a program error)."""
-
-
-def worker_env(*, test_hooks: bool = False) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k in _ENV_ALLOW and not _SECRET.search(k)}
-    env |= {
-        "PYTHONPATH": str(_ROOT),
-        "JAX_PLATFORMS": "cpu",  # the trace check is tiny; never grab an accelerator from training
-        "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
-        "PYTHONUNBUFFERED": "1",
-    }
-    if test_hooks:
-        env[TEST_HOOKS_ENV] = "1"
-    return env
 
 
 class _Process:
@@ -168,6 +152,9 @@ class RewardChecker:
     # ---- test hooks (the worker refuses them unless started with test_hooks=True) ----------------
     async def worker_env_keys(self) -> list[str]:
         return await self._call(EnvKeys(), list[str])
+
+    async def worker_probe(self, attempts: list[Attempt]) -> dict[str, str]:
+        return await self._call(Probe(attempts), dict[str, str])
 
     async def worker_sleep(self, seconds: float, timeout_s: float) -> None:
         await self._call(Sleep(seconds), type(None), timeout_s=timeout_s)

@@ -10,9 +10,9 @@ from typing import Any, BinaryIO
 import msgspec
 
 from server import framing
+from server.sandbox.escape import Attempt
 
 MAX_FRAME = 16 * 2**20  # a vocabulary of a big model is ~100 KB; anything near this is a bug
-TEST_HOOKS_ENV = "ROBOCOACH_REWARD_WORKER_TEST_HOOKS"  # set only by tests; enables EnvKeys and Sleep
 
 
 class Validate(msgspec.Struct, tag="validate", frozen=True):
@@ -42,7 +42,13 @@ class Sleep(msgspec.Struct, tag="sleep", frozen=True):
     seconds: float
 
 
-Request = Validate | GetVocabulary | Evaluate | EnvKeys | Sleep
+class Probe(msgspec.Struct, tag="probe", frozen=True):
+    """Test hook: try to get out of the sandbox from inside the worker (server.sandbox.probe)."""
+
+    attempts: list[Attempt]
+
+
+Request = Validate | GetVocabulary | Evaluate | EnvKeys | Sleep | Probe
 
 
 class Reply(msgspec.Struct, frozen=True, kw_only=True):

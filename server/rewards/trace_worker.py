@@ -20,10 +20,10 @@ from typing import Any
 import msgspec
 
 from server.rewards.protocol import (
-    TEST_HOOKS_ENV,
     EnvKeys,
     Evaluate,
     GetVocabulary,
+    Probe,
     Reply,
     Request,
     Sleep,
@@ -32,10 +32,15 @@ from server.rewards.protocol import (
     read_frame,
 )
 from server.rewards.types import ProgramError, ValidationReport, Vocabulary
+from server.sandbox.confine import Confinement, confine
+from server.sandbox.environment import TEST_HOOKS_ENV
 from server.scenes.loader import UnknownSceneError
-from server.worker_signals import ignore_stop_signals
 
-ADDRESS_SPACE_BYTES = 6 * 2**30
+# A reward's terms may cost this many times the scene's physics step (or MIN_TERM_FLOPS, for the tiny
+# classic-control scenes) before the check refuses it: training runs them every step of every env.
+MAX_COST_RATIO = 10.0
+MIN_TERM_FLOPS = 1e6
+MAX_ARRAY_ELEMENTS = 2**20  # any intermediate array; the largest vocabulary entry is far smaller
 CPU_SECONDS_PER_REQUEST = 300  # soft RLIMIT_CPU is re-armed before each request (the limit is cumulative)
 STEP_ACTION = 0.1  # the "one step" check applies this constant action, so action terms are not all zero
 
@@ -45,14 +50,7 @@ class Scene:
     entries: dict[str, Any]
     vocabulary: Vocabulary
     contexts: list[tuple[str, Any]]  # (label, RewardContext): the reset state and the state after a step
-
-
-def limit_resources() -> None:
-    """No core files; bounded memory. Called first thing in the child, before JAX is imported."""
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard == resource.RLIM_INFINITY or hard > ADDRESS_SPACE_BYTES:
-        resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_BYTES, ADDRESS_SPACE_BYTES))
+    step_flops: float | None  # XLA's estimate for one env.step (physics + the env's own reward)
 
 
 def arm_cpu_limit() -> None:
@@ -92,14 +90,18 @@ class Worker:
         state = jax.jit(env.reset)(jax.random.PRNGKey(0))
         zeros = jnp.zeros(env.action_size, jnp.float32)
         action = jnp.full(env.action_size, STEP_ACTION, jnp.float32)
-        stepped = jax.jit(env.step)(state, action)
+        step = jax.jit(env.step).lower(state, action).compile()
+        stepped = step(state, action)
         contexts = [
             ("the reset state", RewardContext(state.data, zeros, zeros, dict(state.info))),
             ("the state after one step", RewardContext(stepped.data, action, zeros, dict(stepped.info))),
         ]
         entries = build_entries(scene_id, env)
         scene = Scene(
-            entries=entries, vocabulary=describe(scene_id, entries, contexts[0][1]), contexts=contexts
+            entries=entries,
+            vocabulary=describe(scene_id, entries, contexts[0][1]),
+            contexts=contexts,
+            step_flops=flops(step),
         )
         self.scenes[scene_id] = scene
         return scene
@@ -144,6 +146,10 @@ class Worker:
             return self.evaluate(request)
         if isinstance(request, EnvKeys) and hooks:
             return sorted(os.environ)
+        if isinstance(request, Probe) and hooks:
+            from server.sandbox.escape import attempt
+
+            return {f"{a.action} {a.target}": attempt(a.action, a.target) for a in request.attempts}
         if isinstance(request, Sleep) and hooks:
             time.sleep(request.seconds)
             return None
@@ -185,7 +191,13 @@ def trace_errors(compiled: Any, scene: Scene) -> list[ProgramError]:
             good.append(name)
     if not good:
         return errors
-    run = jax.jit(lambda c: {name: compiled.term(name, c) for name in good})
+    errors += size_errors(compiled, good, ctx)
+    if errors:
+        return errors
+    run = jax.jit(lambda c: {name: compiled.term(name, c) for name in good}).lower(ctx).compile()
+    errors += cost_errors(compiled, good, scene, run)
+    if errors:
+        return errors
     for label, context in scene.contexts:
         values = run(context)
         for name in good:
@@ -200,6 +212,88 @@ def trace_errors(compiled: Any, scene: Scene) -> list[ProgramError]:
         if errors:
             break  # the reset state's failures are enough; the stepped state would repeat them
     return errors
+
+
+def flops(compiled: Any) -> float | None:
+    """XLA's flop estimate for a compiled function, when the backend gives one."""
+    try:
+        analysis = compiled.cost_analysis()
+    except Exception:  # not every backend implements it
+        return None
+    if isinstance(analysis, list):
+        analysis = analysis[0] if analysis else None
+    value = analysis.get("flops") if isinstance(analysis, dict) else None
+    return float(value) if value is not None and value >= 0 else None
+
+
+def size_errors(compiled: Any, names: list[str], ctx: Any) -> list[ProgramError]:
+    """Each term's largest intermediate array, from its jaxpr (no compilation): a term that builds a
+    10000 x 10000 matrix is refused here, before XLA would try to allocate it."""
+    import jax
+
+    errors = []
+    for name in names:
+        jaxpr = jax.make_jaxpr(lambda c, name=name: compiled.term(name, c))(ctx)
+        largest, shape = _largest_array(jaxpr.jaxpr)
+        if largest > MAX_ARRAY_ELEMENTS:
+            errors.append(
+                ProgramError(
+                    line=compiled.lines[name],
+                    column=0,
+                    message=f"term `{name}` builds an array of {largest:,} numbers (shape {list(shape)}); "
+                    f"the limit is {MAX_ARRAY_ELEMENTS:,}: training evaluates every term at every step "
+                    "of thousands of parallel environments",
+                    stage="trace",
+                )
+            )
+    return errors
+
+
+def _largest_array(jaxpr: Any) -> tuple[int, tuple[int, ...]]:
+    import math
+
+    largest: tuple[int, tuple[int, ...]] = (0, ())
+    stack = [jaxpr]
+    while stack:
+        current = stack.pop()
+        for eqn in current.eqns:
+            for var in eqn.outvars:
+                shape = tuple(getattr(var.aval, "shape", ()))
+                size = math.prod(shape)
+                if size > largest[0]:
+                    largest = (size, shape)
+            for param in eqn.params.values():  # nested programs: pjit, cond branches, scan bodies
+                for inner in param if isinstance(param, list | tuple) else [param]:
+                    body = getattr(inner, "jaxpr", inner)
+                    if hasattr(body, "eqns"):
+                        stack.append(body)
+    return largest
+
+
+def cost_errors(compiled: Any, names: list[str], scene: Scene, run: Any) -> list[ProgramError]:
+    """Refuse terms whose compiled cost dwarfs the scene's physics step (it would slow training by about
+    that factor), naming the most expensive term."""
+    import jax
+
+    cost, step = flops(run), scene.step_flops
+    if cost is None or step is None:
+        return []  # no estimate on this backend: the size check above still holds
+    budget = max(MAX_COST_RATIO * step, MIN_TERM_FLOPS)
+    if cost <= budget:
+        return []
+    ctx = scene.contexts[0][1]
+    per_term = {
+        name: flops(jax.jit(lambda c, name=name: compiled.term(name, c)).lower(ctx).compile()) or 0.0
+        for name in names
+    }
+    worst = max(per_term, key=lambda name: per_term[name])
+    message = (
+        f"the terms cost about {cost / step:,.0f}x the scene's own physics step ({cost:,.0f} vs "
+        f"{step:,.0f} floating-point operations per step; the limit is {budget / step:,.0f}x), so "
+        f"training would be about that much slower; the most expensive is `{worst}` "
+        f"({per_term[worst]:,.0f}): use smaller arrays or fewer operations"
+    )
+    return [ProgramError(line=compiled.lines[worst], column=0, message=message, stage="trace")]
 
 
 def serve(worker: Worker, stdin: Any, stdout: Any) -> None:
@@ -224,19 +318,27 @@ def serve(worker: Worker, stdin: Any, stdout: Any) -> None:
         stdout.flush()
 
 
+def confinement(menagerie: Path, compile_cache: Path | None) -> Confinement:
+    """Reads the scene cache (Menagerie links, exported models); writes only XLA's compile cache."""
+    if compile_cache is None:
+        return Confinement(read=(menagerie,))
+    return Confinement(read=(menagerie, compile_cache.parent), write=(compile_cache,))
+
+
 def main() -> None:
-    ignore_stop_signals()
-    limit_resources()
+    menagerie = Path(sys.argv[1]) if len(sys.argv) > 1 else Path()
+    compile_cache = Path(sys.argv[2]) if len(sys.argv) > 2 else None
+    confine(confinement(menagerie, compile_cache))
     protocol_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed from here on goes to the log, not into the protocol
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    if len(sys.argv) > 2:
+    if compile_cache is not None:
         # Reset and step take 5-30 s to compile per scene; XLA's persistent cache makes later launches fast.
         import jax
 
-        jax.config.update("jax_compilation_cache_dir", sys.argv[2])  # type: ignore[no-untyped-call]
+        jax.config.update("jax_compilation_cache_dir", str(compile_cache))  # type: ignore[no-untyped-call]
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)  # type: ignore[no-untyped-call]
-    worker = Worker(Path(sys.argv[1]) if len(sys.argv) > 1 else Path())
+    worker = Worker(menagerie)
     worker.playground()  # import JAX and Playground before saying ready (~7 s)
     protocol_out.write(pack(Reply(ok=True)))
     protocol_out.flush()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
-from server.worker_signals import ignore_stop_signals
+from server.sandbox.confine import child_signals
 
 T = TypeVar("T")
 
@@ -34,7 +34,7 @@ class Lane:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=_SPAWN, initializer=ignore_stop_signals
+                max_workers=1, mp_context=_SPAWN, initializer=child_signals
             )
         return self._pool
 

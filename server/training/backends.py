@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import sys
 from pathlib import Path
@@ -23,14 +22,8 @@ from typing import Protocol
 import msgspec
 
 from server.policies.checkpoints import CHECKPOINT_FILES, has_checkpoint
-from server.rewards.checker import worker_env
+from server.sandbox.environment import worker_env
 from server.training.types import BackendName, Device
-
-# Beyond the reward checker's allow-list, what a GPU run needs to find its devices and libraries.
-GPU_ENV = ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "XLA_FLAGS", "ROBOCOACH_MJX_IMPL")
-# A training worker and an inference session share one card: no worker grabs 75% of its memory up front
-# (JAX's default); it allocates as it goes and stays under this fraction.
-GPU_MEMORY_ENV = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "XLA_PYTHON_CLIENT_MEM_FRACTION": "0.6"}
 
 
 class RunHandle(Protocol):
@@ -125,9 +118,7 @@ async def probe_device(python: str = sys.executable, timeout_s: float = 60.0) ->
     driver = driver_present()
     if not driver:
         return describe_probe(False, [], None)
-    env = worker_env()
-    env.pop("JAX_PLATFORMS", None)
-    env |= {key: os.environ[key] for key in GPU_ENV if key in os.environ} | GPU_MEMORY_ENV
+    env = worker_env("gpu")
     try:
         process = await asyncio.create_subprocess_exec(
             python, "-c", _PROBE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
@@ -190,14 +181,7 @@ class LocalBackend:
         self.capacity = capacity
 
     def env(self) -> dict[str, str]:
-        env = worker_env()
-        env.pop("JAX_PLATFORMS", None)  # the checker pins CPU; training should get the accelerator
-        if self.device == "cpu":
-            env["JAX_PLATFORMS"] = "cpu"
-        else:
-            env |= GPU_MEMORY_ENV
-        env |= {key: os.environ[key] for key in GPU_ENV if key in os.environ}
-        return env
+        return worker_env("cpu" if self.device == "cpu" else "gpu")
 
     def resumable(self, job_dir: Path) -> bool:
         return has_checkpoint(job_dir)

@@ -81,8 +81,10 @@ def build_image(requirements: list[str] | None = None) -> Any:
 def train_job(payload: bytes) -> bytes:
     """The function body on Modal: model-written reward code runs here, with no secrets and no access to
     other Modal resources; the Volume (mounted at VOLUME_MOUNT) is its only way out, besides its return."""
-    from server.training.worker import scrub_environment
+    from server.sandbox.environment import scrub_environment
 
+    # Only the environment allow-list here: confine()'s network namespace and Landlock would also cut
+    # off Modal's own client, which runs in this process; Modal's container is the wall on that side.
     scrub_environment()
     return run_remote_job(payload, Path(VOLUME_MOUNT))
 

@@ -19,17 +19,16 @@ Protocol (the job manager codes against this):
 - Stopping: SIGINT and SIGTERM are ignored (a Ctrl+C to the process group must not read as a failure);
   the manager cancels with SIGKILL.
 
-Model-written reward code runs here, so, as the reward trace worker: the manager should start it with an
-allow-listed environment (`server.rewards.checker.worker_env`, minus its JAX_PLATFORMS=cpu on a GPU
-host); the worker also drops secret-looking variables from its own environment and applies the same
-rlimits (`trace_worker.limit_resources`: no core files, bounded address space) before importing JAX. The
-XLA persistent compilation cache lives in `<scene_cache_dir>/jax-compilation`, shared with that worker.
+Model-written reward code runs here, so, as the reward trace worker, the backend starts it with an
+allow-listed environment (`server.sandbox.environment.worker_env`) and its first act is
+`server.sandbox.confine.confine`: files limited to the job folder (read-write), the scene cache and the
+base policy (read-only), no network, no core files, bounded address space on the CPU. The XLA persistent
+compilation cache lives in `<scene_cache_dir>/jax-compilation`, shared with that worker.
 """
 
 from __future__ import annotations
 
 import os
-import resource
 import sys
 import traceback
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import IO, Any
 
 import msgspec
 
+from server.sandbox.confine import Confinement, confine
 from server.training.protocol import (
     EVENTS_FILE,
     JOB_FILE,
@@ -46,41 +46,6 @@ from server.training.protocol import (
     ProgressEvent,
     SucceededEvent,
 )
-
-# Kept from the parent environment on top of checker.worker_env's allow-list: they select the accelerator.
-_DEVICE_VARS = (
-    "JAX_PLATFORMS",
-    "CUDA_VISIBLE_DEVICES",
-    "LD_LIBRARY_PATH",
-    "XLA_FLAGS",
-    "XLA_PYTHON_CLIENT_PREALLOCATE",  # backends.GPU_MEMORY_ENV: share the card with inference
-    "XLA_PYTHON_CLIENT_MEM_FRACTION",
-    "ROBOCOACH_MJX_IMPL",  # runner.training_impl: "jax" or "warp" physics
-)
-
-
-def scrub_environment() -> None:
-    """Reduce os.environ to the reward worker's allow-list (same function), keeping the device selection."""
-    from server.rewards.checker import worker_env
-
-    device = {k: os.environ[k] for k in _DEVICE_VARS if k in os.environ}
-    clean = worker_env() | device
-    if "JAX_PLATFORMS" not in device:
-        clean.pop("JAX_PLATFORMS", None)  # worker_env forces cpu for tiny traces; training may use a GPU
-    os.environ.clear()
-    os.environ.update(clean)
-
-
-def limit_worker_resources() -> None:
-    """The reward worker's rlimits (no core files, bounded address space) for a process that runs a
-    reward program; on the GPU only "no core files": CUDA reserves far more address space than
-    RLIMIT_AS allows."""
-    from server.rewards.trace_worker import limit_resources
-
-    if Path("/proc/driver/nvidia").exists() and os.environ.get("JAX_PLATFORMS") != "cpu":
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    else:
-        limit_resources()
 
 
 class EventWriter:
@@ -125,17 +90,30 @@ def run(job_dir: Path, events: EventWriter) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> Any:
-    from server.worker_signals import ignore_stop_signals
+def confinement(job_dir: Path) -> Confinement:
+    """What a training job may touch: its folder, and read-only the scene cache and its base policy."""
+    read: list[Path] = []
+    write = [job_dir]
+    try:
+        job = msgspec.json.decode((job_dir / JOB_FILE).read_bytes(), type=Job)
+    except (OSError, msgspec.DecodeError):
+        pass  # run() reports the bad job file
+    else:
+        read.append(Path(job.scene_cache_dir))
+        write.append(Path(job.scene_cache_dir) / "jax-compilation")
+        if job.base_params_dir:
+            read.append(Path(job.base_params_dir))
+    gpu = os.environ.get("JAX_PLATFORMS") != "cpu" and Path("/proc/driver/nvidia").exists()
+    return Confinement(read=tuple(read), write=tuple(write), gpu=gpu)
 
+
+def main(argv: list[str] | None = None) -> Any:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m server.training.worker JOB_DIR", file=sys.stderr)
         return 2
-    ignore_stop_signals()
-    limit_worker_resources()
-    scrub_environment()
-    job_dir = Path(args[0])
+    job_dir = Path(args[0]).resolve()
+    confine(confinement(job_dir))
     with (job_dir / EVENTS_FILE).open("ab") as stream:
         events = EventWriter(stream)
         try:

@@ -117,6 +117,37 @@ STATIC: list[tuple[str, str, str]] = [
     ("matmul", wrap("    return s.qpos @ s.qpos"), "operator `MatMult` is not allowed"),
     ("private_local", wrap("    _x = 1.0\n    return _x"), "cannot start with `_`"),
     ("shadow_helper", wrap("    norm = 1.0\n    return norm"), "is reserved"),
+    # Issue 9's escape: a second assignment target was never checked, and exec ran it.
+    (
+        "chained_weights_target",
+        'WEIGHTS = jnp.__dict__[__import__("numpy").save("pwned", 1)] = dict(t=1.0)\n'
+        + "def t(s):\n    return jnp.cos(s.pole_angle)\n",
+        "assign WEIGHTS on its own",
+    ),
+    ("chained_weights_name", "WEIGHTS = x = dict(t=1.0)\ndef t(s):\n    return 1.0\n", "on its own"),
+    (
+        "weights_tuple_target",
+        "WEIGHTS, x = dict(t=1.0), 1\ndef t(s):\n    return 1.0\n",
+        "the only top-level assignment",
+    ),
+    ("chained_local_target", wrap("    x = y = s.qpos[0]\n    return x"), "one plain name at a time"),
+    ("subscript_target", wrap("    x = s.qpos\n    x[0] = 1.0\n    return x[0]"), "one plain name"),
+    ("function_globals", wrap("    return jnp.sin.__globals__"), "attributes starting with `_`"),
+    ("function_as_value", wrap("    f = jnp.sum\n    return 1.0"), "jnp.sum is a function: call it"),
+    ("method_self", wrap("    return jnp.array.__self__"), "attributes starting with `_`"),
+    ("module_via_helper", wrap("    return norm.__module__"), "attributes starting with `_`"),
+    ("builtins_via_call", wrap("    return jnp.sum(1.0).__class__"), "attributes starting with `_`"),
+    ("weights_default", "WEIGHTS = dict(t=1.0)\ndef t(s=__import__('os')):\n    return 1.0\n", "parameter"),
+    ("annotation", "WEIGHTS = dict(t=1.0)\ndef t(s: __import__('os')):\n    return 1.0\n", "annotations"),
+    (
+        "return_annotation",
+        "WEIGHTS = dict(t=1.0)\ndef t(s) -> __import__('os'):\n    return 1.0\n",
+        "annotations are not allowed",
+    ),
+    ("decorator_import", "WEIGHTS = dict(t=1.0)\n@__import__\ndef t(s):\n    return 1.0\n", "decorators"),
+    ("power_assign", wrap("    x = 10.0\n    x **= 4\n    return x"), "`**=` is not allowed"),
+    ("bare_return", wrap("    return\n    return 1.0"), "a bare `return` is not allowed"),
+    ("bool_literal", wrap("    return True"), "`True` is not allowed"),
 ]
 
 TRACE: list[tuple[str, str, str]] = [
@@ -127,4 +158,26 @@ TRACE: list[tuple[str, str, str]] = [
     ("dot_mismatch", wrap("    return jnp.dot(s.qpos, jnp.array([1.0, 2.0, 3.0]))"), "failed to trace"),
     ("shape_mismatch", wrap("    return jnp.sum(s.qpos + jnp.array([1.0, 2.0, 3.0]))"), "failed to trace"),
     ("bool_op_vector", wrap("    return jnp.where(s.qpos > 0.0, 1.0, 0.0)"), "must return a scalar"),
+    # Unbounded Python integers are gone: past 1e6 they continue as floats, which overflow at once
+    # (this took the whole 240 s timeout as growing integers).
+    (
+        "integer_tower",
+        wrap("    x = ((1000000 ** 4) ** 4) ** 4\n    return x * s.cart_position"),
+        "OverflowError",
+    ),
+    # Cheap to validate, ruinous to train: refused by size, then by XLA's cost estimate.
+    (
+        "huge_outer_product",
+        wrap("    x = jnp.linspace(0.0, 1.0, 10000)\n    return jnp.sum(jnp.outer(x, x)) * s.cart_position"),
+        "builds an array of 100,000,000 numbers",
+    ),
+    (
+        "expensive_matmul",
+        wrap(
+            "    x = jnp.outer(jnp.linspace(0.0, 1.0, 1000), jnp.linspace(0.0, 1.0, 1000))\n"
+            "    return jnp.sum(jnp.dot(x, x)) * s.cart_position"
+        ),
+        "the scene's own physics step",
+    ),
+    ("list_repeat", wrap("    x = [1.0] * 1000000\n    return jnp.sum(jnp.array(x))"), "on a list or tuple"),
 ]

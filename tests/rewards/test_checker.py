@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from server.llm.builtin import draft_builtin
 from server.rewards.checker import RewardChecker, RewardWorkerError
+from server.sandbox.escape import Attempt
 from tests.rewards.corpus_hostile import STATIC, TRACE
 
 T = TypeVar("T")
@@ -50,6 +52,43 @@ def test_worker_environment_is_scrubbed(harness: Harness) -> None:
     assert "ANTHROPIC_API_KEY" not in keys
     assert not [k for k in keys if "KEY" in k or "TOKEN" in k]
     assert "JAX_PLATFORMS" in keys  # the hook really reports the child's environment
+
+
+def test_the_real_worker_cannot_reach_the_server(harness: Harness, tmp_path: Path) -> None:
+    """From inside the running trace worker: the API process's environment (which holds a key), its
+    listening sockets, files outside the worker's folders and the parent itself are all out of reach."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    keys = tmp_path / "llm_keys.json"
+    keys.write_text(FAKE_KEY)
+    attempts = [
+        Attempt("read", f"/proc/{os.getpid()}/environ"),
+        Attempt("read", str(keys)),
+        Attempt("write", str(tmp_path / "planted")),
+        Attempt("connect", str(listener.getsockname()[1])),
+        Attempt("signal", str(os.getpid())),
+    ]
+    results = harness.run(harness.checker.worker_probe(attempts))
+    listener.close()
+    assert len(results) == len(attempts)
+    assert all(outcome.startswith("denied") for outcome in results.values()), results
+    assert not (tmp_path / "planted").exists()
+
+
+def test_issue_9_escape_program_is_refused_and_runs_nothing(harness: Harness, tmp_path: Path) -> None:
+    """The program that wrote a file through a second WEIGHTS target: refused before any worker sees it,
+    and nothing it names is executed (the worker's cwd is the cache; the file would land there)."""
+    canary = harness.checker.cache_dir / "pwned.npy"
+    source = (
+        'WEIGHTS = jnp.__dict__[__import__("numpy").save("pwned", 1)] = dict(upright=1.0)\n\n'
+        "def upright(s):\n    return jnp.cos(s.pole_angle)\n"
+    )
+    before = harness.checker.calls["Validate"]
+    report = harness.run(harness.checker.validate("CartpoleBalance", source))
+    assert not report.ok and "assign WEIGHTS on its own" in report.errors[0].message
+    assert harness.checker.calls["Validate"] == before
+    assert not canary.exists()
 
 
 def test_static_rejections_never_reach_the_worker(harness: Harness) -> None:

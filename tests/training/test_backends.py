@@ -6,7 +6,8 @@ import asyncio
 
 from litestar.testing import TestClient
 
-from server.training.backends import GPU_MEMORY_ENV, LocalBackend, describe_probe, probe_device
+from server.sandbox.environment import GPU_MEMORY_ENV
+from server.training.backends import LocalBackend, describe_probe, probe_device
 from tests.training.test_api_training import api  # noqa: F401 (fixture)
 
 

@@ -1,18 +1,19 @@
-"""Which MJX implementation training asks for: "jax" on the CPU, Playground's own choice on a GPU, and the
-ROBOCOACH_MJX_IMPL override (which the local backend passes through to its workers)."""
+"""Which MJX implementation each loader of a scene asks for (server/scenes/loader.py, `physics_impl`):
+training: "jax" on the CPU, Playground's own choice on a GPU, and the ROBOCOACH_MJX_IMPL override (which
+the local backend passes through to its workers); export, trace check and playback: always "jax"."""
 
 from __future__ import annotations
 
 import pytest
 
-from server.training.backends import GPU_ENV
-from server.training.runner import MJX_IMPL_ENV, training_impl
+from server.sandbox.environment import DEVICE_VARS as GPU_ENV
+from server.scenes.loader import MJX_IMPL_ENV, Purpose, physics_impl
 
 
 def test_cpu_uses_jax_and_gpu_keeps_playgrounds_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(MJX_IMPL_ENV, raising=False)
-    assert training_impl("cpu") == "jax"
-    assert training_impl("gpu") is None
+    assert physics_impl("train", "cpu") == "jax"
+    assert physics_impl("train", "gpu") is None
 
 
 @pytest.mark.parametrize(
@@ -22,5 +23,15 @@ def test_the_override_wins_when_it_names_an_implementation(
     monkeypatch: pytest.MonkeyPatch, value: str, cpu: str, gpu: str | None
 ) -> None:
     monkeypatch.setenv(MJX_IMPL_ENV, value)
-    assert (training_impl("cpu"), training_impl("gpu")) == (cpu, gpu)
+    assert (physics_impl("train", "cpu"), physics_impl("train", "gpu")) == (cpu, gpu)
     assert MJX_IMPL_ENV in GPU_ENV
+
+
+@pytest.mark.parametrize("value", ["", "warp"])
+@pytest.mark.parametrize("purpose", ["export", "check", "playback"])
+def test_export_check_and_playback_always_load_jax(
+    monkeypatch: pytest.MonkeyPatch, value: str, purpose: Purpose
+) -> None:
+    # Their workers run JAX on the CPU, where warp cannot run; the override is for training only.
+    monkeypatch.setenv(MJX_IMPL_ENV, value)
+    assert physics_impl(purpose, "gpu") == physics_impl(purpose, "cpu") == "jax"

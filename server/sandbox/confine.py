@@ -1,0 +1,234 @@
+"""`confine()`: the first call of every worker process that runs model-written code or loads a policy.
+
+The reward language (server/rewards) already lets a program do nothing but array arithmetic; this is the
+second wall, for the case where that one fails. In order, before the worker imports JAX or starts a
+thread (several steps bind only the calling thread and what it creates afterwards):
+
+1. stop signals ignored (the parent stops its workers), and SIGKILL when the parent dies
+   (PR_SET_PDEATHSIG): no orphan keeps running after a crash of the server;
+2. every inherited file descriptor beyond stdin/stdout/stderr (and those asked for) closed;
+3. no core files; a bounded address space on the CPU (a GPU runtime reserves far more);
+4. the environment reduced to the allow-list (environment.py); a private TMPDIR;
+5. a new, empty network namespace (as root directly; otherwise inside a new user namespace), so no
+   socket can reach any interface, loopback included;
+6. Landlock: files only under the paths the worker's job needs (read-only: Python, the code, the scene
+   cache; read-write: the job folder, the compile cache, the private TMPDIR), no TCP bind or connect, no
+   signals or abstract unix sockets to processes outside; and no ptrace or /proc/<pid>/environ of the
+   server or any other process outside the sandbox;
+7. all Linux capabilities dropped (a root worker keeps uid 0 but not its privileges).
+
+What the kernel cannot do is logged and reported (`Confinement`), never silently skipped: docs/SECURITY.md
+says what is enforced where.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import os
+import resource
+import shutil
+import signal
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from server.sandbox import landlock
+from server.sandbox.environment import PARENT_ENV, SOURCE_ROOT, scrub_environment
+
+ADDRESS_SPACE_BYTES = 6 * 2**30
+_PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
+_CLONE_NEWNET = 0x40000000
+_CLONE_NEWUSER = 0x10000000
+_CAPABILITY_VERSION_3 = 0x20080522
+# Read-only system files a Python/JAX process opens after start (locale, time zone, user lookups, CPUs).
+_SYSTEM_READ = (
+    "/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group",
+    "/etc/nsswitch.conf", "/etc/os-release", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat",
+    "/sys",
+)  # fmt: skip
+_DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+_GPU_DEVICES = (
+    "/dev/nvidiactl",
+    "/dev/nvidia-uvm",
+    "/dev/nvidia-uvm-tools",
+    "/dev/nvidia-modeset",
+    "/dev/dri",
+)
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """What one worker may touch: `read` and `write` paths for its job, `keep_fds` beyond 0-2."""
+
+    read: tuple[Path, ...] = ()
+    write: tuple[Path, ...] = ()
+    keep_fds: tuple[int, ...] = ()
+    gpu: bool = False
+    enforced: list[str] = field(default_factory=list)  # filled by confine(): what holds, for the log
+    missing: list[str] = field(default_factory=list)  # what this kernel or platform could not enforce
+
+
+def ignore_stop_signals() -> None:
+    """Workers are stopped by their parent (SIGKILL, or EOF on their pipe). A Ctrl+C or SIGTERM sent to
+    the whole process group must not kill them mid-task first, where the parent would record it as a
+    crash of the scene or program they were working on."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def die_with_parent() -> None:
+    """SIGKILL this process when the thread that started it exits; exit now if that already happened."""
+    if sys.platform != "linux":
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    parent = os.environ.get(PARENT_ENV)
+    if parent and parent.isdigit() and os.getppid() != int(parent):
+        os._exit(3)  # the server died before the signal was armed
+
+
+def protect_server_process() -> None:
+    """Make the server non-dumpable: processes of the same user can then no longer read its memory,
+    /proc/<pid>/environ (API keys) or file descriptors (the listening socket). Root, or anything with
+    CAP_SYS_PTRACE, still could; confined workers cannot either way (Landlock)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def child_signals() -> None:
+    """For worker processes that run no model-written code (scene verification): the signal part."""
+    ignore_stop_signals()
+    die_with_parent()
+
+
+def confine(confinement: Confinement) -> Confinement:
+    """Apply steps 1-7 of the module docstring to this process; returns `confinement` with its
+    `enforced` and `missing` lists filled, already written to stderr."""
+    ignore_stop_signals()
+    die_with_parent()
+    _close_inherited_fds(confinement.keep_fds)
+    _limit_resources(gpu=confinement.gpu)
+    scrub_environment()
+    private_tmp = Path(tempfile.mkdtemp(prefix="robocoach-worker-"))
+    atexit.register(shutil.rmtree, private_tmp, True)
+    os.environ["TMPDIR"] = str(private_tmp)
+    enforced, missing = confinement.enforced, confinement.missing
+    enforced += ["parent-death signal", "inherited descriptors closed", "environment allow-list"]
+    _enter_network_namespace(enforced, missing)
+    _restrict_files_and_network(confinement, private_tmp, enforced, missing)
+    _drop_capabilities(enforced, missing)
+    print(
+        f"sandbox: enforced {', '.join(enforced)}"
+        + (f"; NOT enforced: {', '.join(missing)}" if missing else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+    return confinement
+
+
+def _close_inherited_fds(keep: tuple[int, ...]) -> None:
+    """A worker needs its pipes and nothing else the server had open (its listening socket above all)."""
+    try:
+        fds = [int(entry.name) for entry in Path("/proc/self/fd").iterdir()]
+    except OSError:
+        fds = list(range(3, 1024))
+    for fd in fds:
+        if fd > 2 and fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _limit_resources(*, gpu: bool) -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if gpu:
+        return  # CUDA reserves far more address space than any sensible RLIMIT_AS
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard == resource.RLIM_INFINITY or hard > ADDRESS_SPACE_BYTES:
+        resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_BYTES, ADDRESS_SPACE_BYTES))
+
+
+def _enter_network_namespace(enforced: list[str], missing: list[str]) -> None:
+    if sys.platform != "linux":
+        missing.append("network namespace (not Linux)")
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    uid, gid = os.getuid(), os.getgid()
+    if uid == 0:
+        ok = libc.unshare(_CLONE_NEWNET) == 0
+    else:  # an unprivileged user may create a network namespace inside a user namespace of its own
+        ok = libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0
+        if ok:
+            with contextlib.suppress(OSError):  # map our own ids so files keep their owner
+                Path("/proc/self/setgroups").write_text("deny")
+                Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
+                Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
+    if ok:
+        enforced.append("empty network namespace")
+    else:
+        missing.append(f"network namespace ({os.strerror(ctypes.get_errno())})")
+
+
+def _rules(confinement: Confinement, private_tmp: Path) -> list[tuple[Path, int]]:
+    read = [Path(p) for p in _SYSTEM_READ]
+    read += [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)]
+    read.append(Path(os.path.realpath(sys.executable)).parent)
+    read += [SOURCE_ROOT / "server", SOURCE_ROOT / "scenes"]
+    bundle = getattr(sys, "_MEIPASS", None)  # a frozen app's own folder
+    if bundle:
+        read.append(Path(bundle))
+    read.append(Path(f"/proc/{os.getpid()}"))  # itself, through /proc/self; never another process
+    read += list(confinement.read)
+    write = [private_tmp, *confinement.write]
+    warp_cache = Path(os.environ.get("HOME", "/nonexistent")) / ".cache" / "warp"  # warp's kernel cache
+    write.append(warp_cache)
+    devices = [Path(p) for p in _DEVICES]
+    if confinement.gpu:
+        devices += [Path(p) for p in _GPU_DEVICES] + sorted(Path("/dev").glob("nvidia[0-9]*"))
+        write.append(Path(os.environ.get("HOME", "/nonexistent")) / ".nv")  # CUDA's compute cache
+        read.append(Path("/proc/driver/nvidia"))
+    return (
+        [(p, landlock.READ) for p in read]
+        + [(p, landlock.WRITE) for p in write]
+        + [(p, landlock.DEVICE) for p in devices]
+    )
+
+
+def _restrict_files_and_network(
+    confinement: Confinement, private_tmp: Path, enforced: list[str], missing: list[str]
+) -> None:
+    try:
+        result = landlock.restrict(_rules(confinement, private_tmp))
+    except OSError as exc:
+        missing.append(f"Landlock file and TCP rules ({exc})")
+        return
+    enforced.append(f"Landlock ABI {result.abi} file rules")
+    (enforced if result.tcp else missing).append("Landlock TCP rules")
+    (enforced if result.signals_and_abstract_sockets else missing).append(
+        "Landlock signal and abstract-socket scope"
+    )
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def _drop_capabilities(enforced: list[str], missing: list[str]) -> None:
+    if sys.platform != "linux":
+        return
+    header = _CapHeader(_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()  # all zero: no capability in any set
+    if ctypes.CDLL(None, use_errno=True).capset(ctypes.byref(header), data) == 0:
+        enforced.append("capabilities dropped")
+    else:
+        missing.append(f"capability drop ({os.strerror(ctypes.get_errno())})")
