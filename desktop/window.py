@@ -22,7 +22,7 @@ TITLE = "Robocoach"
 SIZE = (1280, 800)
 MIN_SIZE = (800, 560)
 # Without a GPU, WebGL needs the blocklist ignored (SwiftShader is blocklisted) and software
-# compositing; without the second flag the page stays blank under Xvfb (shared/FIELD_NOTES.md).
+# compositing; without the second flag the page stays blank under Xvfb (measured; docs/ARCHITECTURE.md).
 SOFTWARE_GL_FLAGS = "--ignore-gpu-blocklist --disable-gpu-compositing"
 
 

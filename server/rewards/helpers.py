@@ -10,7 +10,7 @@ from typing import Any
 
 from server.rewards.types import VocabularyEntry
 
-# Allow-list, never block-list: jax.numpy also exports `save`, `load` and `fromfile` (FIELD_NOTES).
+# Allow-list, never block-list: jax.numpy also exports `save`, `load` and `fromfile`, which touch files.
 # Every name here is a pure array function (or the constant `pi`) with no I/O and no callbacks.
 JNP_FUNCTIONS: tuple[str, ...] = (
     "abs", "absolute", "all", "any", "arccos", "arcsin", "arctan", "arctan2", "array", "asarray",

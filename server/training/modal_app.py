@@ -73,7 +73,7 @@ def build_image(requirements: list[str] | None = None) -> Any:
         modal.Image.debian_slim(python_version="3.11")
         .uv_pip_install(*pins)
         # The whole card is this job's on Modal; the compile cache lives on the Volume.
-        .env({"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "ROBOCOACH_REMOTE": "modal"})
+        .env({"XLA_PYTHON_CLIENT_PREALLOCATE": "false"})
         .add_local_python_source("server")
     )
 

@@ -24,7 +24,7 @@ from server.training.types import Device, JobSpec
 PresetName = Literal["cpu_quick", "cpu", "playground"]
 
 # Measured on this CPU (2 cores), steps per second of the whole training loop including evals, and the
-# fixed cost of XLA compilation (the first and second evals each compile; see FIELD_NOTES).
+# fixed cost of XLA compilation (the first and second evals each compile; docs/BENCHMARKS.md).
 CPU_STEPS_PER_SECOND: dict[SceneFamily, float] = {
     "classic_control": 30_000.0,
     "locomotion": 2_000.0,
@@ -131,7 +131,7 @@ def build_config(
         ppo.pop("num_eval_envs", None)
         network = _network(rl, [32] * 4, [256] * 5)
         return PpoConfig(int(timesteps or rl.num_timesteps), ppo, network, preset)
-    # Both CPU presets: Playground's dm_control knobs with FIELD_NOTES' CPU sizes.
+    # Both CPU presets: Playground's dm_control knobs with the CPU sizes measured in docs/BENCHMARKS.md.
     ppo = {
         "num_evals": 10,
         "reward_scaling": 10.0,

@@ -19,8 +19,8 @@ from playwright.sync_api import Browser, Page, sync_playwright
 ROBOCOACH = Path(sys.executable).parent / "robocoach"
 URL_LINE = re.compile(r"Robocoach is running at (http://\S+)")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Flags measured in shared/FIELD_NOTES.md: no sandbox as root, SwiftShader WebGL, and no background
-# networking (this machine's closed network refuses it loudly).
+# Measured on these machines: no sandbox as root, SwiftShader WebGL, and no background networking
+# (a closed network refuses it loudly).
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -1,4 +1,4 @@
-"""The Menagerie robot folders the two asset wheels ship (shared/FIELD_NOTES.md "Robot assets offline")."""
+"""The Menagerie robot folders the two asset wheels ship (docs/ARCHITECTURE.md, "Robot assets offline")."""
 
 MENAGERIE_ROBOTS = frozenset(
     {
