@@ -42,8 +42,8 @@ from server.inference.protocol import (
 from server.rewards.compile import compile_program
 from server.rewards.vocabulary import build_entries
 from server.training import policy_files
+from server.scenes.loader import SceneLoadError, find_menagerie, load_env
 from server.training.reward_env import TASK_METRIC, RewardEnv, term_metric
-from server.training.runner import load_scene
 
 COMMAND_KEY = "command"  # Playground's joystick envs keep the command in state.info under this key
 Physics = Callable[..., Any]
@@ -117,13 +117,17 @@ class PlaybackModel:
             raise PlaybackError(str(exc)) from exc
         from brax.training.agents.ppo import networks as ppo_networks
 
-        from server.training.runner import TrainingFailed
-
         scene_id = self.manifest.scene_id
         try:
-            scene = load_scene(scene_id, scene_cache_dir, extra_overrides=playback_overrides)
-        except TrainingFailed as exc:
-            raise PlaybackError(str(exc)) from exc
+            # Playback always steps "jax" physics on the CPU, whatever training used: loader.physics_impl.
+            scene = load_env(
+                scene_id,
+                purpose="playback",
+                menagerie_dir=find_menagerie(scene_cache_dir),
+                config_overrides=playback_overrides,
+            )
+        except SceneLoadError as exc:
+            raise PlaybackError(f"scene {scene_id!r} cannot be loaded: {exc}") from exc
         self.base = scene.env
         self.episode_length = scene.episode_length
         compiled = compile_program(self.manifest.program, build_entries(scene_id, self.base))

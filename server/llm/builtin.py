@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from server.rewards.types import Vocabulary
+from server.scenes.catalog import RobotEntry, robot_entry
 
 _NUMBER = r"(-?\d+(?:\.\d+)?)"
 
@@ -112,8 +113,12 @@ def _speed(intent: Intent, default: float, fast: float, slow: float) -> float:
     return {-1.0: fast, -2.0: slow}.get(intent.speed, intent.speed)
 
 
-def _floating(p: _Program, intent: Intent, names: set[str], scene_id: str) -> None:
-    humanoid = scene_id.startswith("Humanoid")
+def _catalogued_speed(robot: RobotEntry | None, default: float) -> float:
+    """The robot's catalogued travel speed (m/s) for a task that names none, else `default`."""
+    return robot.speed if robot is not None and robot.speed is not None else default
+
+
+def _floating(p: _Program, intent: Intent, names: set[str], robot: RobotEntry | None) -> None:
     if intent.hind_legs:
         p.add(
             "stand_tall",
@@ -131,7 +136,7 @@ def _floating(p: _Program, intent: Intent, names: set[str], scene_id: str) -> No
             "exp_kernel(s.base_lin_vel[0:2], 0.25)",
         )
     if intent.direction or intent.turn:
-        speed = _speed(intent, 0.5 if not humanoid else 1.0, 1.5, 0.25)
+        speed = _speed(intent, _catalogued_speed(robot, 0.5), 1.5, 0.25)
         vx = {"forward": speed, "backward": -speed}.get(intent.direction or "", 0.0)
         vy = {"left": speed, "right": -speed}.get(intent.direction or "", 0.0)
         p.add(
@@ -202,6 +207,7 @@ def _manipulation(p: _Program, intent: Intent, names: set[str]) -> None:
 def draft_builtin(task: str, scene_id: str, vocabulary: Vocabulary) -> str:
     """A reward program for `task` on `scene_id`, using only names from `vocabulary`. Deterministic."""
     names = {entry.name for entry in vocabulary.entries}
+    robot = robot_entry(scene_id)  # the catalogue's hints for this robot (scenes/catalog.toml)
     intent = parse(task)
     p = _Program(task)
     if "pole_angle" in names:
@@ -219,10 +225,10 @@ def draft_builtin(task: str, scene_id: str, vocabulary: Vocabulary) -> str:
             )
         p.add("pole_speed", -0.01, "Penalise a swinging pole.", "jnp.square(s.pole_angular_velocity)")
     elif "base_lin_vel" in names:
-        _floating(p, intent, names, scene_id)
+        _floating(p, intent, names, robot)
     elif "forward_velocity" in names:
-        run = scene_id.startswith("Cheetah") or "run" in task.lower()
-        speed = _speed(intent, 8.0 if scene_id.startswith("Cheetah") else 3.0 if run else 1.0, 10.0, 0.5)
+        default = _catalogued_speed(robot, 3.0 if "run" in task.lower() else 1.0)
+        speed = _speed(intent, default, 10.0, 0.5)
         if intent.still:
             p.add("still", 1.0, "Torso not moving.", "exp_kernel(s.forward_velocity, 0.5)")
         else:
@@ -233,7 +239,7 @@ def draft_builtin(task: str, scene_id: str, vocabulary: Vocabulary) -> str:
                 f"Speed {_f(sign * speed)} m/s along x, saturating.",
                 f"clip({_f(sign)} * s.forward_velocity / {_f(speed)}, 0.0, 1.0)",
             )
-        if "torso_upright" in names and not scene_id.startswith("Cheetah"):
+        if "torso_upright" in names and (robot is None or robot.upright):
             p.add("upright", 0.5, "Torso upright.", "(1.0 + s.torso_upright) / 2.0")
         if intent.height is not None and "torso_height" in names:
             p.add(

@@ -1,8 +1,9 @@
-"""Per-robot-family vocabulary entries, written by hand on top of the generated ones.
+"""Per-robot-kind vocabulary entries, written by hand on top of the generated ones.
 
-Scene ids map to a family by prefix. Each family adds a few named quantities that a person would ask
-for ("pole angle", "forward velocity", "gripper position"); everything else comes from the model's
-names (vocabulary.py). Runs in worker processes only (it reads a loaded env).
+A scene's robot kind ("cartpole", "quadruped", "arm"...) comes from the catalogue (scenes/catalog.toml,
+server/scenes/catalog.py). Each kind adds a few named quantities that a person would ask for ("pole
+angle", "forward velocity", "gripper position"); everything else comes from the model's names
+(vocabulary.py). Runs in worker processes only (it reads a loaded env).
 """
 
 from __future__ import annotations
@@ -15,25 +16,9 @@ import jax.numpy as jnp
 
 from server.rewards.context import Entry, RewardContext
 
-# Order matters: the first matching prefix wins (e.g. "PandaRobotiq" before nothing more specific).
-FAMILY_PREFIXES: tuple[tuple[str, str], ...] = (
-    ("Cartpole", "cartpole"), ("Pendulum", "pendulum"), ("Cheetah", "planar"), ("Walker", "planar"),
-    ("Hopper", "planar"), ("Humanoid", "humanoid"), ("Acrobot", "acrobot"), ("Reacher", "reacher"),
-    ("Finger", "finger"), ("BallInCup", "ball_in_cup"), ("Fish", "fish"), ("PointMass", "point_mass"),
-    ("Swimmer", "swimmer"), ("Go1", "quadruped"), ("Spot", "quadruped"), ("Barkour", "quadruped"),
-    ("BerkeleyHumanoid", "biped"), ("G1", "biped"), ("H1", "biped"), ("T1", "biped"), ("Op3", "biped"),
-    ("Apollo", "biped"), ("Panda", "arm"), ("Aloha", "arm"), ("Leap", "hand"), ("Aero", "hand"),
-)  # fmt: skip
 LEGGED = frozenset({"quadruped", "biped", "humanoid"})
 FLOATING_BASE = frozenset({"quadruped", "biped", "humanoid", "fish"})
 FOOT_CONTACT_HEIGHT = 0.04  # m: fallback rule, a foot lower than this counts as touching the ground
-
-
-def robot_family(scene_id: str) -> str:
-    for prefix, family in FAMILY_PREFIXES:
-        if scene_id.startswith(prefix):
-            return family
-    return "generic"
 
 
 def _joint(model: Any, name: str) -> tuple[int, int] | None:
@@ -262,7 +247,7 @@ def legged(env: Any) -> dict[str, Entry]:
     return entries
 
 
-FAMILY_ENTRIES: dict[str, Callable[[Any], dict[str, Entry]]] = {
+KIND_ENTRIES: dict[str, Callable[[Any], dict[str, Entry]]] = {
     "cartpole": cartpole,
     "pendulum": pendulum,
     "planar": planar,

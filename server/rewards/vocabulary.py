@@ -2,8 +2,9 @@
 
 Worker processes only: it reads `env.mj_model` and evaluates entries with JAX. Entries come from three
 layers, later ones never overriding earlier ones: generic (every scene), generated from the model's
-names (bodies, sites, joints, sensors), and hand-written per family (families.py). Shapes are derived
-with `jax.eval_shape` on a real state, never written by hand.
+names (bodies, sites, joints, sensors), and hand-written per robot kind (families.py; the kind comes
+from the scene catalogue). Shapes are derived with `jax.eval_shape` on a real state, never written by
+hand.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import jax
 import jax.numpy as jnp
 
 from server.rewards.context import Entry, RewardContext
-from server.rewards.families import FAMILY_ENTRIES, FLOATING_BASE, LEGGED, legged, robot_family
+from server.rewards.families import FLOATING_BASE, KIND_ENTRIES, LEGGED, legged
 from server.rewards.helpers import JNP_FUNCTIONS, helper_entries
 from server.rewards.types import Vocabulary, VocabularyEntry
+from server.scenes.catalog import robot_kind
 
 _FREE, _BALL, _SLIDE, _HINGE = 0, 1, 2, 3  # mujoco.mjtJoint values
 _MAX_NAMED_PER_KIND = 200  # keeps the vocabulary readable for an LLM prompt on big models
@@ -148,15 +150,15 @@ def floating_base_entries(env: Any) -> dict[str, Entry]:
 
 
 def build_entries(scene_id: str, env: Any) -> dict[str, Entry]:
-    family = robot_family(scene_id)
+    kind = robot_kind(scene_id)
     entries = generic_entries(env)
     layers = [named_entries(env)]
-    if family in FLOATING_BASE:
+    if kind in FLOATING_BASE:
         layers.append(floating_base_entries(env))
-    if family in LEGGED:
+    if kind in LEGGED:
         layers.append(legged(env))
-    if family in FAMILY_ENTRIES:
-        layers.append(FAMILY_ENTRIES[family](env))
+    if kind in KIND_ENTRIES:
+        layers.append(KIND_ENTRIES[kind](env))
     for layer in reversed(layers):  # hand-written layers take precedence over generated names
         for name, entry in layer.items():
             entries.setdefault(name, entry)

@@ -7,11 +7,9 @@ inside functions so the API process can import this module for pickling function
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import resource
 import sys
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,17 +17,10 @@ from typing import Any
 
 import msgspec
 
-from server.scenes.catalog import describe
-from server.scenes.compat import patch_playground_compat
-from server.scenes.menagerie import use_menagerie
+from server.files import sha256_bytes, write_atomic
+from server.scenes import loader
+from server.scenes.catalog import scene_metadata
 from server.scenes.types import SceneFamily, SceneInfo
-
-# Playground submodule -> family; the order also orders export (dm_control first: fast, no meshes).
-FAMILIES: dict[str, SceneFamily] = {
-    "dm_control_suite": "classic_control",
-    "locomotion": "locomotion",
-    "manipulation": "manipulation",
-}
 
 
 class ExportResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -38,14 +29,11 @@ class ExportResult(msgspec.Struct, frozen=True, kw_only=True):
     peak_rss_bytes: int  # the worker's peak resident memory so far
 
 
-def _playground() -> Any:
+def _playground() -> None:
     # Exports only need the compiled model: keep JAX off any accelerator and from grabbing its memory.
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-    from mujoco_playground import registry
-
-    patch_playground_compat()
-    return registry
+    loader.playground()
 
 
 def warm_up() -> None:
@@ -55,16 +43,8 @@ def warm_up() -> None:
 
 def list_scenes() -> list[tuple[str, SceneFamily]]:
     """Every Playground env id with its family, in export order (registry.ALL_ENVS order within one)."""
-    registry = _playground()
-    from mujoco_playground._src import dm_control_suite, locomotion, manipulation
-
-    modules = {"dm_control_suite": dm_control_suite, "locomotion": locomotion, "manipulation": manipulation}
-    owner = {sid: FAMILIES[name] for name, module in modules.items() for sid in module.ALL_ENVS}
-    missing = [sid for sid in registry.ALL_ENVS if sid not in owner]
-    if missing:
-        raise RuntimeError(f"Playground envs in no known family: {missing}")
-    order = list(FAMILIES.values())
-    return sorted(((sid, owner[sid]) for sid in registry.ALL_ENVS), key=lambda item: order.index(item[1]))
+    _playground()
+    return list(loader.scene_families().items())
 
 
 def normalise_observation_size(size: int | Mapping[str, Any]) -> dict[str, list[int]]:
@@ -75,17 +55,6 @@ def normalise_observation_size(size: int | Mapping[str, Any]) -> dict[str, list[
         key: [int(value)] if isinstance(value, int) else [int(d) for d in value]
         for key, value in size.items()
     }
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def model_to_mjb(model: Any) -> bytes:
@@ -100,33 +69,32 @@ def model_to_mjb(model: Any) -> bytes:
 def write_scene(info: SceneInfo, mjb: bytes, out_dir: Path) -> None:
     """Write `<id>.mjb.gz` then `<id>.json`; the JSON appears last, so its presence means complete."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out_dir / f"{info.id}.mjb.gz", gzip.compress(mjb, compresslevel=6, mtime=0))
-    _atomic_write(out_dir / f"{info.id}.json", msgspec.json.encode(info))
+    write_atomic(out_dir / f"{info.id}.mjb.gz", gzip.compress(mjb, compresslevel=6, mtime=0))
+    write_atomic(out_dir / f"{info.id}.json", msgspec.json.encode(info))
 
 
 def export_scene(scene_id: str, out_dir: Path, menagerie_dir: Path) -> SceneInfo:
-    """Load `scene_id` exactly as the trainer does (impl "jax") and write its model and description."""
-    registry = _playground()
+    """Load `scene_id` through the one loader and write its compiled model and description.
+
+    The model is the trainer's: `env.mj_model` does not depend on the MJX implementation (loader.py).
+    """
+    _playground()
     import mujoco
 
-    family = dict(list_scenes()).get(scene_id)
-    if family is None:
-        raise KeyError(f"unknown Playground env {scene_id!r}")
-    if family != "classic_control":  # dm_control XMLs ship inside the playground wheel
-        use_menagerie(menagerie_dir)
-    # Warp is the default impl and is slow on CPU; one env (AeroCubeRotateZAxis) has no impl key at all.
-    overrides = {"impl": "jax"} if "impl" in registry.get_default_config(scene_id) else None
-    env = registry.load(scene_id, config_overrides=overrides)
+    scene = loader.load_env(scene_id, purpose="export", menagerie_dir=menagerie_dir)
+    env = scene.env
     model = env.mj_model
     mjb = model_to_mjb(model)
     sim_dt = float(getattr(env, "sim_dt", model.opt.timestep))
     ctrl_dt = float(env.dt)
-    name, robot = describe(scene_id)
+    meta = scene_metadata(scene_id, scene.family)
     info = SceneInfo(
         id=scene_id,
-        name=name,
-        family=family,
-        robot=robot,
+        name=meta.name,
+        family=scene.family,
+        robot=meta.robot,
+        kind=meta.kind,
+        examples=meta.examples,
         num_actuators=int(model.nu),
         action_size=int(env.action_size),
         observation_size=normalise_observation_size(env.observation_size),
@@ -135,7 +103,7 @@ def export_scene(scene_id: str, out_dir: Path, menagerie_dir: Path) -> SceneInfo
         n_substeps=int(getattr(env, "n_substeps", round(ctrl_dt / sim_dt))),
         keyframes=[model.key(i).name for i in range(model.nkey)],
         model_bytes=len(mjb),
-        model_sha256=hashlib.sha256(mjb).hexdigest(),
+        model_sha256=sha256_bytes(mjb),
         mujoco_version=mujoco.__version__,
     )
     write_scene(info, mjb, out_dir)

@@ -20,8 +20,9 @@ import msgspec
 
 from server.files import sha256_bytes, write_atomic
 from server.scenes import export
-from server.scenes.catalog import describe
+from server.scenes.catalog import scene_metadata
 from server.scenes.lanes import Lane, WorkerDiedError
+from server.scenes.loader import SceneLoadError
 from server.scenes.menagerie import MenagerieError, asset_versions, prepare_menagerie
 from server.scenes.types import SceneFailure, SceneFamily, SceneInfo, SceneList
 
@@ -200,12 +201,12 @@ class SceneRegistry:
         if not (json_path.is_file() and self.model_path(scene_id).is_file()):
             return None
         try:
-            info = msgspec.json.decode(json_path.read_bytes(), type=SceneInfo)
-        except (OSError, msgspec.DecodeError):
+            raw = msgspec.json.decode(json_path.read_bytes())
+            # The catalogue's fields are read afresh: it may have changed since the export.
+            meta = scene_metadata(scene_id, raw["family"])
+            return msgspec.convert(raw | msgspec.structs.asdict(meta), SceneInfo)
+        except (OSError, msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError):
             return None
-        # Names come from hand-written metadata, which may have changed since the export.
-        name, robot = describe(scene_id)
-        return msgspec.structs.replace(info, name=name, robot=robot)
 
     # --- workers ---------------------------------------------------------------------------------
 
@@ -259,6 +260,6 @@ class SceneRegistry:
 
 
 def _describe_error(exc: BaseException) -> str:
-    if isinstance(exc, WorkerDiedError):
+    if isinstance(exc, WorkerDiedError | SceneLoadError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"

@@ -12,13 +12,17 @@ SceneFamily = Literal["classic_control", "locomotion", "manipulation"]
 class SceneInfo(msgspec.Struct, frozen=True, kw_only=True):
     """What the UI needs to list a scene and load its model.
 
-    Sizes are counts of float32 entries; times are seconds of simulated time.
+    name, robot, kind and examples come from the hand-written catalogue (scenes/catalog.toml), the
+    rest from the loaded environment. Sizes are counts of float32 entries; times are seconds of
+    simulated time.
     """
 
     id: str  # Playground registry name, e.g. "CartpoleBalance"
     name: str  # display name, e.g. "Cartpole Balance"
     family: SceneFamily
     robot: str  # e.g. "Cartpole", "Unitree Go1"
+    kind: str  # the robot's body plan, e.g. "cartpole", "quadruped", "arm" ("generic" if not catalogued)
+    examples: list[str]  # example tasks to offer, from the catalogue (by kind, else by family)
     num_actuators: int
     action_size: int
     # Playground observations are either one vector or a dict of them ("state", "privileged_state").

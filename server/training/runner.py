@@ -16,23 +16,20 @@ continues from the checkpoint for the remaining steps; `base_params_dir` fine-tu
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib.metadata
 import logging
 import math
-import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from server.scenes.types import SceneFamily
+from server.scenes.loader import LoadedScene
 from server.training import policy_files
 from server.training.presets import PpoConfig, build_config, resolve_preset
 from server.training.types import Device, JobSpec, PolicyManifest, TrainingProgress
@@ -59,13 +56,6 @@ class Checkpoint(msgspec.Struct, kw_only=True):
     history: list[TrainingProgress]
 
 
-@dataclass
-class Scene:
-    env: Any
-    family: SceneFamily
-    episode_length: int
-
-
 def versions() -> dict[str, str]:
     out = {}
     for dist in _VERSIONED:
@@ -82,62 +72,29 @@ def device_kind() -> Device:
     return "gpu" if jax.default_backend() == "gpu" else "cpu"
 
 
-MJX_IMPL_ENV = "ROBOCOACH_MJX_IMPL"  # "jax" or "warp": overrides the choice below (a worker env var)
-
-
-def training_impl(device: Device) -> str | None:
-    """The MJX implementation training uses. CPU: "jax" (warp needs CUDA). GPU: None, i.e. the scene's
-    own Playground config (its Menagerie robots say "warp", what Playground's published GPU timings
-    use); load_scene falls back to "jax" if that cannot load. ROBOCOACH_MJX_IMPL overrides both."""
-    chosen = os.environ.get(MJX_IMPL_ENV, "").strip().lower()
-    if chosen in ("jax", "warp"):
-        return chosen
-    return "jax" if device == "cpu" else None
-
-
 def load_scene(
     scene_id: str,
     scene_cache_dir: Path,
     extra_overrides: Callable[[Any], dict[str, Any]] | None = None,
-    impl: str | None = "jax",
-) -> Scene:
-    """Load the env as the reward trace worker and the scene export do: impl "jax", shared Menagerie.
+    device: Device = "cpu",
+) -> LoadedScene:
+    """The scene as training on `device` loads it (server/scenes/loader.py picks the implementation).
 
-    `extra_overrides(default_config)` adds config overrides (playback switches observation noise off).
-    `impl=None` keeps the config's own MJX implementation, falling back to "jax" if it fails to load."""
-    from mujoco_playground import dm_control_suite, locomotion, registry
+    `extra_overrides(default_config)` adds config overrides. A scene that cannot load fails the job."""
+    from server.scenes.loader import SceneLoadError, UnknownSceneError, find_menagerie, load_env
 
-    from server.scenes.compat import patch_playground_compat
-    from server.scenes.menagerie import MenagerieError, prepare_menagerie, use_menagerie
-
-    patch_playground_compat()
-    # Classic-control scenes load without the asset wheels; others then fail to load with a clear error.
-    with contextlib.suppress(MenagerieError):
-        use_menagerie(prepare_menagerie(scene_cache_dir))
-    if scene_id not in registry.ALL_ENVS:
-        raise TrainingFailed(f"unknown scene {scene_id!r}")
-    config = registry.get_default_config(scene_id)
-    overrides: dict[str, Any] = {}
-    if extra_overrides is not None:
-        overrides |= extra_overrides(config)
-    if "impl" in config and (impl is not None or config.impl != "jax"):
-        try:
-            env = registry.load(scene_id, config_overrides=overrides | {"impl": impl or config.impl})
-        except Exception:
-            if impl is not None:
-                raise
-            log.warning("%s: MJX impl %r failed to load; using 'jax'", scene_id, config.impl, exc_info=True)
-            env = registry.load(scene_id, config_overrides=overrides | {"impl": "jax"})
-    else:
-        env = registry.load(scene_id, config_overrides=overrides or None)
-    family: SceneFamily = (
-        "classic_control"
-        if scene_id in dm_control_suite.ALL_ENVS
-        else "locomotion"
-        if scene_id in locomotion.ALL_ENVS
-        else "manipulation"
-    )
-    return Scene(env=env, family=family, episode_length=int(config.episode_length))
+    try:
+        return load_env(
+            scene_id,
+            purpose="train",
+            device=device,
+            menagerie_dir=find_menagerie(scene_cache_dir),
+            config_overrides=extra_overrides,
+        )
+    except UnknownSceneError as exc:
+        raise TrainingFailed(str(exc)) from exc
+    except SceneLoadError as exc:
+        raise TrainingFailed(f"scene {scene_id!r} failed to load: {exc}") from exc
 
 
 def _finite(x: Any) -> bool:
@@ -187,7 +144,7 @@ def _network_factory(manifest_network: Any) -> Callable[..., Any]:
 
 
 def _draft_manifest(
-    spec: JobSpec, scene: Scene, config: PpoConfig, *, job_id: str | None, policy_id: str | None
+    spec: JobSpec, scene: LoadedScene, config: PpoConfig, *, job_id: str | None, policy_id: str | None
 ) -> PolicyManifest:
     from server.scenes.export import normalise_observation_size
 
@@ -257,7 +214,7 @@ def train(
 
     started = time.monotonic()
     work_dir.mkdir(parents=True, exist_ok=True)
-    scene = load_scene(spec.scene_id, scene_cache_dir, impl=training_impl(device_kind()))
+    scene = load_scene(spec.scene_id, scene_cache_dir, device=device_kind())
     try:
         compiled = compile_program(spec.program, build_entries(spec.scene_id, scene.env))
     except ProgramRejectedError as exc:

@@ -18,11 +18,13 @@ import msgspec
 import mujoco
 import pytest
 from litestar import Litestar
+from litestar.di import Provide
 from litestar.testing import TestClient
 
-from server.api.scenes import SceneErrorBody, ScenesController, UnknownSceneBody, etag_matches
+from server.api.errors import EXCEPTION_HANDLERS, SceneErrorBody, UnknownSceneBody
+from server.api.scenes import ScenesController, etag_matches
 from server.scenes import export
-from server.scenes.catalog import describe, split_camel
+from server.scenes.catalog import describe, example_tasks, load_catalog, robot_kind, split_camel
 from server.scenes.menagerie import prepare_menagerie
 from server.scenes.registry import CatalogUnavailableError, SceneFailedError, SceneRegistry, UnknownScene
 from server.scenes.types import SceneFamily, SceneInfo
@@ -61,6 +63,8 @@ def fake_exporter(scene_id: str, out_dir: Path, menagerie_dir: Path) -> export.E
         name=scene_id,
         family="classic_control",
         robot="Stick",
+        kind="generic",
+        examples=["Stand still"],
         num_actuators=model.nu,
         action_size=model.nu,
         observation_size={"state": [2]},
@@ -84,6 +88,10 @@ def two_real_scenes() -> list[tuple[str, SceneFamily]]:
     # AeroCubeRotateZAxis: Menagerie meshes, and the one env without an "impl" config key.
     wanted = {"CartpoleBalance", "AeroCubeRotateZAxis"}
     return [(sid, family) for sid, family in export.list_scenes() if sid in wanted]
+
+
+def good_only() -> list[tuple[str, SceneFamily]]:
+    return [("Good", "classic_control")]
 
 
 def refuse() -> list[tuple[str, SceneFamily]]:
@@ -129,6 +137,9 @@ def test_real_export_then_cache(tmp_path: Path) -> None:
     assert (cartpole.num_actuators, cartpole.action_size, cartpole.observation_size) == (1, 1, {"state": [5]})
     assert (cartpole.ctrl_dt, cartpole.sim_dt, cartpole.n_substeps) == (0.01, 0.01, 1)
     assert (aero.robot, aero.family, aero.keyframes) == ("Tetheria Aero Hand", "manipulation", ["home"])
+    assert (cartpole.kind, aero.kind) == ("cartpole", "hand")
+    assert "Balance the pole with the cart at the left" in cartpole.examples
+    assert "Rotate the cube about the vertical axis" in aero.examples
     assert set(aero.observation_size) == {"state", "privileged_state"}
     assert aero.n_substeps == round(aero.ctrl_dt / aero.sim_dt) == 5
 
@@ -273,6 +284,59 @@ def test_names_from_catalog() -> None:
     assert describe("SomeFutureEnv") == ("Some Future Env", "Some")
 
 
+def test_kinds_and_example_tasks_from_catalog() -> None:
+    assert robot_kind("Go1JoystickFlatTerrain") == "quadruped"
+    assert robot_kind("BerkeleyHumanoidJoystickFlatTerrain") == "biped"  # not dm_control's "Humanoid"
+    assert robot_kind("HumanoidRun") == "humanoid"
+    assert robot_kind("PandaRobotiqPushCube") == "arm"  # the longest prefix, with its own kind
+    assert robot_kind("SomeFutureEnv") == "generic"
+    # The UI shows these (SceneInfo.examples): by the robot's kind, else by the scene family.
+    assert "Balance the pole with the cart at the left" in example_tasks("CartpoleBalance", "classic_control")
+    assert "Walk backwards slowly" in example_tasks("Go1JoystickFlatTerrain", "locomotion")
+    assert "Turn in place to the left" in example_tasks("SpotGetup", "locomotion")
+    assert "Walk forward at 0.5 m/s" in example_tasks("G1JoystickRoughTerrain", "locomotion")
+    assert "Stand still" in example_tasks("HumanoidWalk", "classic_control")
+    assert "Lift the cube" in example_tasks("PandaPickCube", "manipulation")
+    assert {"Run forward fast", "Stand upright"} <= set(example_tasks("CheetahRun", "classic_control"))
+    for family in ("classic_control", "locomotion", "manipulation"):
+        assert len(example_tasks("Unknown", family)) >= 2
+
+
+def test_every_kind_the_vocabulary_or_examples_name_is_a_catalogued_robots() -> None:
+    """A kind renamed or misspelt in catalog.toml would silently lose its vocabulary entries and examples."""
+    from server.rewards.families import FLOATING_BASE, KIND_ENTRIES, LEGGED
+
+    catalog = load_catalog()
+    kinds = {entry.kind for entry in catalog.robot}
+    assert set(KIND_ENTRIES) | LEGGED | FLOATING_BASE | set(catalog.examples_by_kind) <= kinds
+
+
+def test_cached_scene_gets_catalog_fields_afresh(tmp_path: Path) -> None:
+    """A scene exported before the catalogue had kinds and examples (or with other names) still reads."""
+
+    async def run() -> SceneInfo:
+        first = SceneRegistry(tmp_path, workers=1, lister=good_only, exporter=fake_exporter)
+        first.start()
+        try:
+            await wait_complete(first)
+        finally:
+            await first.close()
+        cached = first.scenes_dir / "Good.json"
+        raw = msgspec.json.decode(cached.read_bytes())
+        del raw["kind"], raw["examples"]
+        cached.write_bytes(msgspec.json.encode(raw | {"id": "Good", "name": "Old name"}))
+        again = SceneRegistry(tmp_path, lister=refuse, exporter=refuse)  # type: ignore[arg-type]
+        again.start()
+        try:
+            return await again.get("Good")
+        finally:
+            await again.close()
+
+    info = asyncio.run(run())
+    assert (info.name, info.robot, info.kind) == ("Good", "Good", "generic")
+    assert info.examples == example_tasks("Good", "classic_control")
+
+
 def test_etag_matching() -> None:
     assert etag_matches('"abc"', "abc")
     assert etag_matches('W/"x", "abc"', "abc")
@@ -286,18 +350,25 @@ def test_etag_matching() -> None:
 
 @pytest.fixture
 def scenes_client(tmp_path: Path) -> Iterator[TestClient[Litestar]]:
-    """A minimal app with just the scenes controller and a registry over fake scenes."""
+    """A minimal app with just the scenes controller, the app's error handlers and a registry over fake
+    scenes, injected as the app injects its own."""
+    registry = SceneRegistry(tmp_path, workers=1, lister=fake_lister, exporter=fake_exporter)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        app.state.scenes = SceneRegistry(tmp_path, workers=1, lister=fake_lister, exporter=fake_exporter)
-        app.state.scenes.start()
+        registry.start()
         try:
             yield
         finally:
-            await app.state.scenes.close()
+            await registry.close()
 
-    with TestClient(Litestar([ScenesController], lifespan=[lifespan])) as client:
+    app = Litestar(
+        [ScenesController],
+        lifespan=[lifespan],
+        dependencies={"scenes": Provide(lambda: registry, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,
+    )
+    with TestClient(app) as client:
         yield client
 
 

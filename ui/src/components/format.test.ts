@@ -14,6 +14,8 @@ function scene(id: string, name: string, family: SceneInfo["family"], robot: str
     name,
     family,
     robot,
+    kind: "generic",
+    examples: [],
     num_actuators: 1,
     action_size: 1,
     observation_size: { state: [5] },

@@ -13,7 +13,6 @@ import {
 } from "./api";
 import { DraftSummary, Elapsed, ErrorList, FailureNotice } from "./DraftResult";
 import { EMPTY_DRAFT, messageOf, type SceneDraft, validationText } from "./draft";
-import { examplePrompts } from "./examples";
 import { formatFailure } from "./failure";
 import { ProviderPicker } from "./ProviderPicker";
 import { TermsTable } from "./TermsTable";
@@ -165,7 +164,7 @@ export function TaskPanel({
       </div>
       <fieldset className="examples">
         <legend>Examples</legend>
-        {examplePrompts(scene).map((prompt) => (
+        {scene.examples.map((prompt) => (
           <button
             type="button"
             key={prompt}

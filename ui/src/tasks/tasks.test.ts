@@ -1,8 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { SceneInfo } from "../api/client";
 import { errorSpan, formatProgramError } from "./diagnostics";
 import { EMPTY_DRAFT, validationText } from "./draft";
-import { examplePrompts } from "./examples";
 import { formatFailure } from "./failure";
 import { minimalChange } from "./ProgramEditor";
 
@@ -41,36 +39,6 @@ describe("errorSpan", () => {
       from: 0,
       to: 0,
     });
-  });
-});
-
-function scene(id: string, family: SceneInfo["family"], robot = id): SceneInfo {
-  return { id, family, robot } as SceneInfo;
-}
-
-describe("examplePrompts", () => {
-  it("chooses by robot, then by family", () => {
-    expect(examplePrompts(scene("CartpoleBalance", "classic_control"))).toContain(
-      "Balance the pole with the cart at the left",
-    );
-    expect(examplePrompts(scene("Go1JoystickFlatTerrain", "locomotion"))).toContain(
-      "Walk backwards slowly",
-    );
-    expect(examplePrompts(scene("SpotGetup", "locomotion"))).toContain("Turn in place to the left");
-    expect(examplePrompts(scene("G1JoystickRoughTerrain", "locomotion"))).toContain(
-      "Walk forward at 0.5 m/s",
-    );
-    expect(examplePrompts(scene("HumanoidWalk", "classic_control"))).toContain("Stand still");
-    expect(examplePrompts(scene("PandaPickCube", "manipulation"))).toContain("Lift the cube");
-    expect(examplePrompts(scene("CheetahRun", "classic_control"))).toEqual(
-      expect.arrayContaining(["Run forward fast", "Stand upright"]),
-    );
-  });
-
-  it("always offers a few", () => {
-    for (const family of ["classic_control", "locomotion", "manipulation"] as const) {
-      expect(examplePrompts(scene("Unknown", family)).length).toBeGreaterThanOrEqual(2);
-    }
   });
 });
 
