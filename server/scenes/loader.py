@@ -80,8 +80,10 @@ def physics_impl(purpose: Purpose, device: Device = "cpu") -> Impl | None:
     if purpose != "train":
         return "jax"
     chosen = os.environ.get(MJX_IMPL_ENV, "").strip().lower()
-    if chosen == "jax" or chosen == "warp":
-        return chosen
+    if chosen == "jax":
+        return "jax"
+    if chosen == "warp":
+        return "warp"
     return "jax" if device == "cpu" else None
 
 
