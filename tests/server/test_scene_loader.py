@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from server.scenes.loader import SceneLoadError, UnknownSceneError, load_env, scene_families
+from server.scenes.loader import (
+    Purpose,
+    SceneLoadError,
+    UnknownSceneError,
+    load_env,
+    scene_families,
+)
 from server.scenes.menagerie import prepare_menagerie
+from server.training.types import Device
 
 SERVER = Path(__file__).resolve().parents[2] / "server"
 
@@ -52,3 +60,29 @@ def test_one_error_type() -> None:
     assert missing.value.scene_id == "Go1JoystickFlatTerrain"
     with pytest.raises(SceneLoadError, match=r"MenagerieError: Menagerie folder .* does not exist"):
         load_env("Go1JoystickFlatTerrain", purpose="export", menagerie_dir=Path("/nonexistent"))
+
+
+def test_the_check_sees_the_vocabulary_a_warp_job_trains_with() -> None:
+    """physics_impl's reason why the trace check may load "jax" where a GPU job trains with "warp":
+    every entry a reward term may read has the same shape and dtype, and the reset state is the same.
+    (Warp also runs, slowly, on the CPU: its kernels compile once, ~40 s, into ~/.cache/warp.)"""
+    import jax
+    import jax.numpy as jnp
+
+    from server.rewards.context import RewardContext
+    from server.rewards.vocabulary import build_entries
+
+    def vocabulary(purpose: Purpose, device: Device) -> tuple[str | None, dict[str, Any], Any]:
+        scene = load_env("CartpoleBalance", purpose=purpose, device=device, menagerie_dir=None)
+        state = jax.jit(scene.env.reset)(jax.random.PRNGKey(0))
+        zeros = jnp.zeros(scene.env.action_size, jnp.float32)
+        ctx = RewardContext(state.data, zeros, zeros, dict(state.info))
+        entries = build_entries("CartpoleBalance", scene.env)
+        shapes = jax.eval_shape(lambda c: {n: e.fn(c) for n, e in entries.items()}, ctx)
+        return scene.impl, {n: (s.shape, s.dtype) for n, s in shapes.items()}, state.data.qpos
+
+    check_impl, check, check_qpos = vocabulary("check", "gpu")
+    train_impl, train, train_qpos = vocabulary("train", "gpu")
+    assert (check_impl, train_impl) == ("jax", "warp")
+    assert check == train and "pole_angle" in check
+    assert jnp.allclose(check_qpos, train_qpos)

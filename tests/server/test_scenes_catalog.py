@@ -50,6 +50,9 @@ def test_every_scene_has_hand_written_robot_metadata(catalog: tuple[SceneList, P
     snapshot, _ = catalog
     missing = [s.id for s in snapshot.scenes if robot_entry(s.id) is None]
     assert missing == []
+    # What the API serves comes from that entry: a kind and a few example tasks for every scene.
+    assert [s.id for s in snapshot.scenes if (entry := robot_entry(s.id)) and s.kind != entry.kind] == []
+    assert [s.id for s in snapshot.scenes if len(s.examples) < 2] == []
     used = {entry.menagerie for s in snapshot.scenes if (entry := robot_entry(s.id)) and entry.menagerie}
     assert used == MENAGERIE_ROBOTS
 
