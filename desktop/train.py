@@ -1,6 +1,7 @@
-"""`robocoach train`: the same services the server opens, in one asyncio run, without HTTP.
+"""`robocoach train`: the server's services (server/services.py), in one asyncio run, without HTTP.
 
-Drafts (or reads) a reward program, validates it, runs the job through the TrainingManager, draws a
+Drafts (or reads) a reward program, starts the job with the same `start_job` use case as
+`POST /api/training/start` (validate, then submit), follows it through the TrainingManager, draws a
 one-line progress bar on stderr and prints the saved policy's folder on stdout. Exit codes: 0 saved,
 1 failed, 2 bad input, 130 Ctrl+C (the job is cancelled first).
 """
@@ -18,6 +19,7 @@ from server.settings import Settings
 from server.training.types import JobSpec, JobStatus
 
 if TYPE_CHECKING:
+    from server.services import Services
     from server.training.manager import TrainingManager
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -57,7 +59,7 @@ def run_train(args: argparse.Namespace) -> int:
     return asyncio.run(_train(args, settings))
 
 
-async def _program(args: argparse.Namespace, settings: Settings, services: _Services) -> str | None:
+async def _program(args: argparse.Namespace, services: Services) -> str | None:
     """The reward program from --reward, or drafted from --task; None after saying why not."""
     if args.reward is not None:
         try:
@@ -66,12 +68,9 @@ async def _program(args: argparse.Namespace, settings: Settings, services: _Serv
             _err(f"cannot read {args.reward}: {exc.strerror}")
             return None
     from server.llm.builtin import draft_builtin
-    from server.llm.config import load_llm_config
     from server.llm.provider import ProviderError
-    from server.llm.service import LLMService
     from server.rewards.types import ValidationReport
 
-    llm = LLMService(settings, load_llm_config(), services.database)
     vocabulary = await services.rewards.vocabulary(args.scene)
 
     async def validate(program: str) -> ValidationReport:
@@ -79,7 +78,7 @@ async def _program(args: argparse.Namespace, settings: Settings, services: _Serv
 
     _err(f"drafting a reward program for {args.scene}...")
     try:
-        draft = await llm.draft(
+        draft = await services.llm.draft(
             args.task, args.scene, vocabulary, validate, provider=None, model=None, builtin=draft_builtin
         )
     except ProviderError as exc:
@@ -89,50 +88,26 @@ async def _program(args: argparse.Namespace, settings: Settings, services: _Serv
     return draft.program
 
 
-class _Services:
-    def __init__(self, settings: Settings) -> None:
-        from server.rewards.checker import RewardChecker
-        from server.scenes.registry import SceneRegistry
-        from server.storage.database import Database
-
-        self.database = Database(settings.database_path)
-        self.scenes = SceneRegistry(settings.cache_dir)
-        self.rewards = RewardChecker(settings.cache_dir)
-
-    async def close(self) -> None:
-        await self.rewards.close()
-        await self.scenes.close()
-        self.database.close()
-
-
 async def _train(args: argparse.Namespace, settings: Settings) -> int:
     from server.scenes.registry import SceneFailedError, UnknownScene
-    from server.training.manager import TrainingManager
+    from server.services import InvalidProgramError, Services, start_job
 
-    services = _Services(settings)
-    services.scenes.start()
-    manager: TrainingManager | None = None
+    # The app's services, opened and closed as the app's lifespan does. auto_resume off: a command-line
+    # run trains its own job, not jobs the app left interrupted.
+    services = Services.open(settings, auto_resume=False)
+    services.start()
     try:
         try:
-            await services.scenes.get(args.scene)
+            await services.scenes.get(args.scene)  # before drafting: a draft needs the scene
         except UnknownScene as exc:
             _err(f"unknown scene '{args.scene}'; valid ids: {', '.join(exc.valid_ids)}")
             return EXIT_USAGE
         except SceneFailedError as exc:
             _err(f"scene '{args.scene}' failed to load: {exc.error}")
             return EXIT_FAILED
-        program = await _program(args, settings, services)
+        program = await _program(args, services)
         if program is None:
             return EXIT_FAILED
-        report = await services.rewards.validate(args.scene, program)
-        if not report.ok:
-            _err("the reward program does not pass validation:")
-            for error in report.errors:
-                _err(f"  line {error.line}:{error.column}: {error.message}")
-            return EXIT_USAGE if args.reward is not None else EXIT_FAILED
-        # auto_resume off: a command-line run trains its own job, not jobs the app left interrupted.
-        manager = TrainingManager(settings, services.database, auto_resume=False)
-        manager.start()
         spec = JobSpec(
             scene_id=args.scene,
             program=program,
@@ -142,12 +117,17 @@ async def _train(args: argparse.Namespace, settings: Settings) -> int:
             timesteps=args.timesteps,
             seed=args.seed,
         )
-        job = manager.submit(spec)
+        try:
+            job = await start_job(services, spec)  # validate, then submit: the same use case as HTTP
+        except InvalidProgramError as exc:
+            _err("the reward program does not pass validation:")
+            for error in exc.report.errors:
+                _err(f"  line {error.line}:{error.column}: {error.message}")
+            return EXIT_USAGE if args.reward is not None else EXIT_FAILED
+        manager = services.training
         _err(f"training job {job.job_id} on {job.device} (log: {manager.job_dir(job.job_id) / 'worker.log'})")
         return await _follow(manager, job.job_id)
     finally:
-        if manager is not None:
-            await manager.close()
         await services.close()
 
 

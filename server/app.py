@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Request, Response
 from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_404_NOT_FOUND
 from litestar.types import ControllerRouterHandler
 
-from server.api.body import StrictJSONRequest
+from server.api.body import StrictJSONRequest, StrictStructSchemaPlugin
 from server.api.diagnostics import diagnostics, report_client
+from server.api.errors import EXCEPTION_HANDLERS
 from server.api.health import health
 from server.api.inference import play_policy
 from server.api.llm import list_providers, save_api_key, select_provider
@@ -27,11 +29,12 @@ from server.api.rewards import get_vocabulary, validate_program
 from server.api.scenes import ScenesController
 from server.api.training import TrainingController
 from server.inference.service import InferenceService
-from server.llm.config import load_llm_config
 from server.llm.service import LLMService
+from server.policies.library import PolicyLibrary
 from server.rewards.checker import RewardChecker
 from server.scenes.registry import SceneRegistry
 from server.security import API_PREFIX, LocalAccessGuard, refusal
+from server.services import Services
 from server.settings import Settings
 from server.storage.database import Database
 from server.training.manager import TrainingManager
@@ -44,9 +47,8 @@ _UI_MISSING = """<!doctype html><title>Robocoach</title>
 <p>The user interface has not been built. Run <code>make run</code> (it builds <code>ui/dist</code>).</p>"""
 
 
-def _not_found(request: AnyRequest, exc: NotFoundException) -> Response[object]:
+def _not_found(settings: Settings, request: AnyRequest, exc: NotFoundException) -> Response[object]:
     """API paths answer JSON; every other path is a client-side route of the single-page UI."""
-    settings: Settings = request.app.state.settings
     refused = refusal(request.scope, settings)
     if refused is not None:  # unrouted paths never met the middleware; refuse them the same way
         return Response({"status_code": refused[0], "detail": refused[1]}, status_code=refused[0])
@@ -64,31 +66,72 @@ def _not_found(request: AnyRequest, exc: NotFoundException) -> Response[object]:
     return Response(index.read_bytes(), media_type="text/html", status_code=200)
 
 
+# Request handlers take the services they use as typed parameters, by these names (Litestar's dependency
+# injection); the one untyped read of `app.state` is here.
+def _services(state: State) -> Services:
+    services: Services = state.services
+    return services
+
+
+def _settings(services: NamedDependency[Services]) -> Settings:
+    return services.settings
+
+
+def _database(services: NamedDependency[Services]) -> Database:
+    return services.database
+
+
+def _scenes(services: NamedDependency[Services]) -> SceneRegistry:
+    return services.scenes
+
+
+def _rewards(services: NamedDependency[Services]) -> RewardChecker:
+    return services.rewards
+
+
+def _llm(services: NamedDependency[Services]) -> LLMService:
+    return services.llm
+
+
+def _policies(services: NamedDependency[Services]) -> PolicyLibrary:
+    return services.policies
+
+
+def _training(services: NamedDependency[Services]) -> TrainingManager:
+    return services.training
+
+
+def _inference(services: NamedDependency[Services]) -> InferenceService:
+    return services.inference
+
+
+_PROVIDERS: dict[str, Callable[..., Any]] = {
+    "services": _services,
+    "settings": _settings,
+    "database": _database,
+    "scenes": _scenes,
+    "rewards": _rewards,
+    "llm": _llm,
+    "policies": _policies,
+    "training": _training,
+    "inference": _inference,
+}
+DEPENDENCIES = {name: Provide(provider, sync_to_thread=False) for name, provider in _PROVIDERS.items()}
+
+
 def create_app(settings: Settings) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        database = Database(settings.database_path)
-        scenes = SceneRegistry(settings.cache_dir)
-        rewards = RewardChecker(settings.cache_dir)  # its worker process starts on first use
-        app.state.database = database
-        app.state.scenes = scenes
-        app.state.rewards = rewards
-        app.state.llm = LLMService(settings, load_llm_config(), database)
-        training = TrainingManager(settings, database)
-        app.state.training = training
-        inference = InferenceService(settings)  # a worker per policy being played, started on demand
-        app.state.inference = inference
-        if settings.build_scenes_on_start:
-            scenes.start()
-        training.start()
+        services = Services.open(settings)
+        app.state.services = services
+        services.start(build_scenes=settings.build_scenes_on_start)
         try:
             yield
         finally:
-            await inference.close()
-            await training.close()
-            await rewards.close()
-            await scenes.close()
-            database.close()
+            await services.close()
+
+    def not_found(request: AnyRequest, exc: NotFoundException) -> Response[object]:
+        return _not_found(settings, request, exc)
 
     handlers: list[ControllerRouterHandler] = [
         health,
@@ -127,9 +170,11 @@ def create_app(settings: Settings) -> Litestar:
         middleware=[LocalAccessGuard(settings)],
         request_class=StrictJSONRequest,
         lifespan=[lifespan],
-        state=State({"settings": settings}),
-        exception_handlers={NotFoundException: _not_found},
+        state=State({"settings": settings}),  # for tests and tools that hold only the app
+        dependencies=DEPENDENCIES,
+        exception_handlers={**EXCEPTION_HANDLERS, NotFoundException: not_found},
         openapi_config=OpenAPIConfig(title="Robocoach", version="0.1.0", path="/api/schema"),
+        plugins=[StrictStructSchemaPlugin()],
         # The launcher owns logging (a file in the state dir, token redacted); Litestar must not replace it.
         logging_config=None,
         debug=False,

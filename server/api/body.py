@@ -14,7 +14,11 @@ from typing import Any
 
 import msgspec
 from litestar import Request
+from litestar._openapi.schema_generation import SchemaCreator
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin  # pinned litestar
 from litestar.exceptions import ClientException, ValidationException
+from litestar.openapi.spec import Schema
+from litestar.typing import FieldDefinition
 
 _PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 
@@ -49,3 +53,16 @@ class StrictJSONRequest(Request[Any, Any, Any]):
             raise ClientException(
                 detail="the request body is not valid JSON: it is nested too deeply"
             ) from exc
+
+
+class StrictStructSchemaPlugin(StructSchemaPlugin):
+    """Says in the schema what the decoder enforces: a Struct with `forbid_unknown_fields` is an object with
+    `additionalProperties: false` (Litestar's own plugin leaves it open, so clients and schemathesis
+    believed extra fields were accepted). Registered on the app, it runs before the built-in one."""
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        info = msgspec.inspect.type_info(field_definition.type_)
+        if isinstance(info, msgspec.inspect.StructType) and info.forbid_unknown_fields:
+            schema.additional_properties = False
+        return schema

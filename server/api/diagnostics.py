@@ -9,9 +9,11 @@ from typing import Any
 
 import msgspec
 from litestar import Request, get, post
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from server.api.health import _version
+from server.settings import Settings
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -51,8 +53,7 @@ def report_client(request: AnyRequest, data: JSONBody[ClientReport]) -> None:
 
 
 @get("/api/diagnostics", sync_to_thread=False)
-def diagnostics(request: AnyRequest) -> Diagnostics:
-    settings = request.app.state.settings
+def diagnostics(request: AnyRequest, settings: NamedDependency[Settings]) -> Diagnostics:
     return Diagnostics(
         version=_version("robocoach"),
         python=sys.version.split()[0],

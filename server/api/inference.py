@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from litestar import WebSocket, websocket
+from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
 
@@ -25,7 +26,7 @@ from server.inference.protocol import (
     encode,
 )
 from server.inference.service import InferenceService, PlaybackLink, PlaybackUnavailable
-from server.training.library import PolicyLibrary, UnknownPolicy
+from server.policies.library import PolicyLibrary, UnknownPolicy
 
 log = logging.getLogger(__name__)
 AnySocket = WebSocket[Any, Any, Any]
@@ -80,20 +81,23 @@ async def _relay(socket: AnySocket, link: PlaybackLink) -> None:
 
 
 @websocket("/api/models/{policy_id:str}/inference")
-async def play_policy(socket: AnySocket, policy_id: FromPath[str]) -> None:
+async def play_policy(
+    socket: AnySocket,
+    policies: NamedDependency[PolicyLibrary],
+    inference: NamedDependency[InferenceService],
+    policy_id: FromPath[str],
+) -> None:
     """Play a trained policy: binary msgpack frames, protocol version 1 (docs/INFERENCE_PROTOCOL.md)."""
     await socket.accept()
-    library: PolicyLibrary = socket.app.state.training.library
-    service: InferenceService = socket.app.state.inference
     try:
-        library.get(policy_id)
+        policies.get(policy_id)
     except UnknownPolicy as exc:
         await socket.close(code=CLOSE_UNKNOWN_MODEL, reason=_reason(str(exc)))
         return
     try:
-        link = await service.open(policy_id, library.folder(policy_id))
+        link = await inference.open(policy_id, policies.folder(policy_id))
     except PlaybackUnavailable as exc:
-        await socket.close(code=CLOSE_UNPLAYABLE, reason=_reason(str(exc)))
+        await socket.close(code=exc.close_code, reason=_reason(str(exc)))
         return
     try:
         if not link.ready:

@@ -1,8 +1,10 @@
 """The policy library: trained policies to list, rename, delete, export as one file and import.
 
-Handlers read `request.app.state.training.library`. An import is checked like any untrusted input: archive
-members and sizes, manifest, params hash, a scene this Robocoach knows, and a program that passes the
-static reward check for that scene.
+Handlers use the app's policy library (server.policies.library), not the training manager. An import is
+untrusted input: archive members and sizes, manifest, params hash, a scene this Robocoach knows, and a
+reward program that passes the same validation as a drafted one (static check, then the trace check in the
+sandboxed worker). An imported policy is kept marked "imported" and plays only after the user has read its
+program and confirmed it (`POST /api/models/{id}/review`): playing runs that program.
 """
 
 from __future__ import annotations
@@ -12,20 +14,25 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_422_UNPROCESSABLE_ENTITY
-
-from server.rewards.static_check import static_check
-from server.scenes.registry import UnknownScene
-from server.training.library import (
-    MAX_ARCHIVE_BYTES,
-    InvalidPolicy,
-    PolicyLibrary,
-    PolicySummary,
-    UnknownPolicy,
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
-from server.training.types import PolicyManifest
+
+from server.api.errors import UNKNOWN_POLICY, ErrorBody
+from server.inference.service import InferenceService
+from server.policies import archive
+from server.policies.archive import MAX_ARCHIVE_BYTES
+from server.policies.library import PolicyLibrary, PolicySummary
+from server.policies.manifest import InvalidPolicy, PolicyManifest
+from server.rewards.checker import RewardChecker, RewardWorkerError
+from server.rewards.types import ValidationReport
+from server.scenes.registry import SceneRegistry, UnknownScene
 
 AnyRequest = Request[Any, Any, Any]
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9 ._-]+")
@@ -35,13 +42,24 @@ class RenameRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
-def _library(request: AnyRequest) -> PolicyLibrary:
-    library: PolicyLibrary = request.app.state.training.library
-    return library
-
-
-def _not_found(exc: UnknownPolicy) -> NotFoundException:
-    return NotFoundException(detail=str(exc), extra={"policy_id": exc.policy_id})
+_DAMAGED = {
+    422: ResponseSpec(
+        data_container=ErrorBody, generate_examples=False, description="The policy's files are damaged"
+    )
+}
+_IMPORT_ERRORS = {
+    400: ResponseSpec(
+        data_container=ErrorBody, generate_examples=False, description="The file is not a valid policy file"
+    ),
+    422: ResponseSpec(
+        data_container=ErrorBody,
+        generate_examples=False,
+        description="A scene this Robocoach does not have, or a reward program that fails the check",
+    ),
+    503: ResponseSpec(
+        data_container=ErrorBody, generate_examples=False, description="The reward checker could not run"
+    ),
+}
 
 
 def export_filename(name: str) -> str:
@@ -55,44 +73,55 @@ class ModelsController(Controller):
     tags = ["models"]
 
     @get("/", sync_to_thread=True)
-    def list_models(self, request: AnyRequest) -> list[PolicySummary]:
+    def list_models(self, policies: NamedDependency[PolicyLibrary]) -> list[PolicySummary]:
         """Every saved policy, newest first."""
-        return _library(request).list()
+        return policies.list()
 
-    @get("/{policy_id:str}", sync_to_thread=False)
-    def get_model(self, request: AnyRequest, policy_id: FromPath[str]) -> PolicyManifest:
-        try:
-            return _library(request).get(policy_id)
-        except UnknownPolicy as exc:
-            raise _not_found(exc) from exc
+    @get("/{policy_id:str}", sync_to_thread=False, responses=UNKNOWN_POLICY)
+    def get_model(self, policies: NamedDependency[PolicyLibrary], policy_id: FromPath[str]) -> PolicyManifest:
+        return policies.get(policy_id)
 
-    @patch("/{policy_id:str}", sync_to_thread=False)
+    @patch("/{policy_id:str}", sync_to_thread=False, responses=UNKNOWN_POLICY)
     def rename_model(
-        self, request: AnyRequest, policy_id: FromPath[str], data: JSONBody[RenameRequest]
+        self,
+        policies: NamedDependency[PolicyLibrary],
+        policy_id: FromPath[str],
+        data: JSONBody[RenameRequest],
     ) -> PolicyManifest:
-        try:
-            return _library(request).rename(policy_id, data.name.strip() or data.name)
-        except UnknownPolicy as exc:
-            raise _not_found(exc) from exc
+        return policies.rename(policy_id, data.name.strip() or data.name)
 
-    @delete("/{policy_id:str}", status_code=204)
-    async def delete_model(self, request: AnyRequest, policy_id: FromPath[str]) -> None:
+    @post("/{policy_id:str}/review", status_code=200, sync_to_thread=False, responses=UNKNOWN_POLICY)
+    def review_model(
+        self, policies: NamedDependency[PolicyLibrary], policy_id: FromPath[str]
+    ) -> PolicyManifest:
+        """The user has read the policy's reward program: an imported policy may play from now on.
+        Idempotent; a trained policy is unchanged apart from the time being recorded."""
+        return policies.mark_reviewed(policy_id)
+
+    @delete("/{policy_id:str}", status_code=204, responses=UNKNOWN_POLICY)
+    async def delete_model(
+        self,
+        policies: NamedDependency[PolicyLibrary],
+        inference: NamedDependency[InferenceService],
+        policy_id: FromPath[str],
+    ) -> None:
         """Deletes the policy; sessions playing it end (their sockets close with 4404)."""
-        try:
-            _library(request).delete(policy_id)
-        except UnknownPolicy as exc:
-            raise _not_found(exc) from exc
-        await request.app.state.inference.forget(policy_id)
+        policies.delete(policy_id)
+        await inference.forget(policy_id)
 
-    @get("/{policy_id:str}/export", media_type="application/octet-stream", sync_to_thread=True)
-    def export_model(self, request: AnyRequest, policy_id: FromPath[str]) -> Response[bytes]:
+    @get(
+        "/{policy_id:str}/export",
+        media_type="application/octet-stream",
+        sync_to_thread=True,
+        responses={**UNKNOWN_POLICY, **_DAMAGED},
+    )
+    def export_model(
+        self, policies: NamedDependency[PolicyLibrary], policy_id: FromPath[str]
+    ) -> Response[bytes]:
         """The policy as one `.robocoach` file (a zip of manifest.json and params.msgpack)."""
-        library = _library(request)
         try:
-            manifest = library.get(policy_id)
-            data = library.export(policy_id)
-        except UnknownPolicy as exc:
-            raise _not_found(exc) from exc
+            manifest = policies.get(policy_id)
+            data = policies.export(policy_id)
         except InvalidPolicy as exc:
             raise HTTPException(
                 status_code=HTTP_422_UNPROCESSABLE_ENTITY, detail=f"policy '{policy_id}' is damaged: {exc}"
@@ -104,30 +133,37 @@ class ModelsController(Controller):
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
 
-    @post("/import", status_code=201, request_max_body_size=MAX_ARCHIVE_BYTES)
-    async def import_model(self, request: AnyRequest) -> PolicyManifest:
-        """Adds a `.robocoach` file (raw body, application/octet-stream) under a new id; 400 names what is
-        wrong with the file, 422 a scene or program this Robocoach cannot use."""
+    @post("/import", status_code=201, request_max_body_size=MAX_ARCHIVE_BYTES, responses=_IMPORT_ERRORS)
+    async def import_model(
+        self,
+        request: AnyRequest,
+        policies: NamedDependency[PolicyLibrary],
+        scenes: NamedDependency[SceneRegistry],
+        rewards: NamedDependency[RewardChecker],
+    ) -> PolicyManifest:
+        """Adds a `.robocoach` file (raw body, application/octet-stream) under a new id, marked imported and
+        unreviewed; 400 names what is wrong with the file, 422 a scene or program this Robocoach cannot use
+        (with the program's located errors)."""
         body = await request.body()
-        library = _library(request)
         try:
-            manifest, params = library.import_archive(body)
+            manifest, params = archive.unpack(body)
         except InvalidPolicy as exc:
             raise HTTPException(status_code=HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
         try:
-            await request.app.state.scenes.get(manifest.scene_id)
-            vocabulary = await request.app.state.rewards.vocabulary(manifest.scene_id)
+            await scenes.get(manifest.scene_id)
+            # The same rules as a drafted program: the static check, then the trace in the worker.
+            report: ValidationReport = await rewards.validate(manifest.scene_id, manifest.program)
         except UnknownScene as exc:
             raise HTTPException(
                 status_code=HTTP_422_UNPROCESSABLE_ENTITY,
                 detail=f"the policy is for scene '{manifest.scene_id}', which this Robocoach does not have",
                 extra={"valid_ids": exc.valid_ids},
             ) from exc
-        report = static_check(
-            manifest.program,
-            {entry.name for entry in vocabulary.entries},
-            {entry.name: entry.shape for entry in vocabulary.entries},
-        )
+        except RewardWorkerError as exc:  # the checker could not run: refuse rather than trust the program
+            raise HTTPException(
+                status_code=HTTP_503_SERVICE_UNAVAILABLE,
+                detail=f"the policy's reward program could not be checked now: {exc}",
+            ) from exc
         if not report.ok:
             first = report.errors[0]
             raise HTTPException(
@@ -135,4 +171,4 @@ class ModelsController(Controller):
                 detail=f"the policy's reward program fails the check (line {first.line}: {first.message})",
                 extra={"errors": [msgspec.to_builtins(error) for error in report.errors]},
             )
-        return library.add_files(manifest, params)
+        return policies.add_imported(manifest, params)

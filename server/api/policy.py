@@ -4,19 +4,21 @@ with how it will be trained and roughly how long that takes."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from litestar import Request, Response, post
+from litestar import Response, post
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
-from server.api.scenes import scene_or_error
+from server.api.errors import SCENE_ERRORS
+from server.llm.service import LLMService
 from server.llm.types import ProviderFailure, ProviderName
 from server.policy.plan import TrainingMethod, training_method, training_time_estimate
+from server.rewards.checker import RewardChecker
 from server.rewards.types import TermType, ValidationReport
-
-AnyRequest = Request[Any, Any, Any]
+from server.scenes.registry import SceneRegistry
 
 
 class GenerateRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -49,32 +51,34 @@ class GeneratedPolicy(msgspec.Struct, frozen=True, kw_only=True):
     base_policy: str | None = None
 
 
-_FAILURES = {
+_RESPONSES = {
+    **SCENE_ERRORS,
     502: ResponseSpec(
         data_container=ProviderFailure,
         generate_examples=False,
         description="The provider failed (no key, bad key, rate limit, timeout, down, unusable output)",
-    )
+    ),
 }
 
 
-@post("/api/policy/generate", status_code=200, responses=_FAILURES)
+@post("/api/policy/generate", status_code=200, responses=_RESPONSES)
 async def generate_policy(
-    request: AnyRequest, data: JSONBody[GenerateRequest]
+    scenes: NamedDependency[SceneRegistry],
+    rewards: NamedDependency[RewardChecker],
+    llm: NamedDependency[LLMService],
+    data: JSONBody[GenerateRequest],
 ) -> GeneratedPolicy | Response[ProviderFailure]:
     from server.llm.builtin import draft_builtin
     from server.llm.provider import ProviderError
 
-    scene = await scene_or_error(request, data.scene_id)
-    rewards = request.app.state.rewards
+    scene = await scenes.get(data.scene_id)
     vocabulary = await rewards.vocabulary(scene.id)
 
     async def validate(program: str) -> ValidationReport:
-        report: ValidationReport = await rewards.validate(scene.id, program)
-        return report
+        return await rewards.validate(scene.id, program)
 
     try:
-        draft = await request.app.state.llm.draft(
+        draft = await llm.draft(
             data.task_description,
             scene.id,
             vocabulary,

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from litestar import Request, get, put
+from litestar import get, put
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from server.storage.database import Database
-
-AnyRequest = Request[Any, Any, Any]
 
 
 class Preferences(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -34,13 +33,12 @@ def read_preferences(database: Database) -> Preferences:
 
 
 @get("/api/preferences", sync_to_thread=False)
-def get_preferences(request: AnyRequest) -> Preferences:
-    return read_preferences(request.app.state.database)
+def get_preferences(database: NamedDependency[Database]) -> Preferences:
+    return read_preferences(database)
 
 
 @put("/api/preferences", sync_to_thread=False)
-def put_preferences(request: AnyRequest, data: JSONBody[Preferences]) -> Preferences:
-    database: Database = request.app.state.database
+def put_preferences(database: NamedDependency[Database], data: JSONBody[Preferences]) -> Preferences:
     with database.transaction() as connection:
         connection.execute(
             "INSERT INTO preferences (key, value) VALUES (?, ?) "

@@ -3,16 +3,18 @@ in a worker process; this process never runs the program)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from litestar import Request, get, post
+from litestar import get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from server.api.scenes import scene_or_error
+from server.api.errors import SCENE_ERRORS
+from server.rewards.checker import RewardChecker
 from server.rewards.types import ValidationReport, Vocabulary
+from server.scenes.registry import SceneRegistry
 
-AnyRequest = Request[Any, Any, Any]
 MAX_PROGRAM_CHARS = 20_000
 
 
@@ -22,17 +24,22 @@ class ValidateRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     program: Annotated[str, msgspec.Meta(max_length=4 * MAX_PROGRAM_CHARS)]
 
 
-@get("/api/rewards/vocabulary/{scene_id:str}")
-async def get_vocabulary(request: AnyRequest, scene_id: FromPath[str]) -> Vocabulary:
+@get("/api/rewards/vocabulary/{scene_id:str}", responses=SCENE_ERRORS)
+async def get_vocabulary(
+    scenes: NamedDependency[SceneRegistry], rewards: NamedDependency[RewardChecker], scene_id: FromPath[str]
+) -> Vocabulary:
     """What a reward term may read for this scene (names, shapes, units), helpers and jnp functions."""
-    await scene_or_error(request, scene_id)
-    vocabulary: Vocabulary = await request.app.state.rewards.vocabulary(scene_id)
-    return vocabulary
+    await scenes.get(scene_id)
+    return await rewards.vocabulary(scene_id)
 
 
-@post("/api/rewards/validate", status_code=200)
-async def validate_program(request: AnyRequest, data: JSONBody[ValidateRequest]) -> ValidationReport:
-    """Checks a (possibly hand-edited) program; errors come back located, never as an HTTP error."""
-    await scene_or_error(request, data.scene_id)
-    report: ValidationReport = await request.app.state.rewards.validate(data.scene_id, data.program)
-    return report
+@post("/api/rewards/validate", status_code=200, responses=SCENE_ERRORS)
+async def validate_program(
+    scenes: NamedDependency[SceneRegistry],
+    rewards: NamedDependency[RewardChecker],
+    data: JSONBody[ValidateRequest],
+) -> ValidationReport:
+    """Checks a (possibly hand-edited) program; errors come back located, never as an HTTP error (an
+    unknown scene is a 404)."""
+    await scenes.get(data.scene_id)
+    return await rewards.validate(data.scene_id, data.program)

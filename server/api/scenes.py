@@ -1,22 +1,22 @@
 """Scenes: the Playground environments the UI can show, and their compiled models (MJB).
 
-Handlers only read `request.app.state.scenes`, a `SceneRegistry` the app opens in its lifespan.
+Handlers receive the app's `SceneRegistry` by dependency injection; an unknown or failed scene raises, and
+the app's exception handlers answer 404 (with the valid ids) or 422 (server/api/errors.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import ETag
-from litestar.exceptions import HTTPException, NotFoundException, ServiceUnavailableException
-from litestar.openapi.datastructures import ResponseSpec
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import File
-from litestar.status_codes import HTTP_304_NOT_MODIFIED, HTTP_422_UNPROCESSABLE_ENTITY
+from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
-from server.scenes.registry import CatalogUnavailableError, SceneFailedError, SceneRegistry, UnknownScene
+from server.api.errors import SCENE_ERRORS
+from server.scenes.registry import SceneRegistry
 from server.scenes.types import SceneInfo, SceneList
 
 AnyRequest = Request[Any, Any, Any]
@@ -24,69 +24,6 @@ AnyRequest = Request[Any, Any, Any]
 # A model's URL is stable but its bytes change with MuJoCo/Playground versions; the ETag (the MJB hash)
 # catches that, so "immutable" only means "no need to revalidate within one version".
 _CACHE_CONTROL = "private, max-age=31536000, immutable"
-
-
-class UnknownSceneExtra(msgspec.Struct, frozen=True, kw_only=True):
-    valid_ids: list[str]
-
-
-class UnknownSceneBody(msgspec.Struct, frozen=True, kw_only=True):
-    """The 404 body for an unknown scene id (documented so the UI's generated types include it)."""
-
-    status_code: int
-    detail: str
-    extra: UnknownSceneExtra
-
-
-class SceneErrorExtra(msgspec.Struct, frozen=True, kw_only=True):
-    scene_id: str
-    error: str
-
-
-class SceneErrorBody(msgspec.Struct, frozen=True, kw_only=True):
-    """The 422 body for a scene whose environment failed to load."""
-
-    status_code: int
-    detail: str
-    extra: SceneErrorExtra
-
-
-_ERRORS = {
-    404: ResponseSpec(
-        data_container=UnknownSceneBody,
-        generate_examples=False,
-        description="Unknown scene id; lists the valid ids",
-    ),
-    422: ResponseSpec(
-        data_container=SceneErrorBody,
-        generate_examples=False,
-        description="The scene's environment failed to load",
-    ),
-}
-
-
-def _registry(request: AnyRequest) -> SceneRegistry:
-    registry: SceneRegistry = request.app.state.scenes
-    return registry
-
-
-async def scene_or_error(request: AnyRequest, scene_id: str) -> SceneInfo:
-    """The scene's facts (waiting for a pending export); 404 lists valid ids, 422 gives the load error."""
-    try:
-        return await _registry(request).get(scene_id)
-    except UnknownScene as exc:
-        raise NotFoundException(
-            detail=f"unknown scene '{scene_id}'", extra={"valid_ids": exc.valid_ids}
-        ) from exc
-    except SceneFailedError as exc:
-        # Not 500: Litestar replaces a 500's detail with "Internal Server Error", hiding the load error.
-        raise HTTPException(
-            status_code=HTTP_422_UNPROCESSABLE_ENTITY,
-            detail=f"scene '{scene_id}' failed to load: {exc.error}",
-            extra={"scene_id": scene_id, "error": exc.error},
-        ) from exc
-    except CatalogUnavailableError as exc:
-        raise ServiceUnavailableException(detail=f"scenes are unavailable: {exc}") from exc
 
 
 def etag_matches(if_none_match: str | None, sha256: str) -> bool:
@@ -102,19 +39,21 @@ class ScenesController(Controller):
     tags = ["scenes"]
 
     @get("/", sync_to_thread=False)
-    def list_scenes(self, request: AnyRequest) -> SceneList:
+    def list_scenes(self, scenes: NamedDependency[SceneRegistry]) -> SceneList:
         """Every scene: ready ones, those still being verified on first launch, and failures."""
-        return _registry(request).snapshot()
+        return scenes.snapshot()
 
-    @get("/{scene_id:str}", responses=_ERRORS)
-    async def get_scene(self, request: AnyRequest, scene_id: FromPath[str]) -> SceneInfo:
+    @get("/{scene_id:str}", responses=SCENE_ERRORS)
+    async def get_scene(self, scenes: NamedDependency[SceneRegistry], scene_id: FromPath[str]) -> SceneInfo:
         """One scene; waits for it if it is still being exported. 404 lists the valid ids."""
-        return await scene_or_error(request, scene_id)
+        return await scenes.get(scene_id)
 
-    @get("/{scene_id:str}/model.mjb", media_type="application/octet-stream", responses=_ERRORS)
-    async def get_model(self, request: AnyRequest, scene_id: FromPath[str]) -> Response[Any]:
+    @get("/{scene_id:str}/model.mjb", media_type="application/octet-stream", responses=SCENE_ERRORS)
+    async def get_model(
+        self, request: AnyRequest, scenes: NamedDependency[SceneRegistry], scene_id: FromPath[str]
+    ) -> Response[Any]:
         """The trainer's compiled model as MJB, gzip content-encoded; load it with the same MuJoCo version."""
-        info = await scene_or_error(request, scene_id)
+        info = await scenes.get(scene_id)
         headers = {
             "Cache-Control": _CACHE_CONTROL,
             "X-Mujoco-Version": info.mujoco_version,
@@ -127,7 +66,7 @@ class ScenesController(Controller):
                 headers={**headers, "ETag": f'"{info.model_sha256}"'},
             )
         return File(
-            _registry(request).model_path(scene_id),
+            scenes.model_path(scene_id),
             filename=f"{scene_id}.mjb",
             content_disposition_type="inline",
             media_type="application/octet-stream",

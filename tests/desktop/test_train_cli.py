@@ -36,8 +36,8 @@ class Rewards(StubRewards):
 
 @pytest.fixture(autouse=True)
 def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("server.scenes.registry.SceneRegistry", Scenes)
-    monkeypatch.setattr("server.rewards.checker.RewardChecker", Rewards)
+    monkeypatch.setattr("server.services.SceneRegistry", Scenes)
+    monkeypatch.setattr("server.services.RewardChecker", Rewards)
     monkeypatch.setattr("server.training.manager.WORKER_MODULE", "tests.training.fake_worker")
 
 

@@ -201,7 +201,7 @@ def test_killed_worker_closes_sockets_and_a_reconnect_resumes_in_place(setup: tu
         for seq in range(5):
             socket.send(browser.interval(seq))
             browser.apply(socket.receive())
-        worker = client.app.state.inference._workers[policy_id]
+        worker = client.app.state.services.inference._workers[policy_id]
         os.kill(worker.process.pid, signal.SIGKILL)
         with pytest.raises(WebSocketDisconnect) as closed:
             socket.receive()
@@ -244,7 +244,7 @@ def test_deleting_a_playing_policy_ends_its_sessions(setup: tuple[Any, str, Any]
 
 def test_playing_another_policy_stops_idle_workers(setup: tuple[Any, str, Any], scene_cache: Path) -> None:
     client, policy_id, _model = setup
-    service = client.app.state.inference
+    service = client.app.state.services.inference
     with connect(client, policy_id) as ws:
         Socket(ws).open()
     assert policy_id in service._workers  # idle, kept for a replay

@@ -18,6 +18,7 @@ import msgspec
 import mujoco
 import pytest
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.testing import TestClient
 
@@ -352,20 +353,24 @@ def test_etag_matching() -> None:
 def scenes_client(tmp_path: Path) -> Iterator[TestClient[Litestar]]:
     """A minimal app with just the scenes controller, the app's error handlers and a registry over fake
     scenes, injected as the app injects its own."""
-    registry = SceneRegistry(tmp_path, workers=1, lister=fake_lister, exporter=fake_exporter)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        registry.start()
+        app.state.scenes = SceneRegistry(tmp_path, workers=1, lister=fake_lister, exporter=fake_exporter)
+        app.state.scenes.start()
         try:
             yield
         finally:
-            await registry.close()
+            await app.state.scenes.close()
+
+    def scenes(state: State) -> SceneRegistry:
+        registry: SceneRegistry = state.scenes
+        return registry
 
     app = Litestar(
         [ScenesController],
         lifespan=[lifespan],
-        dependencies={"scenes": Provide(lambda: registry, sync_to_thread=False)},
+        dependencies={"scenes": Provide(scenes, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
     )
     with TestClient(app) as client:

@@ -62,15 +62,17 @@ def _server(settings: Settings, remote: LocalRemote, capacity: int) -> Iterator[
     """The real app with this test's manager in place of its own from the start (so the restarted server
     recovers the jobs with the fake remote, not the live Modal), and stand-in scenes and checker."""
 
-    def manager(settings: Settings, database: Any) -> TrainingManager:
+    def manager(settings: Settings, database: Any, **kwargs: Any) -> TrainingManager:
         backend = ModalBackend(lambda: remote, capacity=capacity, poll_s=0.3)
-        return TrainingManager(settings, database, device="cpu", poll_s=0.1, backends={"modal": backend})
+        return TrainingManager(
+            settings, database, device="cpu", poll_s=0.1, backends={"modal": backend}, **kwargs
+        )
 
     async def stubs(app: Any) -> None:
-        app.state.scenes = StubScenes()
-        app.state.rewards = StubRewards()
+        app.state.services.scenes = StubScenes()
+        app.state.services.rewards = StubRewards()
 
-    with mock.patch("server.app.TrainingManager", manager):
+    with mock.patch("server.services.TrainingManager", manager):
         client = make_client(settings)
         client.app.on_startup.append(stubs)
         with client:
@@ -99,8 +101,8 @@ def run_load(
     latencies: list[float] = []
     try:
         with _server(settings, remote, capacity) as client:
-            write_training_settings(client.app.state.database, TrainingSettings(backend="modal"))
-            client.app.state.training.apply_settings(TrainingSettings(backend="modal"))
+            write_training_settings(client.app.state.services.database, TrainingSettings(backend="modal"))
+            client.app.state.services.training.apply_settings(TrainingSettings(backend="modal"))
             started = time.perf_counter()
             ids = []
             for i in range(jobs):

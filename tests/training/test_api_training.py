@@ -16,6 +16,7 @@ from litestar.testing import TestClient
 from server.rewards.static_check import static_check
 from server.rewards.types import ValidationReport, Vocabulary, VocabularyEntry
 from server.scenes.registry import UnknownScene
+from server.services import Services
 from server.settings import Settings
 from server.training.manager import TrainingManager
 from tests.conftest import make_client
@@ -38,6 +39,9 @@ class StubScenes:
             raise UnknownScene(scene_id, SCENES)
         return object()
 
+    async def close(self) -> None:
+        pass
+
 
 class StubRewards:
     async def vocabulary(self, scene_id: str) -> Vocabulary:
@@ -47,29 +51,32 @@ class StubRewards:
     async def validate(self, scene_id: str, program: str) -> ValidationReport:
         return static_check(program, set(NAMES))
 
+    async def close(self) -> None:
+        pass
+
 
 def wire(app: Litestar, settings: Settings) -> None:
     """Swaps the app's services for fakes once its lifespan has opened the real ones (startup hooks run
     after lifespan managers): stand-in scenes and checker, and a manager running the fake worker."""
 
     async def open_training(app: Litestar) -> None:
-        await app.state.training.close()  # the real one had nothing to run; stop it before replacing
-        app.state.scenes = StubScenes()
-        app.state.rewards = StubRewards()
-        app.state.training = TrainingManager(
+        services: Services = app.state.services
+        await services.training.close()  # the real one had nothing to run; stop it before replacing
+        await services.rewards.close()
+        await services.scenes.close()
+        services.scenes = StubScenes()  # type: ignore[assignment]
+        services.rewards = StubRewards()  # type: ignore[assignment]
+        services.training = TrainingManager(
             settings,
-            app.state.database,
+            services.database,
+            policies=services.policies,
             worker_module="tests.training.fake_worker",
             device="cpu",
             poll_s=0.05,
         )
-        app.state.training.start()
-
-    async def close_training(app: Litestar) -> None:
-        await app.state.training.close()
+        services.training.start()
 
     app.on_startup.append(open_training)
-    app.on_shutdown.insert(0, close_training)
 
 
 @pytest.fixture

@@ -1088,6 +1088,15 @@ export interface operations {
                     "application/json": components["schemas"]["PolicyManifest"];
                 };
             };
+            /** @description The file is not a valid policy file */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A scene this Robocoach does not have, or a reward program that fails the check */
             422: {
                 headers: {
@@ -1906,13 +1915,13 @@ export interface operations {
                     "application/json": components["schemas"]["UnknownSceneBody"] | components["schemas"]["UnknownBasePolicyBody"];
                 };
             };
-            /** @description The reward program did not pass validation; the report locates each error */
+            /** @description The reward program did not pass validation (the report locates each error), or the scene failed to load */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ValidationReport"];
+                    "application/json": components["schemas"]["ValidationReport"] | components["schemas"]["SceneErrorBody"];
                 };
             };
             /** @description Playground could not list its scenes, or the reward checker could not answer */

@@ -1,0 +1,100 @@
+"""The services Robocoach runs on, opened and closed in one place: the app's lifespan and `robocoach train`
+both use `Services`, and request handlers receive its parts by dependency injection (server/app.py).
+
+Also the use cases that more than one front end runs, such as `start_job` (HTTP and the CLI).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.inference.service import InferenceService
+from server.llm.config import load_llm_config
+from server.llm.service import LLMService
+from server.policies.library import PolicyLibrary, UnknownPolicy
+from server.rewards.checker import RewardChecker
+from server.rewards.types import ValidationReport
+from server.scenes.registry import SceneRegistry
+from server.settings import Settings
+from server.storage.database import Database
+from server.training.manager import TrainingManager
+from server.training.types import JobSpec, JobStatus
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    scenes: SceneRegistry  # Playground scenes, exported by worker processes
+    rewards: RewardChecker  # static check here, trace check in a worker started on first use
+    llm: LLMService
+    policies: PolicyLibrary  # trained and imported policies
+    training: TrainingManager  # the job queue, one per backend
+    inference: InferenceService  # a worker per policy being played, started on demand
+
+    @classmethod
+    def open(cls, settings: Settings, *, auto_resume: bool = True) -> Services:
+        """Opens the database and builds every service; nothing runs until `start()`. `auto_resume`: queue
+        again the jobs a previous run left interrupted (the app does; a command-line run trains its own)."""
+        database = Database(settings.database_path)
+        policies = PolicyLibrary(settings.data_dir)
+        return cls(
+            settings=settings,
+            database=database,
+            scenes=SceneRegistry(settings.cache_dir),
+            rewards=RewardChecker(settings.cache_dir),
+            llm=LLMService(settings, load_llm_config(), database),
+            policies=policies,
+            training=TrainingManager(settings, database, policies=policies, auto_resume=auto_resume),
+            inference=InferenceService(settings),
+        )
+
+    def start(self, *, build_scenes: bool = True) -> None:
+        """Starts the background work (scene export, the job queue). Needs the running event loop."""
+        if build_scenes:
+            self.scenes.start()
+        self.training.start()
+
+    async def close(self) -> None:
+        """Stops everything, newest first: playback, training, the reward worker, scene workers, database."""
+        await self.inference.close()
+        await self.training.close()
+        await self.rewards.close()
+        await self.scenes.close()
+        self.database.close()
+
+
+class UnknownBasePolicy(UnknownPolicy):
+    """The job's `base_policy_id` names no saved policy."""
+
+
+class BasePolicyMismatch(ValueError):  # noqa: N818
+    """The base policy was trained on another scene than the job's."""
+
+
+class InvalidProgramError(Exception):
+    """The job's reward program did not pass validation; `report` locates each error."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        super().__init__("the reward program does not pass validation")
+        self.report = report
+
+
+async def start_job(services: Services, spec: JobSpec) -> JobStatus:
+    """Validate, then submit: the scene must exist (UnknownScene, SceneFailedError), the base policy must
+    exist and be for that scene (UnknownBasePolicy, BasePolicyMismatch), and the program must pass the full
+    validation, static and trace (InvalidProgramError). Then the job is queued."""
+    await services.scenes.get(spec.scene_id)
+    if spec.base_policy_id is not None:
+        try:
+            base = services.policies.get(spec.base_policy_id)
+        except UnknownPolicy as exc:
+            raise UnknownBasePolicy(spec.base_policy_id) from exc
+        if base.scene_id != spec.scene_id:
+            raise BasePolicyMismatch(
+                f"base policy '{base.policy_id}' was trained on {base.scene_id}, not {spec.scene_id}"
+            )
+    report = await services.rewards.validate(spec.scene_id, spec.program)
+    if not report.ok:
+        raise InvalidProgramError(report)
+    return services.training.submit(spec)
