@@ -6,8 +6,14 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from litestar import Litestar
 from litestar.testing import TestClient
 
+from server.rewards.checker import RewardChecker, RewardWorkerError
+from server.rewards.types import Vocabulary
+from server.scenes.registry import SceneRegistry, UnknownScene
+from server.scenes.types import SceneInfo
+from server.services import Services
 from server.settings import Settings
 from tests.conftest import make_client
 
@@ -148,6 +154,83 @@ def test_preferences_are_bounded(client: TestClient, scene_id: str) -> None:  # 
     assert response.status_code == 400
     assert response.json()["extra"][0]["key"] == "last_scene_id"
     assert client.get("/api/preferences").json()["last_scene_id"] is None
+
+
+def test_an_integral_float_is_an_integer(client: TestClient) -> None:  # type: ignore[type-arg]
+    """JSON Schema calls 170.0 an integer; so does the server (schemathesis sent one)."""
+    response = client.put("/api/training/settings", json={"modal_max_concurrent": 170.0})
+    assert response.status_code == 200, response.text
+    assert client.get("/api/training/settings").json()["modal_max_concurrent"] == 170
+    assert client.put("/api/training/settings", json={"modal_max_concurrent": 170.5}).status_code == 400
+
+
+def test_a_zero_bound_reaches_the_schema(client: TestClient) -> None:  # type: ignore[type-arg]
+    """Litestar dropped `gt=0` from the schema, so generated clients sent 0 and got a 400."""
+    schema = client.get("/api/schema/openapi.json").json()
+    assert schema["components"]["schemas"]["JobSpec"]["properties"]["time_budget_s"]["exclusiveMinimum"] == 0
+    body = {"scene_id": "CartpoleBalance", "program": "x", "time_budget_s": 0}
+    response = client.post("/api/training/start", json=body)
+    assert response.status_code == 400
+    assert response.json()["extra"][0]["key"] == "time_budget_s"
+
+
+class _OneScene(SceneRegistry):
+    """A registry that knows one scene (a subclass: handlers receive the registry by its type)."""
+
+    def __init__(self) -> None:
+        pass
+
+    async def get(self, scene_id: str) -> SceneInfo:
+        if scene_id != "Known":
+            raise UnknownScene(scene_id, ["Known"])
+        return None  # type: ignore[return-value]
+
+    async def close(self) -> None:
+        pass
+
+
+class _FailingRewards(RewardChecker):
+    """The reward checker's worker does not know the scene, or cannot answer at all."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    async def vocabulary(self, scene_id: str) -> Vocabulary:
+        raise self.error
+
+    async def close(self) -> None:
+        pass
+
+
+def _with_rewards(app: Litestar, rewards: RewardChecker) -> None:
+    async def swap(app: Litestar) -> None:
+        services: Services = app.state.services
+        await services.rewards.close()
+        services.scenes = _OneScene()
+        services.rewards = rewards
+
+    app.on_startup.append(swap)
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "detail"),
+    [
+        (UnknownScene("Known", []), 404, "unknown scene 'Known'"),
+        (RewardWorkerError("the worker process died"), 503, "the reward checker failed: the worker"),
+    ],
+)
+def test_reward_checker_failures_are_answered_not_500(
+    app_settings: Settings, error: Exception, status: int, detail: str
+) -> None:
+    """Schemathesis found GET /api/rewards/vocabulary/{id} answering 500 for a scene the registry lists but
+    the reward worker cannot load; the app's exception handlers now answer for every route."""
+    client = make_client(app_settings)
+    _with_rewards(client.app, _FailingRewards(error))
+    with client:
+        response = client.get("/api/rewards/vocabulary/Known")
+        assert response.status_code == status
+        assert response.json()["detail"].startswith(detail)
+        assert client.get("/api/rewards/vocabulary/Unknown").json()["extra"] == {"valid_ids": ["Known"]}
 
 
 def test_preferences_survive_a_restart(app_settings: Settings) -> None:
