@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -24,6 +24,18 @@ OBS_IS_DICT = "obs_is_dict"  # training_config key: the env's observation is a d
 # "trained" here, from a program validated on this computer; "imported" from a `.robocoach` file, whose
 # program the user must read (and confirm) before it can play: playing runs that program.
 PolicySource = Literal["trained", "imported"]
+
+
+# The trainer's scalar settings (preset, num_timesteps, PPO scalars). Python keeps ints as ints, so what is
+# stored and read back is unchanged; the schema says `number | boolean | string`, because the
+# `oneOf [number, integer]` that `float | int` generates matches an integer twice and so rejects it.
+# ("extra" is how Litestar takes a schema override from msgspec.Meta.)
+TrainingConfig = Annotated[
+    dict[str, float | int | bool | str],
+    msgspec.Meta(
+        extra_json_schema={"extra": {"additional_properties": {"type": ["number", "boolean", "string"]}}}
+    ),
+]
 
 
 class InvalidPolicy(ValueError):  # noqa: N818 (reads as the condition)
@@ -50,7 +62,7 @@ class PolicyManifest(msgspec.Struct, frozen=True, kw_only=True):
     observation_size: dict[str, list[int]]
     action_size: int
     ctrl_dt: float
-    training_config: dict[str, float | int | bool | str]
+    training_config: TrainingConfig
     metrics_history: list[TrainingProgress]
     final_eval_reward: float | None
     created_at: datetime

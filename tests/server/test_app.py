@@ -9,6 +9,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from server.policies.manifest import MANIFEST_FILE
 from server.rewards.checker import RewardChecker, RewardWorkerError
 from server.rewards.types import Vocabulary
 from server.scenes.registry import SceneRegistry, UnknownScene
@@ -16,6 +17,7 @@ from server.scenes.types import SceneInfo
 from server.services import Services
 from server.settings import Settings
 from tests.conftest import make_client
+from tests.policies.helpers import stage_policy
 
 
 def test_health_reports_versions(client: TestClient) -> None:  # type: ignore[type-arg]
@@ -231,6 +233,27 @@ def test_reward_checker_failures_are_answered_not_500(
         assert response.status_code == status
         assert response.json()["detail"].startswith(detail)
         assert client.get("/api/rewards/vocabulary/Unknown").json()["extra"] == {"valid_ids": ["Known"]}
+
+
+def test_training_config_keeps_its_types_and_has_one_schema(client: TestClient) -> None:  # type: ignore[type-arg]
+    """`training_config` was `oneOf [number, integer, ...]`, which no integer satisfies (it matches twice);
+    the schema now says `number | boolean | string` while manifests keep ints as ints, byte for byte."""
+    schema = client.get("/api/schema/openapi.json").json()["components"]["schemas"]["PolicyManifest"]
+    assert schema["properties"]["training_config"]["additionalProperties"] == {
+        "type": ["number", "boolean", "string"]
+    }
+    services: Services = client.app.state.services
+    staging = services.policies.root / "staging"
+    manifest = stage_policy(staging)
+    written = (staging / MANIFEST_FILE).read_bytes()
+    config = {"preset": "cpu_quick", "num_timesteps": 100, "learning_rate": 0.0003, "obs_is_dict": False}
+    old = msgspec.json.decode(written).copy()
+    old["training_config"] = config  # as a manifest written before this change stores it
+    (staging / MANIFEST_FILE).write_bytes(msgspec.json.encode(old))
+    policy_id = services.policies.add(staging).policy_id
+    served = client.get(f"/api/models/{policy_id}").json()["training_config"]
+    assert served == config and isinstance(served["num_timesteps"], int)
+    assert manifest.training_config == {"num_timesteps": 100}
 
 
 def test_preferences_survive_a_restart(app_settings: Settings) -> None:
