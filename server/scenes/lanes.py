@@ -33,9 +33,7 @@ class Lane:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=_SPAWN, initializer=child_signals
-            )
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=_SPAWN, initializer=child_signals)
         return self._pool
 
     async def call(self, timeout_s: float, fn: Callable[..., T], *args: Any) -> T:
