@@ -107,18 +107,15 @@ class Worker:
         return scene
 
     def validate(self, request: Validate) -> ValidationReport:
-        from server.rewards.compile import ProgramRejectedError, compile_program
+        from server.rewards.compile import from_checked
+        from server.rewards.static_check import check_program
 
         scene = self.scene(request.scene_id)
-        try:
-            compiled = compile_program(request.source, scene.entries)
-        except ProgramRejectedError as exc:
-            return exc.report
-        from server.rewards.static_check import static_check
-
-        terms = static_check(request.source, set(scene.entries)).terms
-        errors = trace_errors(compiled, scene)
-        return ValidationReport(ok=not errors, errors=errors, terms=terms)
+        report, program = check_program(request.source, set(scene.entries))
+        if program is None:
+            return report
+        errors = trace_errors(from_checked(program, scene.entries), scene)
+        return ValidationReport(ok=not errors, errors=errors, terms=report.terms)
 
     def evaluate(self, request: Evaluate) -> list[dict[str, float]]:
         import jax
