@@ -39,9 +39,11 @@ from server.inference.protocol import (
     from_bytes,
     to_bytes,
 )
+from server.policies.manifest import InvalidPolicy
+from server.policies.networks import make_networks
+from server.policies.params import load_policy
 from server.rewards.compile import compile_program
 from server.rewards.vocabulary import build_entries
-from server.training import policy_files
 from server.scenes.loader import SceneLoadError, find_menagerie, load_env
 from server.training.reward_env import TASK_METRIC, RewardEnv, term_metric
 
@@ -112,8 +114,8 @@ def replayed_physics(before: BrowserState, after: BrowserState) -> Physics:
 class PlaybackModel:
     def __init__(self, policy_dir: Path, scene_cache_dir: Path) -> None:
         try:
-            self.manifest, params = policy_files.load_policy(policy_dir)
-        except policy_files.PolicyFileError as exc:
+            self.manifest, params = load_policy(policy_dir)
+        except InvalidPolicy as exc:
             raise PlaybackError(str(exc)) from exc
         from brax.training.agents.ppo import networks as ppo_networks
 
@@ -134,7 +136,7 @@ class PlaybackModel:
         self.env = RewardEnv(self.base, compiled)
         self.terms = list(compiled.names)
         self.weights = [float(compiled.weights[name]) for name in self.terms]
-        networks = policy_files.make_networks(self.manifest)
+        networks = make_networks(self.manifest)
         policy = ppo_networks.make_inference_fn(networks)(params, deterministic=True)
         key = jax.random.PRNGKey(0)  # unused by a deterministic policy
         self.policy: Callable[[Any], jax.Array] = lambda obs: policy(obs, key)[0]

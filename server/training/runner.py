@@ -9,14 +9,13 @@ runs `brax.training.agents.ppo.train`. At every evaluation (step 0 and after eac
 3. reports a `TrainingProgress` (steps/s measured on the wall clock; brax's `training/sps` is not);
 4. stops after the eval that passes `spec.time_budget_s`, keeping that eval's params.
 
-At the end the policy goes to `work_dir/policy/` (policy_files) and its manifest is returned. `resume`
+At the end the policy goes to `work_dir/policy/` (server.policies) and its manifest is returned. `resume`
 continues from the checkpoint for the remaining steps; `base_params_dir` fine-tunes a saved policy
 (same network, fresh value function, since the reward changed).
 """
 
 from __future__ import annotations
 
-import functools
 import importlib.metadata
 import logging
 import math
@@ -29,16 +28,17 @@ from typing import Any
 
 import msgspec
 
+from server.policies.checkpoints import Checkpoint, read_checkpoint, write_checkpoint
+from server.policies.manifest import OBS_IS_DICT, InvalidPolicy, PolicyManifest
+from server.policies.networks import network_factory
+from server.policies.params import load_policy, save_policy
 from server.scenes.loader import LoadedScene
-from server.training import policy_files
 from server.training.presets import PpoConfig, build_config, resolve_preset
-from server.training.types import Device, JobSpec, PolicyManifest, TrainingProgress
+from server.training.protocol import POLICY_DIR
+from server.training.types import Device, JobSpec, TrainingProgress
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_PARAMS = "checkpoint.msgpack"
-CHECKPOINT_META = "checkpoint.json"
-POLICY_DIR = "policy"
 _VERSIONED = ("jax", "jaxlib", "brax", "playground", "mujoco", "mujoco-mjx", "flax")
 
 
@@ -48,12 +48,6 @@ class TrainingFailed(RuntimeError):  # noqa: N818 (the name the job manager code
 
 class _StopTraining(Exception):  # noqa: N818 (a signal, not an error)
     """Raised inside progress_fn to end `ppo.train` early (time budget); never escapes `train`."""
-
-
-class Checkpoint(msgspec.Struct, kw_only=True):
-    step: int
-    total_steps: int
-    history: list[TrainingProgress]
 
 
 def versions() -> dict[str, str]:
@@ -131,18 +125,6 @@ def nonfinite_message(metrics: Mapping[str, Any], names: list[str], params_ok: b
     return None
 
 
-def _network_factory(manifest_network: Any) -> Callable[..., Any]:
-    from brax.training.agents.ppo import networks as ppo_networks
-
-    return functools.partial(
-        ppo_networks.make_ppo_networks,
-        policy_hidden_layer_sizes=tuple(manifest_network.policy_hidden_layer_sizes),
-        value_hidden_layer_sizes=tuple(manifest_network.value_hidden_layer_sizes),
-        policy_obs_key=manifest_network.policy_obs_key,
-        value_obs_key=manifest_network.value_obs_key,
-    )
-
-
 def _draft_manifest(
     spec: JobSpec, scene: LoadedScene, config: PpoConfig, *, job_id: str | None, policy_id: str | None
 ) -> PolicyManifest:
@@ -150,7 +132,7 @@ def _draft_manifest(
 
     env = scene.env
     flat = config.flat()
-    flat[policy_files.OBS_IS_DICT] = isinstance(env.observation_size, Mapping)
+    flat[OBS_IS_DICT] = isinstance(env.observation_size, Mapping)
     flat["impl"] = str(getattr(env, "_config", {}).get("impl", "jax"))
     return PolicyManifest(
         policy_id=policy_id or uuid.uuid4().hex,
@@ -171,26 +153,6 @@ def _draft_manifest(
         base_policy_id=spec.base_policy_id,
         params_sha256="",
     )
-
-
-def write_checkpoint(work_dir: Path, params: Any, checkpoint: Checkpoint) -> None:
-    # Params first: a checkpoint.json always describes a params file at least as new as itself.
-    policy_files.atomic_write(work_dir / CHECKPOINT_PARAMS, policy_files.params_to_bytes(params))
-    policy_files.atomic_write(work_dir / CHECKPOINT_META, msgspec.json.encode(checkpoint))
-
-
-def read_checkpoint(work_dir: Path, manifest: PolicyManifest) -> tuple[Checkpoint, Any]:
-    from flax import serialization
-
-    try:
-        meta = msgspec.json.decode((work_dir / CHECKPOINT_META).read_bytes(), type=Checkpoint)
-        data = (work_dir / CHECKPOINT_PARAMS).read_bytes()
-        params = serialization.from_bytes(policy_files.params_template(manifest), data)
-    except (OSError, msgspec.DecodeError, ValueError, KeyError) as exc:
-        raise TrainingFailed(
-            f"cannot resume: the checkpoint in {work_dir} is missing or unreadable ({exc})"
-        ) from exc
-    return meta, params
 
 
 def train(
@@ -233,7 +195,10 @@ def train(
     restore_value_fn = True
     offset, history = 0, []
     if base_params_dir is not None:
-        base_manifest, restore = policy_files.load_policy(base_params_dir)
+        try:
+            base_manifest, restore = load_policy(base_params_dir)
+        except InvalidPolicy as exc:
+            raise TrainingFailed(f"cannot fine-tune: {exc}") from exc
         if (base_manifest.observation_size, base_manifest.action_size) != (
             manifest.observation_size,
             manifest.action_size,
@@ -245,7 +210,10 @@ def train(
         manifest = msgspec.structs.replace(manifest, network=base_manifest.network)
         restore_value_fn = False
     if resume:
-        checkpoint, restore = read_checkpoint(work_dir, manifest)
+        try:
+            checkpoint, restore = read_checkpoint(work_dir, manifest)
+        except InvalidPolicy as exc:
+            raise TrainingFailed(f"cannot resume: {exc}") from exc
         restore_value_fn = True
         offset, history = checkpoint.step, list(checkpoint.history)
         total = checkpoint.total_steps
@@ -298,7 +266,7 @@ def train(
                 environment=env,
                 num_timesteps=remaining,
                 wrap_env_fn=wrapper.wrap_for_brax_training,
-                network_factory=_network_factory(manifest.network),
+                network_factory=network_factory(manifest.network),
                 seed=spec.seed,
                 deterministic_eval=True,
                 progress_fn=progress_fn,
@@ -318,4 +286,4 @@ def train(
         final_eval_reward=history[-1].eval_reward if history else None,
         created_at=datetime.now(UTC),
     )
-    return policy_files.save_policy(work_dir / POLICY_DIR, final, manifest)
+    return save_policy(work_dir / POLICY_DIR, final, manifest)
