@@ -1,5 +1,6 @@
-"""Drafting a policy from a sentence: the reward program (from an LLM or the offline drafter), validated,
-with how it will be trained and roughly how long that takes."""
+"""Drafting a task from a sentence (`POST /api/policy/generate`, the product's documented endpoint): the
+reward program (from an LLM or the offline drafter), validated, with how it will be trained and how long
+that takes. The response is a `TaskDraft`: a "policy" in this codebase is a trained network."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from litestar.params import JSONBody
 from server.api.errors import SCENE_ERRORS
 from server.llm.service import LLMService
 from server.llm.types import ProviderFailure, ProviderName
-from server.policy.plan import TrainingMethod, training_method, training_time_estimate
+from server.planning.plan import TrainingMethod, training_method, training_time_estimate
 from server.rewards.checker import RewardChecker
 from server.rewards.types import TermType, ValidationReport
 from server.scenes.registry import SceneRegistry
@@ -35,7 +36,9 @@ class RewardFunction(msgspec.Struct, frozen=True, kw_only=True):
     code: str
 
 
-class GeneratedPolicy(msgspec.Struct, frozen=True, kw_only=True):
+class TaskDraft(msgspec.Struct, frozen=True, kw_only=True):
+    """What the drafter made of a sentence; `policy_id` names the draft (kept for the documented API)."""
+
     policy_id: str
     task_description: str
     scene_id: str
@@ -67,7 +70,7 @@ async def generate_policy(
     rewards: NamedDependency[RewardChecker],
     llm: NamedDependency[LLMService],
     data: JSONBody[GenerateRequest],
-) -> GeneratedPolicy | Response[ProviderFailure]:
+) -> TaskDraft | Response[ProviderFailure]:
     from server.llm.builtin import draft_builtin
     from server.llm.provider import ProviderError
 
@@ -97,7 +100,7 @@ async def generate_policy(
         )
     method = training_method(scene)
     seconds, sentence = training_time_estimate(scene, method)
-    return GeneratedPolicy(
+    return TaskDraft(
         policy_id=uuid.uuid4().hex,
         task_description=data.task_description,
         scene_id=scene.id,

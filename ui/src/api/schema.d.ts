@@ -500,24 +500,6 @@ export interface components {
             scene_id: string;
             task_description: string;
         };
-        /** GeneratedPolicy */
-        GeneratedPolicy: {
-            attempts: number;
-            base_policy?: string | null;
-            model: string;
-            policy_id: string;
-            program: string;
-            /** @enum {string} */
-            provider: "builtin" | "ollama" | "anthropic" | "openai" | "deepseek" | "gemini";
-            reward_functions: components["schemas"]["RewardFunction"][];
-            scene_id: string;
-            task_description: string;
-            /** @enum {string} */
-            training_method: "full_training" | "fine_tuning";
-            training_time_estimate: string;
-            training_time_estimate_s: number;
-            validation: components["schemas"]["ValidationReport"];
-        };
         /** Health */
         Health: {
             mujoco_version: string;
@@ -774,6 +756,24 @@ export interface components {
             model?: string | null;
             /** @enum {string} */
             provider: "builtin" | "ollama" | "anthropic" | "openai" | "deepseek" | "gemini";
+        };
+        /** TaskDraft */
+        TaskDraft: {
+            attempts: number;
+            base_policy?: string | null;
+            model: string;
+            policy_id: string;
+            program: string;
+            /** @enum {string} */
+            provider: "builtin" | "ollama" | "anthropic" | "openai" | "deepseek" | "gemini";
+            reward_functions: components["schemas"]["RewardFunction"][];
+            scene_id: string;
+            task_description: string;
+            /** @enum {string} */
+            training_method: "full_training" | "fine_tuning";
+            training_time_estimate: string;
+            training_time_estimate_s: number;
+            validation: components["schemas"]["ValidationReport"];
         };
         /** TrainingProgress */
         TrainingProgress: {
@@ -1525,7 +1525,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["GeneratedPolicy"] | unknown;
+                    "application/json": components["schemas"]["TaskDraft"] | unknown;
                 };
             };
             /** @description Bad request syntax or unsupported method */

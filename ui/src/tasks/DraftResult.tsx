@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import type { GeneratedPolicy, ProgramError } from "./api";
+import type { ProgramError, TaskDraft } from "./api";
 import { formatProgramError } from "./diagnostics";
 import { attemptsText, methodText } from "./draft";
 import type { FailureMessage } from "./failure";
@@ -14,7 +14,7 @@ export function Elapsed({ since }: { since: number }) {
   return <>{Math.max(0, Math.round((now - since) / 1000))} s</>;
 }
 
-export function DraftSummary({ policy, label }: { policy: GeneratedPolicy; label: string }) {
+export function DraftSummary({ policy, label }: { policy: TaskDraft; label: string }) {
   return (
     <dl className="draft-summary" aria-label="Draft">
       <dt>Drafted by</dt>

@@ -8,7 +8,7 @@ type Schemas = components["schemas"];
 export type ProviderName = Schemas["ProviderStatus"]["name"];
 export type ProviderStatus = Schemas["ProviderStatus"];
 export type ProviderList = Schemas["ProviderList"];
-export type GeneratedPolicy = Schemas["GeneratedPolicy"];
+export type TaskDraft = Schemas["TaskDraft"];
 export type ProviderFailure = Schemas["ProviderFailure"];
 export type ProgramError = Schemas["ProgramError"];
 export type ValidationReport = Schemas["ValidationReport"];
@@ -27,7 +27,7 @@ export function saveApiKey(provider: ProviderName, apiKey: string): Promise<Prov
 }
 
 export type DraftOutcome =
-  | { ok: true; policy: GeneratedPolicy }
+  | { ok: true; policy: TaskDraft }
   | { ok: false; failure: ProviderFailure };
 
 function isProviderFailure(body: unknown): body is ProviderFailure {
@@ -55,7 +55,7 @@ export async function draftPolicy(
   });
   if (response.status === 502 && isProviderFailure(error)) return { ok: false, failure: error };
   if (!response.ok || data === undefined) throw errorFromResponse(response, error);
-  return { ok: true, policy: data as GeneratedPolicy };
+  return { ok: true, policy: data as TaskDraft };
 }
 
 export function validateProgram(

@@ -1,12 +1,12 @@
 /** The task panel's per-scene state (kept in React state only, one entry per scene id). */
 
-import type { GeneratedPolicy, ProviderFailure, ValidationReport } from "./api";
+import type { ProviderFailure, TaskDraft, ValidationReport } from "./api";
 
 export interface SceneDraft {
   task: string;
   /** A draft request in flight: when it started and with which provider label. */
   running: { startedAt: number; provider: string } | null;
-  policy: GeneratedPolicy | null;
+  policy: TaskDraft | null;
   failure: ProviderFailure | null;
   /** Any other failure of the last request (network, 4xx/5xx), as a sentence. */
   error: string | null;
@@ -44,13 +44,13 @@ export function validationText(d: SceneDraft): string {
 }
 
 /** "validated after 2 attempts", "validated on the first attempt", "not valid after 3 attempts". */
-export function attemptsText(policy: GeneratedPolicy): string {
+export function attemptsText(policy: TaskDraft): string {
   const verdict = policy.validation.ok ? "validated" : "not valid";
   if (policy.validation.ok && policy.attempts === 1) return "validated on the first attempt";
   return `${verdict} after ${policy.attempts} attempt${policy.attempts === 1 ? "" : "s"}`;
 }
 
-export function methodText(policy: GeneratedPolicy): string {
+export function methodText(policy: TaskDraft): string {
   if (policy.training_method === "fine_tuning") {
     return policy.base_policy ? `Fine-tuning ${policy.base_policy}` : "Fine-tuning";
   }
