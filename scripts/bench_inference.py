@@ -6,7 +6,9 @@
 Each session is a thread that steps MuJoCo's C library the way the browser does (tests/inference/
 browser.py) and sends each interval as soon as the previous reply arrived (no wall-clock pacing), so
 the figures are the server's answer time plus the loopback network, not the UI's frame rate. Policies
-are untrained (initial weights): latency does not depend on what the weights are.
+are untrained (initial weights): latency does not depend on what the weights are. Meanwhile another
+thread calls GET /api/health every 50 ms: the "health" columns are the rest of the API's latency while
+the sessions play.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -64,17 +67,35 @@ def session(
                 browser.start(decode_server(ws.recv()))  # type: ignore[arg-type]
 
 
-def measure(url: str, model: object, sessions: int, steps: int) -> list[float]:
+def poll_health(base: str, token: str, stop: threading.Event, out: list[float]) -> None:
+    url = f"{base}/api/health"  # our own http://127.0.0.1 server
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+    while not stop.wait(0.05):
+        sent = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            response.read()
+        out.append((time.perf_counter() - sent) * 1000)
+
+
+def measure(
+    url: str, model: object, sessions: int, steps: int, health: list[float] | None = None
+) -> list[float]:
     results: list[list[float]] = [[] for _ in range(sessions)]
     ready = threading.Barrier(sessions)
     threads = [
         threading.Thread(target=session, args=(url, model, steps, 50, results[i], ready))
         for i in range(sessions)
     ]
+    stop = threading.Event()
+    if health is not None:
+        base, token = url.split("/api/")[0].replace("ws://", "http://"), url.split("token=")[1]
+        threads.append(threading.Thread(target=poll_health, args=(base, token, stop, health)))
     for thread in threads:
         thread.start()
-    for thread in threads:
+    for thread in threads[:sessions]:
         thread.join()
+    stop.set()
+    threads[-1].join()
     return [x for r in results for x in r]
 
 
@@ -94,19 +115,24 @@ def main() -> None:
         app = start_app(data_dir, args.cache_dir)
         try:
             ws_base = app.base.replace("http://", "ws://")
-            print(f"{'scene':26} {'sessions':>8} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'steps/s':>8}")
+            print(
+                f"{'scene':26} {'sessions':>8} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'steps/s':>8} "
+                f"{'health p50':>10} {'health p99':>10}"
+            )
             for scene in SCENES:
                 model = load_scene(scene, args.cache_dir).env.mj_model
                 url = f"{ws_base}/api/models/{ids[scene]}/inference?token={app.token}"
                 measure(url, model, 1, 10)  # compile once, outside the figures
                 for sessions in (1, 8):
                     started = time.perf_counter()
-                    rtts = measure(url, model, sessions, args.steps)
+                    health: list[float] = []
+                    rtts = measure(url, model, sessions, args.steps, health)
                     wall = time.perf_counter() - started
                     p50, p99 = np.percentile(rtts, [50, 99])
+                    h50, h99 = np.percentile(health, [50, 99]) if health else (float("nan"),) * 2
                     print(
                         f"{scene:26} {sessions:>8} {p50:>8.2f} {p99:>8.2f} {statistics.fmean(rtts):>8.2f} "
-                        f"{len(rtts) / wall:>8.0f}",
+                        f"{len(rtts) / wall:>8.0f} {h50:>10.2f} {h99:>10.2f}",
                         flush=True,
                     )
         finally:

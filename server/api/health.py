@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from importlib import metadata
 
 import msgspec
@@ -14,6 +15,7 @@ class Health(msgspec.Struct, frozen=True, kw_only=True):
     mujoco_version: str  # the browser must load the same version to read the server's MJB models
 
 
+@functools.cache  # installed versions cannot change while the server runs; a metadata scan is not free
 def _version(package: str) -> str:
     try:
         return metadata.version(package)
