@@ -43,9 +43,9 @@ from server.policies.manifest import InvalidPolicy
 from server.policies.networks import make_networks
 from server.policies.params import load_policy
 from server.rewards.compile import compile_program
+from server.rewards.reward_env import TASK_METRIC, RewardEnv, term_metric
 from server.rewards.vocabulary import build_entries
 from server.scenes.loader import SceneLoadError, find_menagerie, load_env
-from server.training.reward_env import TASK_METRIC, RewardEnv, term_metric
 
 COMMAND_KEY = "command"  # Playground's joystick envs keep the command in state.info under this key
 Physics = Callable[..., Any]

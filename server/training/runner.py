@@ -171,8 +171,8 @@ def train(
     from mujoco_playground import wrapper
 
     from server.rewards.compile import ProgramRejectedError, compile_program
+    from server.rewards.reward_env import RewardEnv
     from server.rewards.vocabulary import build_entries
-    from server.training.reward_env import RewardEnv
 
     started = time.monotonic()
     work_dir.mkdir(parents=True, exist_ok=True)

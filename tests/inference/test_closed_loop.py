@@ -20,8 +20,8 @@ from server.policies.library import PolicyLibrary
 from server.policies.manifest import PolicyManifest
 from server.policies.params import make_inference_fn
 from server.rewards.compile import compile_program
+from server.rewards.reward_env import RewardEnv
 from server.rewards.vocabulary import build_entries
-from server.training.reward_env import RewardEnv
 from server.training.runner import load_scene, train
 from server.training.types import JobSpec
 from tests.e2e.conftest import RunningApp, start_app, stop_app

@@ -17,8 +17,8 @@ from server.inference.env_config import playback_overrides
 from server.inference.protocol import Action, PhysicsState, decode_server, encode, from_bytes, to_bytes
 from server.inference.session import PlaybackModel, PlaybackSession, physics
 from server.rewards.compile import compile_program
+from server.rewards.reward_env import RewardEnv, term_metric
 from server.rewards.vocabulary import build_entries
-from server.training.reward_env import RewardEnv, term_metric
 from server.training.runner import load_scene
 from tests.inference.policies import save_untrained_policy
 

@@ -1,4 +1,5 @@
-"""The env the trainer sees: a Playground env whose reward is a compiled reward program. Worker only.
+"""A Playground env whose reward is a compiled reward program: what training and playback both step.
+Worker processes only.
 
 `RewardEnv` wraps the *unbatched* env (brax's vmap/episode/auto-reset wrappers go around it, via
 `mujoco_playground.wrapper.wrap_for_brax_training`). Each step it
