@@ -40,12 +40,15 @@ export function LibraryView({
   // Bumped after every change so the opened policy's details are read again.
   const [version, setVersion] = useState(0);
 
+  // The list's own failure is kept apart from an action's: reloading the list after a refused import
+  // must not wipe the reason the import was refused.
+  const [listError, setListError] = useState<string | null>(null);
   const refresh = useCallback(async () => {
     try {
       setPolicies(await listPolicies());
-      setError(null);
+      setListError(null);
     } catch (e) {
-      setError(messageOf(e));
+      setListError(messageOf(e));
     }
   }, []);
 
@@ -93,9 +96,9 @@ export function LibraryView({
           Close library
         </button>
       </div>
-      {error && (
+      {(error ?? listError) && (
         <p className="task-error" role="alert">
-          {error}
+          {error ?? listError}
         </p>
       )}
       {policies === null ? (
