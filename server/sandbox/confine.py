@@ -32,7 +32,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from server.sandbox import landlock
@@ -62,14 +62,19 @@ _GPU_DEVICES = (
 
 @dataclass(frozen=True)
 class Confinement:
-    """What one worker may touch: `read` and `write` paths for its job, `keep_fds` beyond 0-2."""
+    """What one worker may touch: `read` and `write` paths for its job."""
 
     read: tuple[Path, ...] = ()
     write: tuple[Path, ...] = ()
-    keep_fds: tuple[int, ...] = ()
     gpu: bool = False
-    enforced: list[str] = field(default_factory=list)  # filled by confine(): what holds, for the log
-    missing: list[str] = field(default_factory=list)  # what this kernel or platform could not enforce
+
+
+@dataclass(frozen=True)
+class Enforcement:
+    """What `confine()` achieved on this kernel, as written to the worker's log."""
+
+    enforced: list[str]
+    missing: list[str]
 
 
 def ignore_stop_signals() -> None:
@@ -84,7 +89,7 @@ def die_with_parent() -> None:
     """SIGKILL this process when the thread that started it exits; exit now if that already happened."""
     if sys.platform != "linux":
         return
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    landlock.libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     parent = os.environ.get(PARENT_ENV)
     if parent and parent.isdigit() and os.getppid() != int(parent):
         os._exit(3)  # the server died before the signal was armed
@@ -95,7 +100,7 @@ def protect_server_process() -> None:
     /proc/<pid>/environ (API keys) or file descriptors (the listening socket). Root, or anything with
     CAP_SYS_PTRACE, still could; confined workers cannot either way (Landlock)."""
     if sys.platform == "linux":
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+        landlock.libc().prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 def child_signals() -> None:
@@ -104,19 +109,19 @@ def child_signals() -> None:
     die_with_parent()
 
 
-def confine(confinement: Confinement) -> Confinement:
-    """Apply steps 1-7 of the module docstring to this process; returns `confinement` with its
-    `enforced` and `missing` lists filled, already written to stderr."""
+def confine(confinement: Confinement) -> Enforcement:
+    """Apply steps 1-7 of the module docstring to this process; returns what holds and what this
+    kernel could not enforce, already written to stderr."""
     ignore_stop_signals()
     die_with_parent()
-    _close_inherited_fds(confinement.keep_fds)
+    _close_inherited_fds()
     _limit_resources(gpu=confinement.gpu)
     scrub_environment()
     private_tmp = Path(tempfile.mkdtemp(prefix="robocoach-worker-"))
     atexit.register(shutil.rmtree, private_tmp, True)
     os.environ["TMPDIR"] = str(private_tmp)
-    enforced, missing = confinement.enforced, confinement.missing
-    enforced += ["parent-death signal", "inherited descriptors closed", "environment allow-list"]
+    enforced = ["parent-death signal", "inherited descriptors closed", "environment allow-list"]
+    missing: list[str] = []
     _enter_network_namespace(enforced, missing)
     _restrict_files_and_network(confinement, private_tmp, enforced, missing)
     _drop_capabilities(enforced, missing)
@@ -126,17 +131,17 @@ def confine(confinement: Confinement) -> Confinement:
         file=sys.stderr,
         flush=True,
     )
-    return confinement
+    return Enforcement(enforced, missing)
 
 
-def _close_inherited_fds(keep: tuple[int, ...]) -> None:
+def _close_inherited_fds() -> None:
     """A worker needs its pipes and nothing else the server had open (its listening socket above all)."""
     try:
         fds = [int(entry.name) for entry in Path("/proc/self/fd").iterdir()]
     except OSError:
         fds = list(range(3, 1024))
     for fd in fds:
-        if fd > 2 and fd not in keep:
+        if fd > 2:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
@@ -154,7 +159,7 @@ def _enter_network_namespace(enforced: list[str], missing: list[str]) -> None:
     if sys.platform != "linux":
         missing.append("network namespace (not Linux)")
         return
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = landlock.libc()
     uid, gid = os.getuid(), os.getgid()
     if uid == 0:
         ok = libc.unshare(_CLONE_NEWNET) == 0
@@ -228,7 +233,7 @@ def _drop_capabilities(enforced: list[str], missing: list[str]) -> None:
         return
     header = _CapHeader(_CAPABILITY_VERSION_3, 0)
     data = (_CapData * 2)()  # all zero: no capability in any set
-    if ctypes.CDLL(None, use_errno=True).capset(ctypes.byref(header), data) == 0:
+    if landlock.libc().capset(ctypes.byref(header), data) == 0:
         enforced.append("capabilities dropped")
     else:
         missing.append(f"capability drop ({os.strerror(ctypes.get_errno())})")

@@ -75,7 +75,8 @@ class Enforced:
     signals_and_abstract_sockets: bool
 
 
-def _libc() -> ctypes.CDLL:
+def libc() -> ctypes.CDLL:
+    """The C library, with errno kept for ctypes.get_errno() (confine.py uses it too)."""
     return ctypes.CDLL(None, use_errno=True)
 
 
@@ -83,7 +84,7 @@ def abi_version() -> int:
     """The kernel's Landlock ABI (0 when Landlock is absent or disabled)."""
     if platform.system() != "Linux":
         return 0
-    result = _libc().syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), _CREATE_RULESET_VERSION)
+    result = libc().syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), _CREATE_RULESET_VERSION)
     return max(int(result), 0)
 
 
@@ -108,7 +109,7 @@ def restrict(rules: Iterable[tuple[Path, int]]) -> Enforced:
     abi = abi_version()
     if abi < 1:
         raise LandlockUnavailable("this kernel has no Landlock")
-    libc = _libc()
+    lib = libc()
     handled = _fs_rights(abi)
     attr = _RulesetAttr(
         fs=handled,
@@ -116,7 +117,7 @@ def restrict(rules: Iterable[tuple[Path, int]]) -> Enforced:
         scoped=(SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL) if abi >= 6 else 0,
     )
     size = 24 if abi >= 6 else 16 if abi >= 4 else 8  # older kernels reject fields they do not know
-    ruleset = libc.syscall(_SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), 0)
+    ruleset = lib.syscall(_SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), 0)
     if ruleset < 0:
         raise LandlockUnavailable(os.strerror(ctypes.get_errno()))
     try:
@@ -130,13 +131,13 @@ def restrict(rules: Iterable[tuple[Path, int]]) -> Enforced:
                 if not path.is_dir():
                     allowed &= _FILE_ONLY
                 beneath = _PathBeneathAttr(allowed_access=allowed, parent_fd=fd)
-                if libc.syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(beneath), 0):
+                if lib.syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(beneath), 0):
                     raise OSError(ctypes.get_errno(), f"landlock rule for {path}")
             finally:
                 os.close(fd)
-        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0):
+        if lib.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0):
             raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS")
-        if libc.syscall(_SYS_RESTRICT_SELF, ruleset, 0):
+        if lib.syscall(_SYS_RESTRICT_SELF, ruleset, 0):
             raise OSError(ctypes.get_errno(), "landlock_restrict_self")
     finally:
         os.close(ruleset)
