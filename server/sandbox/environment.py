@@ -23,6 +23,11 @@ DEVICE_VARS = ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "XLA_FLAGS", "ROBOCOAC
 GPU_MEMORY_ENV = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "XLA_PYTHON_CLIENT_MEM_FRACTION": "0.6"}
 PARENT_ENV = "ROBOCOACH_SANDBOX_PARENT"  # the server's pid: a worker that outlives it exits at once
 TEST_HOOKS_ENV = "ROBOCOACH_REWARD_WORKER_TEST_HOOKS"  # set only by tests: enables probe requests
+# Every name worker_env may pass on; scrub_environment keeps exactly these.
+WORKER_VARS = frozenset(
+    {*ENV_ALLOW, *DEVICE_VARS, *GPU_MEMORY_ENV, "PYTHONPATH", "PYTHONUNBUFFERED", "JAX_PLATFORMS"}
+    | {PARENT_ENV, TEST_HOOKS_ENV}
+)
 
 
 def worker_env(device: Device = "cpu", *, test_hooks: bool = False) -> dict[str, str]:
@@ -41,13 +46,12 @@ def worker_env(device: Device = "cpu", *, test_hooks: bool = False) -> dict[str,
     env |= {key: os.environ[key] for key in DEVICE_VARS if key in os.environ}
     if test_hooks:
         env[TEST_HOOKS_ENV] = "1"
+    assert env.keys() <= WORKER_VARS, "worker_env sets a variable scrub_environment would drop"
     return env
 
 
 def scrub_environment() -> None:
     """In a worker: keep only what `worker_env` would have passed (whatever started the process)."""
-    keep = set(ENV_ALLOW) | set(DEVICE_VARS) | set(GPU_MEMORY_ENV)
-    keep |= {"PYTHONPATH", "PYTHONUNBUFFERED", "JAX_PLATFORMS", PARENT_ENV, TEST_HOOKS_ENV}
-    clean = {k: v for k, v in os.environ.items() if k in keep and not SECRET.search(k)}
+    clean = {k: v for k, v in os.environ.items() if k in WORKER_VARS and not SECRET.search(k)}
     os.environ.clear()
     os.environ.update(clean)
