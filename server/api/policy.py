@@ -52,6 +52,8 @@ class TaskDraft(msgspec.Struct, frozen=True, kw_only=True):
     model: str
     attempts: int  # drafts needed before one validated (the repair loop)
     base_policy: str | None = None
+    check: str | None = None  # the success check program (docs/CHECKS.md), validated like the reward
+    check_validation: ValidationReport | None = None  # its report: figures and requirements, or errors
 
 
 _RESPONSES = {

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from server.checks.types import TrainingOutcome
 from server.files import sha256_file
 from server.training.types import TrainingProgress
 
@@ -72,6 +73,8 @@ class PolicyManifest(msgspec.Struct, frozen=True, kw_only=True):
     params_sha256: str
     source: PolicySource = "trained"
     program_reviewed_at: datetime | None = None  # when the user confirmed reading an imported program
+    check: str | None = None  # the success check program the job judged its checkpoints with
+    outcome: TrainingOutcome | None = None  # which checkpoint was kept, at which step, and its verdict
 
     @property
     def needs_review(self) -> bool:

@@ -6,6 +6,8 @@ from typing import Literal
 
 import msgspec
 
+from server.checks.types import CheckFigure
+
 TermType = Literal["reward", "penalty"]  # by the sign of the term's weight
 
 
@@ -29,6 +31,7 @@ class ValidationReport(msgspec.Struct, frozen=True, kw_only=True):
     ok: bool
     errors: list[ProgramError]
     terms: list[RewardTerm]  # in program order; empty when the program did not parse
+    figures: list[CheckFigure] = msgspec.field(default_factory=list)  # a check program's, in order
 
 
 class VocabularyEntry(msgspec.Struct, frozen=True, kw_only=True):

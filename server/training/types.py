@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from server.checks.types import CheckResult, TrainingOutcome
+
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
 FINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 Device = Literal["cpu", "gpu"]
@@ -26,6 +28,15 @@ class JobSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     time_budget_s: Annotated[float, msgspec.Meta(gt=0, le=7 * 24 * 3600)] | None = None
     seed: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] = 0
     base_policy_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None  # fine-tune from this policy
+    # The success check (docs/CHECKS.md), judged at every evaluation; None: the job has no check.
+    check: Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)] | None = None
+    # Stop once the check held in every episode for this many evaluations in a row; 0 never stops early.
+    early_stop_evals: Annotated[int, msgspec.Meta(ge=0, le=100)] = 2
+    # A job that ends without passing its check is revised and trained again, up to this many more rounds.
+    reflection_rounds: Annotated[int, msgspec.Meta(ge=0, le=5)] = 2
+    # Set by the app for a reflection round: the job it revises, and which round this is (1, 2, ...).
+    parent_job_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    round: Annotated[int, msgspec.Meta(ge=0, le=5)] = 0
 
 
 class TrainingProgress(msgspec.Struct, frozen=True, kw_only=True):
@@ -39,6 +50,8 @@ class TrainingProgress(msgspec.Struct, frozen=True, kw_only=True):
     steps_per_second: float  # measured on the wall clock, not brax's training/sps
     elapsed_s: float
     eta_s: float | None
+    reward_term_std: dict[str, float] = msgspec.field(default_factory=dict)  # spread over the eval episodes
+    check: CheckResult | None = None  # the success check on this evaluation's rollouts
 
 
 class JobStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -55,3 +68,5 @@ class JobStatus(msgspec.Struct, frozen=True, kw_only=True):
     policy_id: str | None  # set when succeeded
     resumable: bool  # interrupted with a checkpoint (local) or a live remote call (modal) to resume from
     backend: BackendName = "local"
+    outcome: TrainingOutcome | None = None  # for a finished job: the kept checkpoint and its verdict
+    next_job_id: str | None = None  # the reflection round that revised this job, once started

@@ -463,6 +463,23 @@ export interface components {
             /** @enum {string} */
             selected: "local" | "modal";
         };
+        /** CheckFigure */
+        CheckFigure: {
+            at_least: number | null;
+            at_most: number | null;
+            code: string;
+            name: string;
+        };
+        /** CheckResult */
+        CheckResult: {
+            episodes: number;
+            error?: string | null;
+            figures: components["schemas"]["FigureResult"][];
+            passed: boolean;
+            passed_episodes: number;
+            score: number;
+            summary: string;
+        };
         /** ClientReport */
         ClientReport: {
             /** @default  */
@@ -492,6 +509,15 @@ export interface components {
             detail: string;
             status_code: number;
         };
+        /** FigureResult */
+        FigureResult: {
+            at_least: number | null;
+            at_most: number | null;
+            mean: number;
+            met: number;
+            name: string;
+            worst: number;
+        };
         /** GenerateRequest */
         GenerateRequest: {
             model?: string | null;
@@ -520,14 +546,22 @@ export interface components {
         /** JobSpec */
         JobSpec: {
             base_policy_id?: string | null;
+            check?: string | null;
+            /** @default 2 */
+            early_stop_evals: number;
             /** @default  */
             name: string;
+            parent_job_id?: string | null;
             /**
              * @default auto
              * @enum {string}
              */
             preset: "auto" | "cpu_quick" | "cpu" | "playground";
             program: string;
+            /** @default 2 */
+            reflection_rounds: number;
+            /** @default 0 */
+            round: number;
             scene_id: string;
             /** @default 0 */
             seed: number;
@@ -551,6 +585,8 @@ export interface components {
             finished_at: string | null;
             history: components["schemas"]["TrainingProgress"][];
             job_id: string;
+            next_job_id?: string | null;
+            outcome?: components["schemas"]["TrainingOutcome"] | null;
             policy_id: string | null;
             progress: components["schemas"]["TrainingProgress"] | null;
             resumable: boolean;
@@ -579,6 +615,7 @@ export interface components {
         PolicyManifest: {
             action_size: number;
             base_policy_id: string | null;
+            check?: string | null;
             /** Format: date-time */
             created_at: string;
             ctrl_dt: number;
@@ -590,6 +627,7 @@ export interface components {
             observation_size: {
                 [key: string]: number[];
             };
+            outcome?: components["schemas"]["TrainingOutcome"] | null;
             params_sha256: string;
             policy_id: string;
             program: string;
@@ -761,6 +799,8 @@ export interface components {
         TaskDraft: {
             attempts: number;
             base_policy?: string | null;
+            check?: string | null;
+            check_validation?: components["schemas"]["ValidationReport"] | null;
             model: string;
             policy_id: string;
             program: string;
@@ -775,11 +815,24 @@ export interface components {
             training_time_estimate_s: number;
             validation: components["schemas"]["ValidationReport"];
         };
+        /** TrainingOutcome */
+        TrainingOutcome: {
+            check: components["schemas"]["CheckResult"] | null;
+            kept_eval_reward: number | null;
+            kept_step: number;
+            /** @enum {string} */
+            stop_reason: "completed" | "check_passed" | "time_cap" | "stopped";
+            stopped_early: boolean;
+        };
         /** TrainingProgress */
         TrainingProgress: {
+            check?: components["schemas"]["CheckResult"] | null;
             elapsed_s: number;
             eta_s: number | null;
             eval_reward: number | null;
+            reward_term_std?: {
+                [key: string]: number;
+            };
             reward_terms: {
                 [key: string]: number;
             };
@@ -850,6 +903,7 @@ export interface components {
         /** ValidationReport */
         ValidationReport: {
             errors: components["schemas"]["ProgramError"][];
+            figures?: components["schemas"]["CheckFigure"][];
             ok: boolean;
             terms: components["schemas"]["RewardTerm"][];
         };
