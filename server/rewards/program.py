@@ -163,3 +163,27 @@ class Program:
 
     terms: tuple[Term, ...]
     weights: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckProgram:
+    """A whole success check (docs/CHECKS.md): figures over a rollout and the requirements on them."""
+
+    figures: tuple[Term, ...]
+    at_least: dict[str, float]
+    at_most: dict[str, float]
+
+
+def entries_read(node: object) -> set[str]:
+    """The vocabulary entries (`s.<name>`) a checked term, statement or expression reads."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, StateEntry):
+            found.add(item.name)
+        elif isinstance(item, tuple):
+            stack.extend(item)
+        elif hasattr(item, "__slots__") and not isinstance(item, Slice):
+            stack.extend(getattr(item, slot) for slot in item.__slots__)
+    return found

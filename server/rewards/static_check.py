@@ -14,8 +14,9 @@ import ast
 import difflib
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal, TypeGuard
+from typing import Any, Literal, TypeGuard, overload
 
+from server.checks.types import CheckFigure
 from server.rewards import program as ir
 from server.rewards.helpers import HELPER_NAMES, JNP_ALLOWED, JNP_CONSTANTS, JNP_FUNCTIONS
 from server.rewards.types import ProgramError, RewardTerm, ValidationReport
@@ -26,7 +27,9 @@ MAX_DEPTH = 40  # syntax-tree levels below a statement
 MAX_LITERAL = 1e6
 MAX_POW_EXPONENT = 4
 MAX_ERRORS = 20  # more would bury the first, most useful ones
-RESERVED = frozenset({"s", "jnp", "dict", "WEIGHTS"}) | HELPER_NAMES
+REQUIREMENTS = ("AT_LEAST", "AT_MOST")  # a check program's declarations (docs/CHECKS.md)
+RESERVED = frozenset({"s", "jnp", "dict", "WEIGHTS", *REQUIREMENTS}) | HELPER_NAMES
+ProgramKind = Literal["reward", "check"]
 VOCABULARY_HINT = "the full list is in the scene's vocabulary (GET /api/rewards/vocabulary/<scene_id>)"
 
 _BINOPS: dict[type[ast.operator], ir.BinaryOperator] = {
@@ -110,12 +113,20 @@ def _number(node: ast.expr) -> float | None:
 
 
 class _Checker:
-    def __init__(self, source: str, vocabulary: set[str], shapes: Mapping[str, Sequence[int]]) -> None:
+    def __init__(
+        self,
+        source: str,
+        vocabulary: set[str],
+        shapes: Mapping[str, Sequence[int]],
+        kind: ProgramKind = "reward",
+    ) -> None:
+        self.kind = kind
         self.source = source
         self.vocabulary = vocabulary
         self.shapes = shapes
         self.errors: list[ProgramError] = []
         self.term_names: set[str] = set()
+        self.unit = "term" if kind == "reward" else "figure"
 
     def error(self, node: ast.AST | None, message: str) -> None:
         line = getattr(node, "lineno", 0) if node is not None else 0
@@ -197,28 +208,125 @@ class _Checker:
         )
         return terms, program
 
-    def check_weights(self, stmt: ast.Assign) -> dict[str, tuple[float, ast.keyword]]:
+    def check_check_module(self, tree: ast.Module) -> tuple[list[CheckFigure], ir.CheckProgram | None]:
+        """A success check: AT_LEAST / AT_MOST (at least one requirement) and one function per figure."""
+        tables: dict[str, dict[str, tuple[float, ast.keyword]]] = {}
+        functions: list[ast.FunctionDef] = []
+        for index, stmt in enumerate(tree.body):
+            if index == 0 and _is_docstring(stmt):
+                continue
+            table = next(
+                (t for t in REQUIREMENTS if isinstance(stmt, ast.Assign) and _targets_weights(stmt, t)), None
+            )
+            if isinstance(stmt, ast.FunctionDef):
+                functions.append(stmt)
+            elif table is not None and isinstance(stmt, ast.Assign):
+                if table in tables:
+                    self.error(stmt, f"{table} is assigned twice: keep exactly one `{table} = dict(...)`")
+                    continue
+                tables[table] = self.check_weights(stmt, table, "threshold")
+            elif type(stmt) in _FORBIDDEN_NODES:
+                self.error(stmt, _FORBIDDEN_NODES[type(stmt)])
+            elif _is_docstring(stmt):
+                self.error(stmt, "string literals are only allowed as docstrings (the first statement)")
+            elif isinstance(stmt, ast.Assign) and _targets_weights(stmt):
+                self.error(
+                    stmt, "a check has no WEIGHTS: declare `AT_LEAST = dict(...)` / `AT_MOST = dict(...)`"
+                )
+            elif isinstance(stmt, ast.Assign | ast.AugAssign):
+                self.error(
+                    stmt,
+                    "the only top-level assignments allowed are `AT_LEAST = dict(...)` and "
+                    "`AT_MOST = dict(...)`; put constants inside the figure that uses them",
+                )
+            else:
+                self.error(
+                    stmt,
+                    "only a docstring, `AT_LEAST = dict(...)`, `AT_MOST = dict(...)` and "
+                    "`def <figure>(s):` are allowed at the top level",
+                )
+        at_least = {name: value for name, (value, _) in tables.get("AT_LEAST", {}).items()}
+        at_most = {name: value for name, (value, _) in tables.get("AT_MOST", {}).items()}
+        if not tables:
+            self.error(
+                None,
+                "missing requirements: declare `AT_LEAST = dict(<figure>=<number>)` and/or "
+                "`AT_MOST = dict(...)`, or the check can never fail",
+            )
+        elif not at_least and not at_most and not self.errors:
+            self.error(None, "the requirements are empty: name at least one figure in AT_LEAST or AT_MOST")
+        if len(functions) > MAX_TERMS:
+            self.error(functions[MAX_TERMS], f"too many figures ({len(functions)}): at most {MAX_TERMS}")
+        if not functions:
+            self.error(None, "no figures: define at least one `def <figure>(s):` returning a number")
+        seen: set[str] = set()
+        for fn in functions:
+            if fn.name in seen:
+                self.error(fn, f"figure `{fn.name}` is defined twice")
+            seen.add(fn.name)
+        self.term_names = seen
+        figures: list[CheckFigure] = []
+        checked: list[ir.Term | None] = []
+        for fn in functions:
+            term = self.check_function(fn)
+            if term is not None and not ir.entries_read(term):
+                self.error(
+                    fn,
+                    f"figure `{fn.name}` reads nothing from the rollout (no s.<name>), so it is the same "
+                    "whatever the robot does: compute it from the robot's state",
+                )
+                term = None
+            checked.append(term)
+            figures.append(
+                CheckFigure(
+                    name=fn.name,
+                    at_least=at_least.get(fn.name),
+                    at_most=at_most.get(fn.name),
+                    code=ast.get_source_segment(self.source, fn) or "",
+                )
+            )
+        for table, entries in tables.items():
+            for name, (_, kw) in entries.items():
+                if name not in seen:
+                    hint = _closest(name, seen)
+                    self.error(
+                        kw,
+                        f"{table} names `{name}` but no figure function `def {name}(s):` exists"
+                        + (f"; did you mean {', '.join(hint)}?" if hint else ""),
+                    )
+        if self.errors or not all(checked):
+            return figures, None
+        program = ir.CheckProgram(
+            figures=tuple(term for term in checked if term is not None), at_least=at_least, at_most=at_most
+        )
+        return figures, program
+
+    def check_weights(
+        self, stmt: ast.Assign, table: str = "WEIGHTS", what: str = "weight"
+    ) -> dict[str, tuple[float, ast.keyword]]:
+        """`<table> = dict(name=<number literal>, ...)`: WEIGHTS of a reward, AT_LEAST/AT_MOST of a check."""
         if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
             # `WEIGHTS = x = ...` or `WEIGHTS = jnp.__dict__[...] = ...`: a second target is code too.
-            self.error(stmt, "assign WEIGHTS on its own: `WEIGHTS = dict(...)`, with no other target")
+            self.error(stmt, f"assign {table} on its own: `{table} = dict(...)`, with no other target")
             return {}
         call = stmt.value
         if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "dict"):
-            self.error(stmt, "write the weights as `WEIGHTS = dict(term_name=1.0, other=-0.1)`")
+            example = "term_name=1.0, other=-0.1" if table == "WEIGHTS" else "figure_name=0.9"
+            self.error(stmt, f"write it as `{table} = dict({example})`")
             return {}
         if call.args:
-            self.error(call, "WEIGHTS takes keyword arguments only: `dict(term_name=1.0, ...)`")
+            self.error(call, f"{table} takes keyword arguments only: `dict(name=number, ...)`")
         weights: dict[str, tuple[float, ast.keyword]] = {}
         for kw in call.keywords:
             if kw.arg is None:
-                self.error(kw, "`**` is not allowed in WEIGHTS: list each term's weight")
+                self.error(kw, f"`**` is not allowed in {table}: list each name and its number")
                 continue
             value = _number(kw.value)
             if value is None:
-                self.error(kw.value, f"the weight of `{kw.arg}` must be a number literal like 1.0 or -0.01")
+                self.error(kw.value, f"the {what} of `{kw.arg}` must be a number literal like 1.0 or -0.01")
                 continue
             if not math.isfinite(value) or abs(value) > MAX_LITERAL:
-                self.error(kw.value, f"the weight of `{kw.arg}` must be finite and at most {MAX_LITERAL:g}")
+                self.error(kw.value, f"the {what} of `{kw.arg}` must be finite and at most {MAX_LITERAL:g}")
                 continue
             weights[kw.arg] = (value, kw)
         return weights
@@ -227,11 +335,11 @@ class _Checker:
     def check_function(self, fn: ast.FunctionDef) -> ir.Term | None:
         errors_before = len(self.errors)
         if fn.name.startswith("_"):
-            self.error(fn, f"term names cannot start with `_` (`{fn.name}`)")
+            self.error(fn, f"{self.unit} names cannot start with `_` (`{fn.name}`)")
         if fn.name in RESERVED:
-            self.error(fn, f"`{fn.name}` is a reserved name (a helper or built-in); rename the term")
+            self.error(fn, f"`{fn.name}` is a reserved name (a helper or built-in); rename it")
         if fn.decorator_list:
-            self.error(fn.decorator_list[0], "decorators are not allowed on terms")
+            self.error(fn.decorator_list[0], f"decorators are not allowed on {self.unit}s")
         if getattr(fn, "type_params", None):  # Python 3.12+: `def t[T](s):`
             self.error(fn, f"type parameters are not allowed: write `def {fn.name}(s):`")
         a = fn.args
@@ -245,14 +353,14 @@ class _Checker:
             or len(a.args) != 1
             or a.args[0].arg != "s"
         ):
-            self.error(fn, f"a term takes exactly one parameter named s: write `def {fn.name}(s):`")
+            self.error(fn, f"a {self.unit} takes exactly one parameter named s: write `def {fn.name}(s):`")
         elif a.args[0].annotation is not None or fn.returns is not None:
             self.error(fn, f"annotations are not allowed: write `def {fn.name}(s):`")
         body = fn.body
         if body and _is_docstring(body[0]):
             body = body[1:]
         if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
-            self.error(fn, f"term `{fn.name}` must end with `return <expression>`")
+            self.error(fn, f"{self.unit} `{fn.name}` must end with `return <expression>`")
         local: set[str] = set()
         statements = [self.check_statement(stmt, local, fn.name) for stmt in body]
         if len(self.errors) > errors_before or not _all_checked(statements):
@@ -570,8 +678,8 @@ def _is_docstring(stmt: ast.stmt) -> bool:
     )
 
 
-def _targets_weights(stmt: ast.Assign) -> bool:
-    return any(isinstance(t, ast.Name) and t.id == "WEIGHTS" for t in stmt.targets)
+def _targets_weights(stmt: ast.Assign, table: str = "WEIGHTS") -> bool:
+    return any(isinstance(t, ast.Name) and t.id == table for t in stmt.targets)
 
 
 def _fail(message: str, stage: str = "static", line: int = 0, column: int = 0) -> ValidationReport:
@@ -597,16 +705,33 @@ def parse_program(source: str) -> ast.Module | ValidationReport:
         return _fail(f"the program cannot be parsed: {exc}", "syntax")
 
 
+@overload
 def check_program(
-    source: str, vocabulary: set[str], shapes: Mapping[str, Sequence[int]] | None = None
-) -> tuple[ValidationReport, ir.Program | None]:
+    source: str,
+    vocabulary: set[str],
+    shapes: Mapping[str, Sequence[int]] | None = None,
+    kind: Literal["reward"] = "reward",
+) -> tuple[ValidationReport, ir.Program | None]: ...
+@overload
+def check_program(
+    source: str, vocabulary: set[str], shapes: Mapping[str, Sequence[int]] | None, kind: Literal["check"]
+) -> tuple[ValidationReport, ir.CheckProgram | None]: ...
+def check_program(
+    source: str,
+    vocabulary: set[str],
+    shapes: Mapping[str, Sequence[int]] | None = None,
+    kind: ProgramKind = "reward",
+) -> tuple[ValidationReport, ir.Program | ir.CheckProgram | None]:
     """Check `source` against docs/REWARDS.md for a scene whose vocabulary names are `vocabulary`;
-    with `shapes` (name -> shape), literal indexes are checked against them too.
+    with `shapes` (name -> shape), literal indexes are checked against them too. `kind="check"` checks a
+    success check instead (check_check, with the episode length unknown).
 
     Returns the report (every error found, up to MAX_ERRORS, in source order, and the terms with their
     weights and source; `terms` is empty only when the program could not be parsed) and, when the
     report is ok, the checked tree: the only form in which the program ever runs.
     """
+    if kind == "check":
+        return check_check(source, vocabulary, shapes)
     tree = parse_program(source)
     if isinstance(tree, ValidationReport):
         return tree, None
@@ -623,8 +748,46 @@ def check_program(
     return ValidationReport(ok=True, errors=[], terms=terms), program
 
 
+ALIVE = "alive"  # a check's own entry: 1 while the episode runs, 0 after the scene ended it
+UNKNOWN_STEPS = 10**6  # the time axis when the episode length is not known (only later axes are checked)
+
+
+def check_check(
+    source: str,
+    vocabulary: set[str],
+    shapes: Mapping[str, Sequence[int]] | None = None,
+    steps: int | None = None,
+) -> tuple[ValidationReport, ir.CheckProgram | None]:
+    """Check a success-check program (docs/CHECKS.md). `vocabulary` and `shapes` are the scene's per-step
+    entries; a check reads each over the episode, so its shapes gain a leading time axis of `steps`.
+
+    Returns the report (`figures` lists each figure with its requirement) and, when ok, the checked tree.
+    """
+    tree = parse_program(source)
+    if isinstance(tree, ValidationReport):
+        return tree, None
+    depth_error = _depth_error(tree)
+    if depth_error is not None:
+        return ValidationReport(ok=False, errors=[depth_error], terms=[]), None
+    length = steps or UNKNOWN_STEPS
+    over_time = {name: [length, *shape] for name, shape in (shapes or {}).items()} | {ALIVE: [length]}
+    checker = _Checker(source, set(vocabulary) | {ALIVE}, over_time, kind="check")
+    figures, program = checker.check_check_module(tree)
+    errors = sorted(checker.errors, key=lambda e: (e.line, e.column))[:MAX_ERRORS]
+    if errors:
+        return ValidationReport(ok=False, errors=errors, terms=[], figures=figures), None
+    if program is None:
+        raise AssertionError("the static check accepted a check it could not represent")
+    return ValidationReport(ok=True, errors=[], terms=[], figures=figures), program
+
+
 def static_check(
-    source: str, vocabulary: set[str], shapes: Mapping[str, Sequence[int]] | None = None
+    source: str,
+    vocabulary: set[str],
+    shapes: Mapping[str, Sequence[int]] | None = None,
+    kind: ProgramKind = "reward",
 ) -> ValidationReport:
     """check_program's report alone, for callers that only need to know whether it is valid."""
+    if kind == "check":
+        return check_check(source, vocabulary, shapes)[0]
     return check_program(source, vocabulary, shapes)[0]
