@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -58,10 +59,48 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--timesteps", type=int, help="environment steps (default: the preset's)")
     train.add_argument("--preset", default="auto", choices=("auto", "cpu_quick", "cpu", "playground"))
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--minutes",
+        type=_bounded(float, 0, 7 * 24 * 60, low_open=True),
+        help="time cap: stop after this many minutes and keep the best policy so far",
+    )
+    checks = train.add_mutually_exclusive_group()
+    checks.add_argument(
+        "--check",
+        type=Path,
+        help="a success check file (docs/CHECKS.md) instead of the one drafted from --task",
+    )
+    checks.add_argument("--no-check", action="store_true", help="train without a success check")
+    train.add_argument(
+        "--no-early-stop", action="store_true", help="train the whole budget even once the check has passed"
+    )
+    train.add_argument(
+        "--rounds",
+        type=_bounded(int, 0, 5),
+        help="reflection rounds: revise the reward and train again while the check fails (default 2)",
+    )
     parser.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error"), help="default: info"
     )
     return parser
+
+
+def _bounded(
+    kind: Callable[[str], float], low: float, high: float, *, low_open: bool = False
+) -> Callable[[str], float]:
+    """An argparse type: `kind(text)` within [low, high] ((low, high] with low_open), else a usage error."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not (low < value if low_open else low <= value) or value > high:
+            bound = f"more than {low:g}" if low_open else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"{text} must be {bound} and at most {high:g}")
+        return value
+
+    return parse
 
 
 def has_display() -> bool:

@@ -1,9 +1,16 @@
 """`robocoach train`: the server's services (server/services.py), in one asyncio run, without HTTP.
 
-Drafts (or reads) a reward program, starts the job with the same `start_job` use case as
-`POST /api/training/start` (validate, then submit), follows it through the TrainingManager, draws a
-one-line progress bar on stderr and prints the saved policy's folder on stdout. Exit codes: 0 saved,
-1 failed, 2 bad input, 130 Ctrl+C (the job is cancelled first).
+Drafts (or reads) a reward program and its success check (docs/CHECKS.md), prints the time estimate,
+starts the job with the same `start_job` use case as `POST /api/training/start` (validate, then submit),
+follows it (and the reflection rounds the manager queues after it) through the TrainingManager, and
+prints the kept policy's folder on stdout and its verdict on stderr.
+
+On a terminal the progress is one line redrawn in place on stderr, and log records clear it before they
+are written; otherwise (a pipe, a log file) it is one plain line per evaluation.
+
+Exit codes: 0 saved and passing its check (or trained without one), 3 saved but failing its check,
+1 failed, 2 bad input, 130 cancelled (a second Ctrl+C; the first one stops the job and keeps its best
+evaluation so far, which then exits 0 or 3 by its verdict).
 """
 
 from __future__ import annotations
@@ -11,61 +18,251 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
+import math
+import shutil
 import signal
 import sys
-from typing import TYPE_CHECKING
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import msgspec
 
 from server.settings import Settings
 from server.training.types import JobSpec, JobStatus
 
 if TYPE_CHECKING:
+    from server.checks.types import CheckResult, TrainingOutcome
+    from server.rewards.types import Vocabulary
+    from server.scenes.types import SceneFamily
     from server.services import Services
     from server.training.manager import TrainingManager
 
-EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+EXIT_FAILED, EXIT_USAGE, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 1, 2, 3, 130
+_CLEAR_LINE = "\r\x1b[K"
+_STOP_REASONS = {
+    "completed": "ran its whole budget",
+    "check_passed": "stopped early: the check held for enough evaluations in a row",
+    "time_cap": "stopped early: the time cap (--minutes) ran out",
+    "stopped": "stopped early by Ctrl+C",
+}
 
 
-def _err(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+# ---- formatting -------------------------------------------------------------------------------------
+def format_number(value: float) -> str:
+    """A figure for people: `1000`, `12.3`, `3.21`, `0.0123` (three significant digits, never `1e+03`;
+    values of 100 and more are shown whole)."""
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    magnitude = abs(value)
+    if magnitude == 0:
+        return "0"
+    decimals = 0 if magnitude >= 100 else min(9, 2 - math.floor(math.log10(magnitude)))
+    text = f"{value:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
-def _clock(seconds: float | None) -> str:
+def clock(seconds: float | None) -> str:
     if seconds is None:
         return "--:--"
     minutes, secs = divmod(round(seconds), 60)
     return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}" if minutes >= 60 else f"{minutes}:{secs:02d}"
 
 
-def progress_line(status: JobStatus, width: int = 24) -> str:
-    """`[#####-------] 1200/5000 steps  eval 3.21  ETA 1:05` for the latest progress (or the state)."""
+def duration(seconds: float) -> str:
+    """`about 3 minutes`, `under a minute`, `about 2 hours`."""
+    if seconds < 60:
+        return "under a minute"
+    if seconds < 3600:
+        minutes = round(seconds / 60)
+        return f"about {minutes} minute{'s' if minutes != 1 else ''}"
+    hours = round(seconds / 3600, 1)
+    return f"about {format_number(hours)} hours"
+
+
+def _check_token(check: CheckResult) -> str:
+    if check.error is not None:
+        return "check error"
+    if check.passed:
+        return f"check {check.passed_episodes}/{check.episodes} passed"
+    return f"check {check.passed_episodes}/{check.episodes}"
+
+
+def check_sentence(check: CheckResult) -> str:
+    """`check passed: upright 0.996 (>= 0.95) in 5/5 episodes`, or why it could not be computed."""
+    if check.error is not None:
+        return f"check could not be computed: {check.error}"
+    return f"check {check.summary}"
+
+
+def compiling_line(status: JobStatus, elapsed_s: float | None) -> str:
+    hint = "the first evaluation; 1-8 minutes on a CPU" if status.device == "cpu" else "the first evaluation"
+    line = f"compiling the policy and the scene ({hint})..."
+    return line if elapsed_s is None else f"{line} {clock(elapsed_s)}"
+
+
+def progress_line(
+    status: JobStatus, width: int = 24, *, elapsed_s: float | None = None, detail: bool = False
+) -> str:
+    """`[#####-------] 1200/5000 steps  eval 3.21  check 3/5  ETA 1:05` for the latest progress; before
+    the first evaluation, what the job is doing. `detail` puts the check's summary in place of its count
+    (for the one-line-per-evaluation output, where the width does not matter)."""
     progress = status.progress
     if progress is None:
+        if status.state == "running":
+            return compiling_line(status, elapsed_s)
         return f"{status.state}..."
     fraction = min(1.0, progress.step / progress.total_steps) if progress.total_steps else 0.0
     filled = round(fraction * width)
-    reward = "-" if progress.eval_reward is None else f"{progress.eval_reward:.3g}"
-    return (
-        f"[{'#' * filled}{'-' * (width - filled)}] {progress.step}/{progress.total_steps} steps  "
-        f"eval {reward}  ETA {_clock(progress.eta_s)}"
+    reward = "-" if progress.eval_reward is None else format_number(progress.eval_reward)
+    # The rate is measured from the first evaluation on, so the second compilation has no ETA yet.
+    eta = (
+        "compiling training..." if progress.eta_s is None and fraction < 1 else f"ETA {clock(progress.eta_s)}"
     )
+    bar = f"[{'#' * filled}{'-' * (width - filled)}]"
+    line = f"{bar} {progress.step}/{progress.total_steps} steps  eval {reward}"
+    check = progress.check
+    if check is not None and not detail:
+        line += f"  {_check_token(check)}"
+    line += f"  {eta}"
+    if check is not None and detail:
+        line += f"  {check_sentence(check)}"
+    return line
 
 
+def outcome_lines(outcome: TrainingOutcome) -> list[str]:
+    """The kept checkpoint: its verdict, its step and why the job ended."""
+    reward = "-" if outcome.kept_eval_reward is None else format_number(outcome.kept_eval_reward)
+    lines = [
+        f"kept the evaluation at step {outcome.kept_step} (eval {reward}); "
+        f"{_STOP_REASONS.get(outcome.stop_reason, outcome.stop_reason)}"
+    ]
+    if outcome.check is None:
+        lines.append("no success check: the policy was not judged")
+    else:
+        lines.append(check_sentence(outcome.check))
+    return lines
+
+
+def verdict_code(status: JobStatus) -> int:
+    """0 when the kept policy passed its check or the job had none, EXIT_CHECK_FAILED when it failed it."""
+    outcome = status.outcome
+    if outcome is None or outcome.check is None:
+        return 0
+    return 0 if outcome.check.passed and outcome.check.error is None else EXIT_CHECK_FAILED
+
+
+# ---- the status line --------------------------------------------------------------------------------
+class StatusLine:
+    """One line of progress on `stream`, redrawn in place with \\r when the stream is a terminal. Messages
+    and log records go through `say` / `hide` + `show`, so that they never land on the line's text.
+    Elsewhere nothing is redrawn: `emit` prints a plain line."""
+
+    def __init__(self, stream: TextIO, *, tty: bool | None = None) -> None:
+        self.stream = stream
+        self.tty = stream.isatty() if tty is None else tty
+        self.text = ""
+        self.lock = threading.RLock()  # log records come from other threads too
+
+    def _fit(self, text: str) -> str:
+        # A line wider than the terminal wraps, and \r would then redraw only its last row.
+        columns = shutil.get_terminal_size((120, 24)).columns
+        return text if len(text) < columns else text[: max(columns - 4, 10)] + "..."
+
+    def draw(self, text: str) -> None:
+        if not self.tty:
+            return
+        with self.lock:
+            self.text = self._fit(text)
+            self.stream.write(f"\r{self.text}\x1b[K")
+            self.stream.flush()
+
+    def hide(self) -> None:
+        if self.tty and self.text:
+            self.stream.write(_CLEAR_LINE)
+
+    def show(self) -> None:
+        if self.tty and self.text:
+            self.stream.write(f"\r{self.text}")
+            self.stream.flush()
+
+    def say(self, message: str) -> None:
+        with self.lock:
+            self.hide()
+            self.stream.write(message + "\n")
+            self.show()
+            self.stream.flush()
+
+    def emit(self, line: str) -> None:
+        """A line that is part of the record: printed as is off a terminal, drawn on one."""
+        if self.tty:
+            self.draw(line)
+        else:
+            self.say(line)
+
+    def end(self) -> None:
+        """Leaves the drawn line on screen and moves below it."""
+        with self.lock:
+            if self.tty and self.text:
+                self.stream.write("\n")
+                self.stream.flush()
+            self.text = ""
+
+
+class StatusLineLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The root logger's stderr handler, clearing the status line before a record and redrawing it after."""
+
+    def __init__(self, line: StatusLine, template: logging.Handler) -> None:
+        super().__init__(line.stream)
+        self.line = line
+        self.setLevel(template.level)
+        self.setFormatter(template.formatter)
+        for log_filter in template.filters:
+            self.addFilter(log_filter)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self.line.lock:
+            self.line.hide()
+            super().emit(record)
+            self.line.show()
+
+
+def route_logs_around(line: StatusLine) -> None:
+    """Replaces the root logger's handler on `line.stream` (desktop/logs.py's stderr handler) with one
+    that clears the status line first; the file handler is left as it is."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if type(handler) is logging.StreamHandler and handler.stream is line.stream:
+            root.removeHandler(handler)
+            root.addHandler(StatusLineLogHandler(line, handler))
+
+
+# ---- the command ------------------------------------------------------------------------------------
 def run_train(args: argparse.Namespace) -> int:
     from desktop.logs import setup_logging
     from server.settings import load_settings
 
     settings = load_settings(data_dir=args.data_dir)
     setup_logging(settings.state_dir, args.log_level, settings.token)
-    return asyncio.run(_train(args, settings))
+    line = StatusLine(sys.stderr)
+    route_logs_around(line)
+    return asyncio.run(_train(args, settings, line))
 
 
-async def _program(args: argparse.Namespace, services: Services) -> str | None:
+async def _program(args: argparse.Namespace, services: Services, line: StatusLine) -> str | None:
     """The reward program from --reward, or drafted from --task; None after saying why not."""
     if args.reward is not None:
         try:
             return str(args.reward.read_text(encoding="utf-8"))
         except OSError as exc:
-            _err(f"cannot read {args.reward}: {exc.strerror}")
+            line.say(f"cannot read {args.reward}: {exc.strerror}")
             return None
     from server.llm.builtin import draft_builtin
     from server.llm.provider import ProviderError
@@ -76,93 +273,302 @@ async def _program(args: argparse.Namespace, services: Services) -> str | None:
     async def validate(program: str) -> ValidationReport:
         return await services.rewards.validate(args.scene, program)
 
-    _err(f"drafting a reward program for {args.scene}...")
+    line.say(f"drafting a reward program for {args.scene}...")
     try:
         draft = await services.llm.draft(
             args.task, args.scene, vocabulary, validate, provider=None, model=None, builtin=draft_builtin
         )
     except ProviderError as exc:
-        _err(f"drafting failed ({exc.failure.provider}: {exc.failure.cause}): {exc.failure.detail}")
+        line.say(f"drafting failed ({exc.failure.provider}: {exc.failure.cause}): {exc.failure.detail}")
         return None
-    _err(f"drafted by {draft.provider} ({draft.model}) in {draft.attempts} attempt(s)")
+    line.say(f"drafted by {draft.provider} ({draft.model}) in {draft.attempts} attempt(s)")
     return draft.program
 
 
-async def _train(args: argparse.Namespace, settings: Settings) -> int:
+def _drafted_check(task: str, scene_id: str, vocabulary: Vocabulary) -> str | None:
+    """The built-in drafter's check for `task`, or None while this build has no check drafter."""
+    try:
+        from server.llm import builtin
+    except ImportError:
+        return None
+    drafter: Any = getattr(builtin, "draft_builtin_check", None)
+    if drafter is None:
+        return None
+    return str(drafter(task, scene_id, vocabulary))
+
+
+async def _check(args: argparse.Namespace, services: Services, line: StatusLine) -> tuple[bool, str | None]:
+    """(ok, the check program): read from --check, drafted beside a --task's reward, or none."""
+    if args.no_check:
+        line.say("no success check (--no-check): the kept policy is the best eval reward, not judged")
+        return True, None
+    if args.check is not None:
+        try:
+            return True, str(args.check.read_text(encoding="utf-8"))
+        except OSError as exc:
+            line.say(f"cannot read {args.check}: {exc.strerror}")
+            return False, None
+    if args.task is None:
+        line.say("no success check: give --check FILE to judge the policy (a --task drafts one)")
+        return True, None
+    vocabulary = await services.rewards.vocabulary(args.scene)
+    try:
+        check = _drafted_check(args.task, args.scene, vocabulary)
+    except ValueError as exc:
+        line.say(f"could not draft a success check ({exc}); training without one")
+        return True, None
+    if check is None:
+        line.say("no success check drafter in this build; training without a check")
+    else:
+        line.say("drafted a success check with the built-in drafter")
+    return True, check
+
+
+def _estimate(spec: JobSpec, family: SceneFamily, device: str) -> str:
+    from server.training.presets import estimate_seconds
+
+    if device != "cpu":
+        return "Estimate: none for a GPU (training speeds were measured on CPUs)"
+    seconds = estimate_seconds(spec.preset, family=family, timesteps=spec.timesteps)
+    sentence = f"Estimate: {duration(seconds)} on this computer's CPU"
+    if spec.time_budget_s is not None and spec.time_budget_s < seconds:
+        sentence += f", capped at {format_number(spec.time_budget_s / 60)} minutes (--minutes)"
+    if spec.check is not None and spec.reflection_rounds > 0:
+        rounds = spec.reflection_rounds
+        sentence += f"; up to {rounds} more round{'s' if rounds != 1 else ''} if the check fails"
+    return sentence
+
+
+def _spec(args: argparse.Namespace, program: str, check: str | None) -> JobSpec:
+    """The job spec from the arguments, with the API's own limits applied (msgspec.ValidationError)."""
+    fields: dict[str, Any] = {
+        "scene_id": args.scene,
+        "program": program,
+        "task_description": args.task or "",
+        "name": args.name,
+        "preset": args.preset,
+        "timesteps": args.timesteps,
+        "time_budget_s": None if args.minutes is None else args.minutes * 60.0,
+        "seed": args.seed,
+        "check": check,
+    }
+    if args.no_early_stop:
+        fields["early_stop_evals"] = 0
+    if args.rounds is not None:
+        fields["reflection_rounds"] = args.rounds
+    # Constructing a Struct does not check its Meta limits; decoding does, as the API does.
+    return msgspec.convert(fields, JobSpec)
+
+
+async def _train(args: argparse.Namespace, settings: Settings, line: StatusLine | None = None) -> int:
     from server.scenes.registry import SceneFailedError, UnknownScene
     from server.services import InvalidProgramError, Services, start_job
 
+    line = line or StatusLine(sys.stderr)
     # The app's services, opened and closed as the app's lifespan does. auto_resume off: a command-line
     # run trains its own job, not jobs the app left interrupted.
     services = Services.open(settings, auto_resume=False)
     services.start()
     try:
         try:
-            await services.scenes.get(args.scene)  # before drafting: a draft needs the scene
+            scene = await services.scenes.get(args.scene)  # before drafting: a draft needs the scene
         except UnknownScene as exc:
-            _err(f"unknown scene '{args.scene}'; valid ids: {', '.join(exc.valid_ids)}")
+            line.say(f"unknown scene '{args.scene}'; valid ids: {', '.join(exc.valid_ids)}")
             return EXIT_USAGE
         except SceneFailedError as exc:
-            _err(f"scene '{args.scene}' failed to load: {exc.error}")
+            line.say(f"scene '{args.scene}' failed to load: {exc.error}")
             return EXIT_FAILED
-        program = await _program(args, services)
+        program = await _program(args, services, line)
         if program is None:
             return EXIT_FAILED
-        spec = JobSpec(
-            scene_id=args.scene,
-            program=program,
-            task_description=args.task or "",
-            name=args.name,
-            preset=args.preset,
-            timesteps=args.timesteps,
-            seed=args.seed,
-        )
+        ok, check = await _check(args, services, line)
+        if not ok:
+            return EXIT_FAILED
+        try:
+            spec = _spec(args, program, check)
+        except msgspec.ValidationError as exc:
+            line.say(f"invalid training options: {exc}")
+            return EXIT_USAGE
+        manager = services.training
+        line.say(_estimate(spec, scene.family, manager.device))
         try:
             job = await start_job(services, spec)  # validate, then submit: the same use case as HTTP
         except InvalidProgramError as exc:
-            _err("the reward program does not pass validation:")
+            line.say("the reward program does not pass validation:")
             for error in exc.report.errors:
-                _err(f"  line {error.line}:{error.column}: {error.message}")
+                line.say(f"  line {error.line}:{error.column}: {error.message}")
             return EXIT_USAGE if args.reward is not None else EXIT_FAILED
-        manager = services.training
-        _err(f"training job {job.job_id} on {job.device} (log: {manager.job_dir(job.job_id) / 'worker.log'})")
-        return await _follow(manager, job.job_id)
+        line.say(
+            f"training job {job.job_id} on {job.device} (log: {manager.job_dir(job.job_id) / 'worker.log'})"
+        )
+        return await follow(manager, job.job_id, line)
     finally:
+        line.end()
         await services.close()
 
 
-async def _follow(manager: TrainingManager, job_id: str) -> int:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
+# ---- following a job and its reflection rounds ------------------------------------------------------
+@dataclass
+class _Watch:
+    status: JobStatus
+    running_since: float | None = None  # monotonic time the job was first seen running
+    printed_steps: int = -1  # the last evaluation printed as a plain line
+    stopping: bool = False
 
-    async def watch() -> JobStatus:
-        last = manager.status(job_id)
+    def elapsed(self) -> float | None:
+        return None if self.running_since is None else time.monotonic() - self.running_since
+
+
+def _render(watch: _Watch, line: StatusLine) -> None:
+    status = watch.status
+    if status.state == "running" and watch.running_since is None:
+        watch.running_since = time.monotonic()
+    if line.tty:
+        text = progress_line(status, elapsed_s=watch.elapsed())
+        line.draw(f"{text}  (stopping, keeping the best so far...)" if watch.stopping else text)
+        return
+    progress = status.progress
+    if progress is None:
+        if status.state == "running" and watch.printed_steps == -1:
+            line.say(compiling_line(status, None))
+            watch.printed_steps = -2
+        return
+    if progress.step != watch.printed_steps:
+        watch.printed_steps = progress.step
+        line.say(progress_line(status, detail=True))
+
+
+async def _watch_job(
+    manager: TrainingManager, job_id: str, line: StatusLine, interrupts: asyncio.Queue[int]
+) -> JobStatus | None:
+    """The job's final status; None when it was cancelled by a second Ctrl+C (or SIGTERM)."""
+    watch = _Watch(manager.status(job_id))
+
+    async def follow_changes() -> JobStatus:
         async for status in manager.watch(job_id):
-            last = status
-            print(f"\r{progress_line(status)}", end="", file=sys.stderr, flush=True)
-        print(file=sys.stderr, flush=True)
-        return last
+            watch.status = status
+            _render(watch, line)
+        return watch.status
 
-    watcher = asyncio.ensure_future(watch())
-    stopper = asyncio.ensure_future(stop.wait())
+    async def tick() -> None:  # the compile clock and the ETA move between events too
+        while True:
+            await asyncio.sleep(1.0)
+            _render(watch, line)
+
+    watcher = asyncio.ensure_future(follow_changes())
+    ticker = asyncio.ensure_future(tick()) if line.tty else None
+    stopper: asyncio.Future[Any] | None = None
     try:
-        await asyncio.wait({watcher, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        while True:
+            interrupt = asyncio.ensure_future(interrupts.get())
+            await asyncio.wait({watcher, interrupt}, return_when=asyncio.FIRST_COMPLETED)
+            if watcher.done():
+                interrupt.cancel()
+                return watcher.result()
+            signum = interrupt.result()
+            stop = getattr(manager, "stop", None)  # keeps the best evaluation so far
+            if signum == signal.SIGINT and stopper is None and stop is not None:
+                watch.stopping = True
+                line.say("stopping: keeping the best evaluation so far (Ctrl+C again to cancel)")
+                stopper = asyncio.ensure_future(stop(job_id))
+                continue
+            from server.training.jobs import InvalidTransition
+
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            try:
+                status = await manager.cancel(job_id)
+            except InvalidTransition:
+                status = manager.status(job_id)
+            line.end()
+            line.say(f"{status.state}: job {job_id}")
+            return None
+    finally:
+        if ticker is not None:
+            ticker.cancel()
+        if stopper is not None:
+            await _settle(stopper)
+        line.end()
+
+
+async def _settle(stopper: asyncio.Future[Any]) -> None:
+    """Waits for manager.stop; a job that ended meanwhile cannot be stopped, which is fine."""
+    from server.training.jobs import InvalidTransition
+
+    if not stopper.done():
+        stopper.cancel()
+    with contextlib.suppress(asyncio.CancelledError, InvalidTransition):
+        await stopper
+
+
+async def _next_round(manager: TrainingManager, status: JobStatus) -> str | None:
+    """The reflection round queued after `status`, allowing the manager a moment to queue it."""
+    outcome = status.outcome
+    if (
+        status.state != "succeeded"
+        or outcome is None
+        or outcome.check is None
+        or outcome.check.passed
+        or outcome.stop_reason == "stopped"
+        or status.spec.round >= status.spec.reflection_rounds
+    ):
+        return status.next_job_id
+    for _ in range(20):
+        if status.next_job_id is not None:
+            return status.next_job_id
+        await asyncio.sleep(0.1)
+        status = manager.status(status.job_id)
+    return status.next_job_id
+
+
+async def follow(manager: TrainingManager, job_id: str, line: StatusLine) -> int:
+    """Follows the job and the reflection rounds after it; prints the last round's kept policy and verdict.
+    Exit code by the last round's verdict (module docstring)."""
+    loop = asyncio.get_running_loop()
+    interrupts: asyncio.Queue[int] = asyncio.Queue()
+    loop.add_signal_handler(signal.SIGINT, interrupts.put_nowait, signal.SIGINT)
+    loop.add_signal_handler(signal.SIGTERM, interrupts.put_nowait, signal.SIGTERM)
+    try:
+        while True:
+            final = await _watch_job(manager, job_id, line, interrupts)
+            if final is None:
+                return EXIT_INTERRUPTED
+            code, folder = _report(manager, final, line)
+            stopped = final.outcome is not None and final.outcome.stop_reason == "stopped"
+            next_id = await _next_round(manager, final)
+            if next_id is None:
+                if folder is not None:  # stdout: the last round's policy, for scripts
+                    print(folder, flush=True)
+                return code
+            if stopped:  # the user asked to stop: a round queued anyway is not wanted
+                from server.training.jobs import InvalidTransition
+
+                with contextlib.suppress(InvalidTransition):
+                    await manager.cancel(next_id)
+                line.say(f"cancelled the reflection round queued after it (job {next_id})")
+                if folder is not None:
+                    print(folder, flush=True)
+                return code
+            spec = manager.status(next_id).spec
+            line.say(
+                f"round {spec.round} of {spec.reflection_rounds}: the kept policy fails its check, so the "
+                f"reward was revised; training it as job {next_id}"
+            )
+            job_id = next_id
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)
-    if not watcher.done():
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
-        status = await manager.cancel(job_id)
-        _err(f"\n{status.state}: job {job_id}")
-        return EXIT_INTERRUPTED
-    stopper.cancel()
-    final = watcher.result()
-    if final.state == "succeeded" and final.policy_id is not None:
-        print(manager.policies.folder(final.policy_id), flush=True)
-        return 0
-    _err(f"training {final.state}: {final.error or 'no reason given'}")
-    return EXIT_FAILED
+
+
+def _report(manager: TrainingManager, final: JobStatus, line: StatusLine) -> tuple[int, Path | None]:
+    """Says how a finished job ended (its verdict, where its policy was saved): its exit code and folder."""
+    if final.state != "succeeded" or final.policy_id is None:
+        line.say(f"training {final.state}: {final.error or 'no reason given'}")
+        return EXIT_FAILED, None
+    folder = manager.policies.folder(final.policy_id)
+    if final.outcome is not None:
+        for text in outcome_lines(final.outcome):
+            line.say(text)
+    line.say(f"saved to {folder}")
+    return verdict_code(final), folder
