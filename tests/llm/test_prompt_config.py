@@ -1,4 +1,5 @@
-"""The prompt's content and size, reading programs out of replies, and configuration from env vars."""
+"""The prompt's content and size, reading programs out of replies, the reflection message, and
+configuration from env vars."""
 
 from __future__ import annotations
 
@@ -6,9 +7,17 @@ import msgspec
 import pytest
 
 from server.llm.config import LLMConfig, load_llm_config
-from server.llm.prompt import extract_program, repair_message, system_prompt, task_message
+from server.llm.prompt import (
+    curve_shape,
+    extract_check,
+    extract_program,
+    reflection_message,
+    repair_message,
+    system_prompt,
+    task_message,
+)
 from server.rewards.types import ProgramError, ValidationReport, Vocabulary, VocabularyEntry
-from tests.llm.conftest import GOOD_PROGRAM
+from tests.llm.conftest import GOOD_CHECK, GOOD_PROGRAM, make_reflection
 
 
 def test_system_prompt_holds_rules_vocabulary_and_format(vocabulary: Vocabulary) -> None:
@@ -22,7 +31,10 @@ def test_system_prompt_holds_rules_vocabulary_and_format(vocabulary: Vocabulary)
         "- s.time scalar: seconds since reset",
         "Allowed jnp functions: sum, square, where",
         "Go1JoystickFlatTerrain",
-        "exactly one ```python code block",
+        "exactly two ```python code blocks",
+        "AT_LEAST = dict(figure=number, ...)",
+        "s.alive",
+        "shape [T, *shape]",
     ):
         assert needle in prompt
     assert len(prompt.encode()) < 6000
@@ -54,7 +66,18 @@ def test_repair_message_lists_line_numbers_and_messages() -> None:
     message = repair_message(report)
     assert "- line 7, column 12 (static): name 'foo' is not allowed" in message
     assert "- program (static): term 'x' has no weight" in message
-    assert "complete program" in message
+    assert "complete programs" in message
+    assert "The check program was accepted" in message
+    check_report = ValidationReport(
+        ok=False,
+        errors=[ProgramError(line=4, column=0, message="AT_MOST names no figure", stage="static")],
+        terms=[],
+    )
+    both = repair_message(report, check_report)
+    assert "rejected the reward program" in both and "rejected the check program" in both
+    assert "- line 4 (static): AT_MOST names no figure" in both and "accepted" not in both
+    only_check = repair_message(None, check_report)
+    assert "The reward program was accepted" in only_check and "name 'foo'" not in only_check
 
 
 @pytest.mark.parametrize(
@@ -73,6 +96,69 @@ def test_repair_message_lists_line_numbers_and_messages() -> None:
 )
 def test_extract_program(reply: str) -> None:
     assert extract_program(reply) == GOOD_PROGRAM
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        f"```python\n{GOOD_PROGRAM}```\n\nThe check:\n```python\n{GOOD_CHECK}```",
+        f"```python\n{GOOD_CHECK}```\n```python\n{GOOD_PROGRAM}```",  # the other order
+        "<think>```python\nAT_LEAST = dict(x=1)\n```</think>"
+        f"```python\n{GOOD_PROGRAM}```\n```py\n{GOOD_CHECK}```",
+        f"```\n{GOOD_PROGRAM}```\n```\n{GOOD_CHECK}",  # unlabelled fences, the last one cut off
+    ],
+)
+def test_extract_both_programs(reply: str) -> None:
+    assert extract_program(reply) == GOOD_PROGRAM
+    assert extract_check(reply) == GOOD_CHECK
+
+
+def test_extract_check_when_there_is_none_or_only_one() -> None:
+    assert extract_check(f"```python\n{GOOD_PROGRAM}```") == ""
+    assert extract_check(GOOD_PROGRAM) == ""
+    assert extract_check("I cannot do that.") == ""
+    assert extract_check(f"Here:\n{GOOD_CHECK}\nDone.") == GOOD_CHECK  # raw code that is only a check
+    assert extract_program(f"Here:\n{GOOD_CHECK}\nDone.") == ""  # ...holds no reward
+
+
+@pytest.mark.parametrize(
+    ("rewards", "shape"),
+    [
+        ([], "too short"),
+        ([5.0], "too short"),
+        ([100.0, 101.0, 100.5], "flat"),
+        ([10.0, 300.0, 900.0, 1000.0], "still rising at the end (last 1000)"),
+        ([10.0, 1000.0, 125.0, 547.0], "rose then collapsed: peak 1000 at evaluation 2 of 4, last 547"),
+        ([10.0, 600.0, 800.0, 700.0], "levelled off at about 700 (best 800 at evaluation 3)"),
+        ([0.0, float("nan"), 0.0], "flat"),  # NaN evaluations are left out
+        ([float("nan"), 3.0], "too short"),
+    ],
+)
+def test_curve_shape(rewards: list[float], shape: str) -> None:
+    assert shape in curve_shape(rewards)
+
+
+def test_reflection_message_is_eureka_style_feedback() -> None:
+    message = reflection_message(make_reflection())
+    for needle in (
+        "Task: make the dog walk backwards",
+        "WEIGHTS = dict(backward=1.0, effort=-0.001)",  # the reward that was trained
+        "4000000 environment steps",
+        "kept at step 2000000",
+        "- backward (weight 1): mean 412.5, spread (std) 38.25",
+        "- effort (weight -0.001): mean 9876, spread (std) 1.5",
+        "AT_MOST = dict(forward_speed=-0.3)",  # the check
+        "Its verdict: failed: never_fell 0.2 (>= 1) in 1/5 episodes",
+        "- never_fell: mean 0.2, worst episode 0; required >= 1, held in 1/5 episodes <- FAILED",
+        "- forward_speed: mean -0.41, worst episode -0.35; required <= -0.3, held in 5/5 episodes\n",
+        "Eval reward at each evaluation: 10, 350, 820, 130",
+        "rose then collapsed",
+        "0.00, 0.40, 0.80, 0.60",
+        "Keep the check as it is unless it is itself wrong",
+        "two ```python code blocks",
+    ):
+        assert needle in message, needle
+    assert len(message.encode()) < 4000
 
 
 def test_extract_program_without_code_passes_text_on() -> None:
