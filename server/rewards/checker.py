@@ -32,10 +32,11 @@ from server.rewards.protocol import (
     Request,
     Sleep,
     Validate,
+    ValidateCheck,
     header_size,
     pack,
 )
-from server.rewards.static_check import static_check
+from server.rewards.static_check import check_check, static_check
 from server.rewards.types import ProgramError, ValidationReport, Vocabulary
 from server.sandbox.environment import worker_env
 from server.sandbox.escape import Attempt
@@ -119,6 +120,22 @@ class RewardChecker:
         except RewardWorkerError as exc:
             error = ProgramError(line=0, column=0, message=f"the trace check failed: {exc}", stage="trace")
             return ValidationReport(ok=False, errors=[error], terms=report.terms)
+
+    async def validate_check(self, scene_id: str, source: str) -> ValidationReport:
+        """A success check (docs/CHECKS.md): static check here, then the worker judges it on real rollouts."""
+        vocabulary = await self.vocabulary(scene_id)
+        report, _ = check_check(
+            source,
+            {entry.name for entry in vocabulary.entries},
+            {entry.name: entry.shape for entry in vocabulary.entries},
+        )
+        if not report.ok:
+            return report
+        try:
+            return await self._call(ValidateCheck(scene_id, source), ValidationReport)
+        except RewardWorkerError as exc:
+            error = ProgramError(line=0, column=0, message=f"the trace check failed: {exc}", stage="trace")
+            return ValidationReport(ok=False, errors=[error], terms=[], figures=report.figures)
 
     async def vocabulary(self, scene_id: str) -> Vocabulary:
         """The scene's vocabulary, from memory, the JSON cache, or the worker (which then caches it)."""

@@ -20,6 +20,13 @@ class Validate(msgspec.Struct, tag="validate", frozen=True):
     source: str
 
 
+class ValidateCheck(msgspec.Struct, tag="validate_check", frozen=True):
+    """A success check (docs/CHECKS.md), judged on two real rollouts of the scene."""
+
+    scene_id: str
+    source: str
+
+
 class GetVocabulary(msgspec.Struct, tag="vocabulary", frozen=True):
     scene_id: str
 
@@ -48,7 +55,7 @@ class Probe(msgspec.Struct, tag="probe", frozen=True):
     attempts: list[Attempt]
 
 
-Request = Validate | GetVocabulary | Evaluate | EnvKeys | Sleep | Probe
+Request = Validate | ValidateCheck | GetVocabulary | Evaluate | EnvKeys | Sleep | Probe
 
 
 class Reply(msgspec.Struct, frozen=True, kw_only=True):

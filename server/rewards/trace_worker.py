@@ -13,7 +13,7 @@ import resource
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from server.rewards.protocol import (
     Request,
     Sleep,
     Validate,
+    ValidateCheck,
     pack,
     read_frame,
 )
@@ -51,6 +52,10 @@ class Scene:
     vocabulary: Vocabulary
     contexts: list[tuple[str, Any]]  # (label, RewardContext): the reset state and the state after a step
     step_flops: float | None  # XLA's estimate for one env.step (physics + the env's own reward)
+    env: Any = None
+    episode_length: int = 1000
+    # Sample rollouts for checking a success check, by the entries it reads: (label, trajectories).
+    samples: dict[frozenset[str], list[tuple[str, Any]]] = field(default_factory=dict)
 
 
 def arm_cpu_limit() -> None:
@@ -86,7 +91,8 @@ class Worker:
 
         # The "check" implementation is always "jax", even where training loads "warp";
         # server/scenes/loader.py (physics_impl) says why that checks the same program.
-        env = load_env(scene_id, purpose="check", menagerie_dir=self.menagerie_dir).env
+        loaded = load_env(scene_id, purpose="check", menagerie_dir=self.menagerie_dir)
+        env = loaded.env
         state = jax.jit(env.reset)(jax.random.PRNGKey(0))
         zeros = jnp.zeros(env.action_size, jnp.float32)
         action = jnp.full(env.action_size, STEP_ACTION, jnp.float32)
@@ -102,6 +108,8 @@ class Worker:
             vocabulary=describe(scene_id, entries, contexts[0][1]),
             contexts=contexts,
             step_flops=flops(step),
+            env=env,
+            episode_length=loaded.episode_length,
         )
         self.scenes[scene_id] = scene
         return scene
@@ -116,6 +124,18 @@ class Worker:
             return report
         errors = trace_errors(from_checked(program, scene.entries), scene)
         return ValidationReport(ok=not errors, errors=errors, terms=report.terms)
+
+    def validate_check(self, request: ValidateCheck) -> ValidationReport:
+        from server.checks.evaluate import from_checked
+        from server.rewards.static_check import check_check
+
+        scene = self.scene(request.scene_id)
+        shapes = {entry.name: entry.shape for entry in scene.vocabulary.entries}
+        report, program = check_check(request.source, set(scene.entries), shapes, scene.episode_length)
+        if program is None:
+            return report
+        errors = check_trace_errors(from_checked(program), scene)
+        return ValidationReport(ok=not errors, errors=errors, terms=[], figures=report.figures)
 
     def evaluate(self, request: Evaluate) -> list[dict[str, float]]:
         import jax
@@ -137,6 +157,8 @@ class Worker:
         hooks = os.environ.get(TEST_HOOKS_ENV) == "1"
         if isinstance(request, Validate):
             return self.validate(request)
+        if isinstance(request, ValidateCheck):
+            return self.validate_check(request)
         if isinstance(request, GetVocabulary):
             return self.scene(request.scene_id).vocabulary
         if isinstance(request, Evaluate):
@@ -208,6 +230,90 @@ def trace_errors(compiled: Any, scene: Scene) -> list[ProgramError]:
                 )
         if errors:
             break  # the reset state's failures are enough; the stepped state would repeat them
+    return errors
+
+
+SAMPLE_EPISODES = 2  # per kind of sample rollout (zero actions, random actions)
+
+
+def sample_rollouts(scene: Scene, reads: frozenset[str]) -> list[tuple[str, Any]]:
+    """Two kinds of real rollouts a check must tell apart from success: the robot doing nothing, and the
+    robot moving at random (each from its own initial states). Cached per set of entries read."""
+    import jax
+
+    from server.checks.evaluate import make_rollouts, random_action, zero_action
+
+    if reads not in scene.samples:
+        size = int(scene.env.action_size)
+        scene.samples[reads] = [
+            (
+                label,
+                make_rollouts(scene.env, scene.entries, reads, scene.episode_length, SAMPLE_EPISODES, act)(
+                    None, jax.random.PRNGKey(seed)
+                ),
+            )
+            for label, act, seed in (
+                ("zero actions", zero_action(size), 1),
+                ("random actions", random_action(size), 2),
+            )
+        ]
+    return scene.samples[reads]
+
+
+def check_trace_errors(check: Any, scene: Scene) -> list[ProgramError]:
+    """Each figure must trace to a scalar and be finite on real rollouts; and the check must fail at
+    least one of them (a check that passes whatever the robot does cannot tell success from failure)."""
+    import jax
+
+    from server.rewards.interpret import program_line
+
+    errors: list[ProgramError] = []
+
+    def fail(name: str | None, message: str, line: int | None = None) -> None:
+        where = line or (check.lines[name] if name else 0)
+        errors.append(ProgramError(line=where, column=0, message=message, stage="trace"))
+
+    samples = sample_rollouts(scene, check.reads)
+    one_episode = jax.tree_util.tree_map(lambda x: x[0], samples[0][1])
+    for name in check.names:
+        try:
+            shape = jax.eval_shape(lambda t, name=name: check.figures(t)[name], one_episode)
+        except Exception as exc:
+            detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            fail(name, f"figure `{name}` failed to trace: {type(exc).__name__}: {detail}", program_line(exc))
+            continue
+        if tuple(shape.shape) != ():
+            fail(
+                name,
+                f"figure `{name}` must return one number but returns shape {list(shape.shape)}; reduce it "
+                "over the steps, e.g. jnp.mean(...) or jnp.max(...)",
+            )
+    if errors:
+        return errors
+    from server.checks.evaluate import figure_values
+
+    run = figure_values(check)
+    verdicts = []
+    for label, trajectories in samples:
+        result = check.judge(run(trajectories))
+        for figure in result.figures:
+            if (
+                figure.mean != figure.mean
+                or figure.worst != figure.worst
+                or abs(figure.worst) == float("inf")
+            ):
+                fail(
+                    figure.name,
+                    f"figure `{figure.name}` is NaN or infinite on a rollout with {label}; guard "
+                    "divisions and logs (e.g. jnp.maximum(x, 1e-6))",
+                )
+        verdicts.append(result.passed)
+    if not errors and all(verdicts):
+        fail(
+            None,
+            "the check passes both when the robot does nothing (zero actions) and when it moves at random, "
+            "so it cannot tell success from failure: tighten the requirements",
+        )
     return errors
 
 
