@@ -1,19 +1,30 @@
 import { useEffect, useMemo, useRef } from "react";
+import { outcomeLines, verdictLine } from "../checks/format";
 import type { PlaybackTarget } from "../playback/PlaybackPanel";
 import { Chart } from "./Chart";
 import {
   actionsFor,
+  checkChart,
   formatDate,
   formatDuration,
   formatEta,
   formatRate,
   formatReward,
   formatSteps,
+  hasCheck,
   progressPercent,
   rewardChart,
   STATE_LABELS,
   termsChart,
 } from "./format";
+import {
+  awaitsRevision,
+  lineageOf,
+  type Round,
+  revisingText,
+  rounds,
+  roundsTotal,
+} from "./lineage";
 import type { JobStatus } from "./types";
 import type { Training } from "./useTraining";
 
@@ -31,6 +42,13 @@ export function TrainingPanel({
 }) {
   const { jobs, current, error } = training;
   const section = useRef<HTMLElement>(null);
+  // Every job known here, for the reflection rounds' lineage (the list holds their outcomes).
+  const known = useMemo(() => {
+    const map = new Map<string, JobStatus>();
+    for (const j of jobs ?? []) map.set(j.job_id, j);
+    if (current) map.set(current.job_id, current);
+    return map;
+  }, [jobs, current]);
   const shownId = current?.job_id ?? null;
   const firstId = useRef(shownId);
   // Bring a newly started or picked job into view (not the one restored on load).
@@ -52,8 +70,11 @@ export function TrainingPanel({
       {current && (
         <JobView
           job={current}
+          known={known}
           sceneName={sceneName(current.spec.scene_id)}
+          onSelect={training.select}
           onCancel={() => void training.cancel()}
+          onStop={() => void training.stop()}
           onResume={() => void training.resume()}
           onOpenPolicy={onOpenPolicy}
           onPlayPolicy={onPlayPolicy}
@@ -86,15 +107,21 @@ export function TrainingPanel({
 
 function JobView({
   job,
+  known,
   sceneName,
+  onSelect,
   onCancel,
+  onStop,
   onResume,
   onOpenPolicy,
   onPlayPolicy,
 }: {
   job: JobStatus;
+  known: ReadonlyMap<string, JobStatus>;
   sceneName: string;
+  onSelect: (jobId: string) => void;
   onCancel: () => void;
+  onStop: () => void;
   onResume: () => void;
   onOpenPolicy: (policyId: string) => void;
   onPlayPolicy?: (target: PlaybackTarget) => void;
@@ -104,7 +131,13 @@ function JobView({
   const p = job.progress;
   const reward = useMemo(() => rewardChart(job.history), [job.history]);
   const terms = useMemo(() => termsChart(job.history), [job.history]);
+  const score = useMemo(() => checkChart(job.history), [job.history]);
+  const lineage = lineageOf(job, known);
+  const total = roundsTotal(lineage);
+  const roundList = rounds(lineage);
   const preset = job.spec.preset ?? "auto";
+  // The latest evaluation's verdict while it runs; the kept checkpoint's once the job has an outcome.
+  const check = job.progress?.check ?? null;
   return (
     <div className="job" data-job-id={job.job_id}>
       <div className="job-head">
@@ -115,7 +148,11 @@ function JobView({
       </div>
       <p className="task-note">
         {job.spec.task_description || "No task description"} · {preset} on {job.device}
+        {(lineage.length > 1 || job.spec.round > 0) && ` · round ${job.spec.round + 1} of ${total}`}
       </p>
+      {roundList.length > 1 && (
+        <Lineage rounds={roundList} shown={job.job_id} onSelect={onSelect} />
+      )}
       <div
         className="progress"
         role="progressbar"
@@ -139,6 +176,29 @@ function JobView({
         <dt>Reward</dt>
         <dd>{formatReward(p?.eval_reward)}</dd>
       </dl>
+      {job.spec.check && !job.outcome && (
+        <output aria-label="Check verdict" className="check-verdict">
+          {check ? verdictLine(check) : "check: judged at each evaluation"}
+        </output>
+      )}
+      {job.outcome && <Outcome job={job} />}
+      {awaitsRevision(job) && (
+        <p className="check-revising" role="status" aria-label="Reflection">
+          {revisingText(job, total)}
+          {job.next_job_id && (
+            <>
+              {" · "}
+              <button
+                type="button"
+                className="link"
+                onClick={() => job.next_job_id && onSelect(job.next_job_id)}
+              >
+                follow it
+              </button>
+            </>
+          )}
+        </p>
+      )}
       {job.error && (job.state === "failed" || job.state === "interrupted") && (
         <p className="task-error" role="alert">
           {job.error}
@@ -146,6 +206,15 @@ function JobView({
       )}
       {(actions.cancel || actions.resume) && (
         <div className="job-actions">
+          {actions.stop && (
+            <button
+              type="button"
+              onClick={onStop}
+              title="End training now and save the best policy evaluated so far"
+            >
+              Stop and keep best
+            </button>
+          )}
           {actions.cancel && (
             <button type="button" onClick={onCancel}>
               Cancel
@@ -197,11 +266,60 @@ function JobView({
       {job.history.length > 0 && (
         <>
           <Chart label="Reward (your program) by step" data={reward} />
+          {hasCheck(job.history) && (
+            <Chart label="Check score (0 to 1) by step" data={score} height={110} />
+          )}
           {terms.names.length > 0 && (
             <Chart label="Reward terms and the task reward by step" data={terms} />
           )}
         </>
       )}
     </div>
+  );
+}
+
+/** The finished job's verdict, the step it kept and how it ended. */
+function Outcome({ job }: { job: JobStatus }) {
+  const outcome = job.outcome;
+  if (!outcome) return null;
+  const [verdict, kept, ended] = outcomeLines(outcome, job.spec.early_stop_evals);
+  const kind = outcome.check ? (outcome.check.passed ? "passed" : "failed") : "none";
+  return (
+    <section className={`check-outcome check-${kind}`} aria-label="Outcome">
+      <strong>{verdict}</strong>
+      <span>
+        {kept} · {ended}
+      </span>
+    </section>
+  );
+}
+
+/** Each round of a reflected job, oldest first, linked to its job. */
+function Lineage({
+  rounds,
+  shown,
+  onSelect,
+}: {
+  rounds: Round[];
+  shown: string;
+  onSelect: (jobId: string) => void;
+}) {
+  return (
+    <ol className="lineage" aria-label="Rounds">
+      {rounds.map((r) => (
+        <li key={r.jobId}>
+          <a
+            href={`#job=${encodeURIComponent(r.jobId)}`}
+            aria-current={r.jobId === shown ? "step" : undefined}
+            onClick={(e) => {
+              e.preventDefault();
+              onSelect(r.jobId);
+            }}
+          >
+            {r.text}
+          </a>
+        </li>
+      ))}
+    </ol>
   );
 }

@@ -56,6 +56,10 @@ const status = {
     name: "",
     preset: "cpu_quick",
     seed: 0,
+    check: "AT_LEAST = dict(upright=0.95)",
+    early_stop_evals: 2,
+    reflection_rounds: 2,
+    round: 0,
   },
   device: "cpu",
   created_at: "2025-01-01T00:00:00Z",
@@ -97,17 +101,25 @@ describe("training and library calls", () => {
     expect(JSON.parse(seen[0].body)).toEqual(status.spec);
   });
 
-  it("list, status, cancel and resume hit the job's paths", async () => {
-    const seen = stubFetch([json([status]), json(status), json(status), json(status)]);
+  it("list, status, cancel, stop and resume hit the job's paths", async () => {
+    const seen = stubFetch([
+      json([status]),
+      json(status),
+      json(status),
+      json(status),
+      json(status),
+    ]);
     const api = await import("./api");
     expect(await api.listJobs()).toEqual([status]);
     await api.jobStatus("j/1");
     await api.cancelJob("j1");
+    await api.stopJob("j1");
     await api.resumeJob("j1");
     expect(seen.map((s) => `${s.method} ${new URL(s.url).pathname}`)).toEqual([
       "GET /api/training",
       "GET /api/training/j%2F1/status",
       "POST /api/training/j1/cancel",
+      "POST /api/training/j1/stop",
       "POST /api/training/j1/resume",
     ]);
     expect(seen.every((s) => s.auth === "Bearer t0k")).toBe(true);

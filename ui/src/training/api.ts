@@ -1,5 +1,5 @@
 /**
- * Training calls: start, list, status, cancel, resume (the typed openapi-fetch client), and the live event
+ * Training calls: start, list, status, cancel, stop, resume (the typed openapi-fetch client), and the live event
  * stream (fetch streaming with the token header: EventSource cannot send it).
  */
 
@@ -50,6 +50,14 @@ export function jobStatus(id: string, signal?: AbortSignal): Promise<JobStatus> 
 /** Cancels a queued, running or interrupted job; a 409 (already final) throws an ApiError (see `conflictState`). */
 export function cancelJob(id: string): Promise<JobStatus> {
   return unwrap(api.POST("/api/training/{job_id}/cancel", jobParams(id)));
+}
+
+/**
+ * Stops a running job early and keeps the best policy so far (saved as when it completes); a 409 (no
+ * longer running) throws an ApiError (see `conflictState`).
+ */
+export function stopJob(id: string): Promise<JobStatus> {
+  return unwrap(api.POST("/api/training/{job_id}/stop", jobParams(id)));
 }
 
 /** Queues an interrupted job again; a 409 (not interrupted) throws an ApiError (see `conflictState`). */

@@ -67,13 +67,18 @@ export function formatReward(r: number | null | undefined): string {
 
 export interface JobActions {
   cancel: boolean;
+  stop: boolean;
   resume: boolean;
 }
 
-/** Which buttons a job offers: Cancel while queued or running; Resume when interrupted with a checkpoint. */
+/**
+ * Which buttons a job offers: Cancel while queued or running; "Stop and keep best" while running (a queued
+ * job has nothing to keep); Resume when interrupted with a checkpoint.
+ */
 export function actionsFor(job: Pick<JobStatus, "state" | "resumable">): JobActions {
   return {
     cancel: job.state === "queued" || job.state === "running",
+    stop: job.state === "running",
     resume: job.state === "interrupted" && job.resumable,
   };
 }
@@ -108,6 +113,20 @@ export function rewardChart(history: readonly TrainingProgress[]): ChartData {
     names: ["Reward"],
     columns: [rows.map((p) => p.step), rows.map((p) => finite(p.eval_reward))],
   };
+}
+
+/** The success check's score (0..1, the share of episode requirements met) at each evaluation. */
+export function checkChart(history: readonly TrainingProgress[]): ChartData {
+  const rows = sortedByStep(history);
+  return {
+    names: ["Check score"],
+    columns: [rows.map((p) => p.step), rows.map((p) => finite(p.check?.score))],
+  };
+}
+
+/** True when some evaluation carries a check result (a job trained without a check has none). */
+export function hasCheck(history: readonly TrainingProgress[]): boolean {
+  return history.some((p) => p.check !== null && p.check !== undefined);
 }
 
 /**

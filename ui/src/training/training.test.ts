@@ -43,6 +43,9 @@ function job(state: JobState, extra: Partial<JobStatus> = {}): JobStatus {
       name: "",
       preset: "auto",
       seed: 0,
+      early_stop_evals: 2,
+      reflection_rounds: 2,
+      round: 0,
     },
     device: "cpu",
     created_at: "2025-01-01T00:00:00Z",
@@ -155,19 +158,20 @@ describe("progress wording", () => {
 });
 
 describe("actionsFor", () => {
-  it("cancel while queued or running, resume only when interrupted and resumable", () => {
-    const table: [JobState, boolean, boolean, boolean][] = [
-      ["queued", false, true, false],
-      ["running", false, true, false],
-      ["succeeded", false, false, false],
-      ["failed", false, false, false],
-      ["cancelled", false, false, false],
-      ["interrupted", true, false, true],
-      ["interrupted", false, false, false],
+  it("cancel while queued or running, stop only while running, resume when interrupted and resumable", () => {
+    const table: [JobState, boolean, boolean, boolean, boolean][] = [
+      ["queued", false, true, false, false],
+      ["running", false, true, true, false],
+      ["succeeded", false, false, false, false],
+      ["failed", false, false, false, false],
+      ["cancelled", false, false, false, false],
+      ["interrupted", true, false, false, true],
+      ["interrupted", false, false, false, false],
     ];
-    for (const [state, resumable, cancel, resume] of table) {
+    for (const [state, resumable, cancel, stop, resume] of table) {
       expect(actionsFor({ state, resumable }), `${state} resumable=${resumable}`).toEqual({
         cancel,
+        stop,
         resume,
       });
     }

@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useState } from "react";
 import { messageOf } from "../tasks/draft";
-import { cancelJob, conflictState, jobStatus, listJobs, resumeJob, watchJob } from "./api";
+import { cancelJob, conflictState, jobStatus, listJobs, resumeJob, stopJob } from "./api";
 import { isLive, mergeStatus } from "./format";
+import { followJob } from "./lineage";
 import type { JobStatus } from "./types";
 
 export interface Training {
@@ -11,10 +12,12 @@ export interface Training {
   select: (id: string) => void;
   started: (job: JobStatus) => void;
   cancel: () => Promise<void>;
+  /** Stops the running job and keeps the best policy so far. */
+  stop: () => Promise<void>;
   resume: () => Promise<void>;
 }
 
-/** The recent jobs and the one shown, followed live while it runs. */
+/** The recent jobs and the one shown, followed live while it runs and into its reflection rounds. */
 export function useTraining(): Training {
   const [jobs, setJobs] = useState<JobStatus[] | null>(null);
   const [selectedId, setSelectedId] = useState<string | null>(null);
@@ -63,16 +66,9 @@ export function useTraining(): Training {
     const id = selectedId;
     void (async () => {
       try {
-        const full = await jobStatus(id, abort.signal);
-        if (abort.signal.aborted) return;
-        show(full);
-        if (!isLive(full.state)) return;
-        await watchJob(id, show, abort.signal);
-        if (!abort.signal.aborted) {
-          // The final status with its full history, and the list (a policy may have been saved).
-          show(await jobStatus(id, abort.signal));
-          await refresh(abort.signal);
-        }
+        // A failed round that the app revises is followed into the next round's job.
+        const followed = await followJob(id, show, setSelectedId, abort.signal);
+        if (followed && !abort.signal.aborted) await refresh(abort.signal); // a policy may be saved
       } catch (e) {
         if (!abort.signal.aborted) setError(messageOf(e));
       }
@@ -133,6 +129,16 @@ export function useTraining(): Training {
     }
   }, [selectedId, show, refused]);
 
+  const stop = useCallback(async () => {
+    if (!selectedId) return;
+    try {
+      show(await stopJob(selectedId));
+      setError(null);
+    } catch (e) {
+      await refused(selectedId, "stop", e);
+    }
+  }, [selectedId, show, refused]);
+
   const resume = useCallback(async () => {
     if (!selectedId) return;
     try {
@@ -144,5 +150,5 @@ export function useTraining(): Training {
     }
   }, [selectedId, show, refused]);
 
-  return { jobs, current, error, select, started, cancel, resume };
+  return { jobs, current, error, select, started, cancel, stop, resume };
 }
