@@ -55,10 +55,16 @@ export function FailureNotice({
   );
 }
 
-export function ErrorList({ errors }: { errors: ProgramError[] }) {
+export function ErrorList({
+  errors,
+  label = "Program errors",
+}: {
+  errors: ProgramError[];
+  label?: string;
+}) {
   if (errors.length === 0) return null;
   return (
-    <ul className="program-errors" aria-label="Program errors">
+    <ul className="program-errors" aria-label={label}>
       {errors.map((e) => (
         <li key={`${e.line}:${e.column}:${e.message}`}>
           <span className="error-stage">{e.stage}</span> {formatProgramError(e)}

@@ -32,13 +32,21 @@ interface Props {
   /** Located errors from the last validation, and the program text they were found in. */
   errors: ProgramError[];
   errorsFor: string | null;
+  /** The editor's accessible name: "Reward program" (default) or "Success check program". */
+  label?: string;
 }
 
 /**
- * CodeMirror 6 editor for a reward program. The EditorView lives in a ref and owns the text while the
+ * CodeMirror 6 editor for a reward program or a success check (the same language). The EditorView lives in a ref and owns the text while the
  * person types; React only hears about changes through `onChange`.
  */
-export function ProgramEditor({ value, onChange, errors, errorsFor }: Props) {
+export function ProgramEditor({
+  value,
+  onChange,
+  errors,
+  errorsFor,
+  label = "Reward program",
+}: Props) {
   const hostRef = useRef<HTMLDivElement>(null);
   const viewRef = useRef<EditorView | null>(null);
   const onChangeRef = useRef(onChange);
@@ -58,7 +66,7 @@ export function ProgramEditor({ value, onChange, errors, errorsFor }: Props) {
         lintGutter(),
         oneDark,
         EditorView.lineWrapping, // the panel is narrow; no horizontal scrolling
-        EditorView.contentAttributes.of({ "aria-label": "Reward program" }),
+        EditorView.contentAttributes.of({ "aria-label": label }),
         EditorView.updateListener.of((update) => {
           if (update.docChanged) onChangeRef.current(update.state.doc.toString());
         }),
@@ -100,7 +108,7 @@ export function ProgramEditor({ value, onChange, errors, errorsFor }: Props) {
   }, [errors, errorsFor]);
 
   return (
-    <section className="program-editor" aria-label="Reward program">
+    <section className="program-editor" aria-label={label}>
       <div ref={hostRef} />
     </section>
   );

@@ -11,8 +11,9 @@ import {
   selectProvider,
   validateProgram,
 } from "./api";
+import { CheckSection } from "./CheckSection";
 import { DraftSummary, Elapsed, ErrorList, FailureNotice } from "./DraftResult";
-import { EMPTY_DRAFT, messageOf, type SceneDraft, validationText } from "./draft";
+import { checkBlocks, EMPTY_DRAFT, messageOf, type SceneDraft, validationText } from "./draft";
 import { formatFailure } from "./failure";
 import { ProviderPicker } from "./ProviderPicker";
 import { TermsTable } from "./TermsTable";
@@ -99,6 +100,9 @@ export function TaskPanel({
           program: policy.program,
           report: policy.validation,
           reportFor: policy.program,
+          check: policy.check ?? "",
+          checkReport: policy.check_validation ?? null,
+          checkReportFor: policy.check_validation ? (policy.check ?? "") : null,
         }));
       } else {
         update(id, () => ({ running: null, failure: outcome.failure }));
@@ -120,6 +124,22 @@ export function TaskPanel({
     }
   };
 
+  const runValidateCheck = async () => {
+    const id = sceneId;
+    const check = draft.check;
+    update(id, () => ({ checkValidating: true, error: null }));
+    try {
+      const checkReport = await validateProgram(id, check, "check");
+      update(id, () => ({ checkValidating: false, checkReport, checkReportFor: check }));
+    } catch (e) {
+      update(id, () => ({ checkValidating: false, error: messageOf(e) }));
+    }
+  };
+
+  const onCheck = useCallback(
+    (check: string) => update(sceneId, () => ({ check })),
+    [sceneId, update],
+  );
   const onProgram = useCallback(
     (program: string) => update(sceneId, () => ({ program })),
     [sceneId, update],
@@ -258,10 +278,18 @@ export function TaskPanel({
               Weights can be edited here once WEIGHTS = dict(...) reads again.
             </p>
           )}
+          <CheckSection
+            sceneId={sceneId}
+            draft={draft}
+            onChange={onCheck}
+            onValidate={() => void runValidateCheck()}
+          />
           {valid.startsWith("Valid") && (
             <TrainSection
               sceneId={sceneId}
               program={draft.program}
+              check={draft.check.trim() ? draft.check : null}
+              blocked={checkBlocks(draft)}
               task={draft.policy.task_description || draft.task}
               estimate={{
                 text: draft.policy.training_time_estimate,

@@ -12,6 +12,7 @@ export type TaskDraft = Schemas["TaskDraft"];
 export type ProviderFailure = Schemas["ProviderFailure"];
 export type ProgramError = Schemas["ProgramError"];
 export type ValidationReport = Schemas["ValidationReport"];
+export type CheckFigure = Schemas["CheckFigure"];
 
 export function listProviders(signal?: AbortSignal): Promise<ProviderList> {
   return unwrap(api.GET("/api/llm/providers", { signal }));
@@ -58,12 +59,16 @@ export async function draftPolicy(
   return { ok: true, policy: data as TaskDraft };
 }
 
+export type ProgramKind = "reward" | "check";
+
+/** Validates a reward program or a success check (docs/CHECKS.md); errors come back located. */
 export function validateProgram(
   sceneId: string,
   program: string,
+  kind: ProgramKind = "reward",
   signal?: AbortSignal,
 ): Promise<ValidationReport> {
   return unwrap(
-    api.POST("/api/rewards/validate", { body: { scene_id: sceneId, program }, signal }),
+    api.POST("/api/rewards/validate", { body: { scene_id: sceneId, program, kind }, signal }),
   );
 }

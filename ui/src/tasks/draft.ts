@@ -16,6 +16,11 @@ export interface SceneDraft {
   report: ValidationReport | null;
   reportFor: string | null;
   validating: boolean;
+  /** The success check (docs/CHECKS.md) as edited, its last validation and the text it judged. */
+  check: string;
+  checkReport: ValidationReport | null;
+  checkReportFor: string | null;
+  checkValidating: boolean;
 }
 
 export const EMPTY_DRAFT: SceneDraft = {
@@ -28,6 +33,10 @@ export const EMPTY_DRAFT: SceneDraft = {
   report: null,
   reportFor: null,
   validating: false,
+  check: "",
+  checkReport: null,
+  checkReportFor: null,
+  checkValidating: false,
 };
 
 /** The text of the "Validation" status; it starts with "Valid" exactly when the shown program is valid. */
@@ -41,6 +50,35 @@ export function validationText(d: SceneDraft): string {
   }
   const n = d.report.errors.length;
   return `Invalid · ${n} error${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * The text of the "Check validation" status; like validationText, "Valid" only for a validated, unchanged
+ * check. An empty check is allowed: the job is then not judged.
+ */
+export function checkValidationText(d: SceneDraft): string {
+  if (d.checkValidating) return "Checking…";
+  if (!d.check.trim()) return "No check · the job will not be judged";
+  if (!d.checkReport) return "Not validated";
+  if (d.checkReportFor !== d.check) return "Edited · not validated since the last change";
+  if (d.checkReport.ok) {
+    const n = (d.checkReport.figures ?? []).filter(
+      (f) => f.at_least !== null || f.at_most !== null,
+    ).length;
+    return `Valid · ${n} requirement${n === 1 ? "" : "s"}`;
+  }
+  const n = d.checkReport.errors.length;
+  return `Invalid · ${n} error${n === 1 ? "" : "s"}`;
+}
+
+/** Why Train is disabled because of the check, or null when the check (or its absence) allows it. */
+export function checkBlocks(d: SceneDraft): string | null {
+  if (!d.check.trim()) return null;
+  const text = checkValidationText(d);
+  if (text.startsWith("Valid")) return null;
+  if (text.startsWith("Invalid"))
+    return "The success check is invalid: fix it or clear it to train.";
+  return "Validate the edited success check before training.";
 }
 
 /** "validated after 2 attempts", "validated on the first attempt", "not valid after 3 attempts". */

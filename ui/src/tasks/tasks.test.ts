@@ -1,6 +1,10 @@
+import { createElement } from "react";
+import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
+import { TrainSection } from "../training/TrainSection";
+import { CheckSection } from "./CheckSection";
 import { errorSpan, formatProgramError } from "./diagnostics";
-import { EMPTY_DRAFT, validationText } from "./draft";
+import { checkBlocks, checkValidationText, EMPTY_DRAFT, validationText } from "./draft";
 import { formatFailure } from "./failure";
 import { minimalChange } from "./ProgramEditor";
 
@@ -85,6 +89,71 @@ describe("validationText", () => {
       errors: [{ line: 1, column: 0, message: "m", stage: "syntax" as const }],
     };
     expect(validationText({ ...d, report: bad })).toBe("Invalid · 1 error");
+  });
+});
+
+describe("checkValidationText and checkBlocks", () => {
+  const figure = { code: "", at_least: null, at_most: null };
+  const report = {
+    ok: true,
+    errors: [],
+    terms: [],
+    figures: [
+      { ...figure, name: "upright", at_least: 0.95 },
+      { ...figure, name: "travel", at_most: 1.5 },
+      { ...figure, name: "speed" },
+    ],
+  };
+  const d = { ...EMPTY_DRAFT, check: "c", checkReport: report, checkReportFor: "c" };
+  it("counts requirements, not reported figures; an edit or an error blocks training", () => {
+    expect(checkValidationText(d)).toBe("Valid · 2 requirements");
+    expect(checkBlocks(d)).toBeNull();
+    const edited = { ...d, check: "c2" };
+    expect(checkValidationText(edited)).toBe("Edited · not validated since the last change");
+    expect(checkBlocks(edited)).toBe("Validate the edited success check before training.");
+    const bad = {
+      ...d,
+      checkReport: {
+        ...report,
+        ok: false,
+        errors: [{ line: 3, column: 4, message: "always true", stage: "trace" as const }],
+      },
+    };
+    expect(checkValidationText(bad)).toBe("Invalid · 1 error");
+    expect(checkBlocks(bad)).toContain("invalid");
+    expect(checkBlocks({ ...d, checkValidating: true })).not.toBeNull();
+  });
+  it("no check at all trains without one", () => {
+    const none = { ...EMPTY_DRAFT, check: "  " };
+    expect(checkValidationText(none)).toBe("No check · the job will not be judged");
+    expect(checkBlocks(none)).toBeNull();
+  });
+  it("the Train button is disabled with the reason shown, and a valid check is listed in words", () => {
+    const blocked = renderToStaticMarkup(
+      createElement(TrainSection, {
+        sceneId: "CartpoleBalance",
+        program: "p",
+        check: "c2",
+        blocked: "Validate the edited success check before training.",
+        task: "t",
+        estimate: null,
+        onStarted: () => {},
+      }),
+    );
+    expect(blocked).toMatch(/<button[^>]*disabled=""[^>]*>Train policy<\/button>/);
+    expect(blocked).toContain("Validate the edited success check before training.");
+    expect(blocked).toContain('aria-label="Reflection rounds"');
+    const section = renderToStaticMarkup(
+      createElement(CheckSection, {
+        sceneId: "s",
+        draft: d,
+        onChange: () => {},
+        onValidate: () => {},
+      }),
+    );
+    expect(section).toContain("upright &gt;= 0.95");
+    expect(section).toContain("travel &lt;= 1.5");
+    expect(section).toContain("speed (reported, not required)");
   });
 });
 

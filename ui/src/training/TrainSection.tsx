@@ -11,12 +11,18 @@ import type { JobStatus, Preset } from "./types";
 export function TrainSection({
   sceneId,
   program,
+  check,
+  blocked,
   task,
   estimate,
   onStarted,
 }: {
   sceneId: string;
   program: string;
+  /** The success check judged at each evaluation; null trains without one. */
+  check: string | null;
+  /** Why training cannot start yet (an edited check not validated), or null. */
+  blocked: string | null;
   task: string;
   estimate: { text: string; seconds: number } | null;
   onStarted: (job: JobStatus) => void;
@@ -25,6 +31,8 @@ export function TrainSection({
   const [timesteps, setTimesteps] = useState("");
   const [seed, setSeed] = useState("0");
   const [name, setName] = useState("");
+  const [rounds, setRounds] = useState("2");
+  const [earlyStop, setEarlyStop] = useState("2");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [errors, setErrors] = useState<ProgramError[]>([]);
@@ -33,6 +41,10 @@ export function TrainSection({
   const seedValue = seed.trim() === "" ? 0 : Number(seed);
   const stepsOk = steps === null || (Number.isInteger(steps) && steps >= 1);
   const seedOk = Number.isInteger(seedValue) && seedValue >= 0 && seedValue <= 2 ** 31 - 1;
+  const roundsValue = rounds.trim() === "" ? 2 : Number(rounds);
+  const roundsOk = Number.isInteger(roundsValue) && roundsValue >= 0 && roundsValue <= 5;
+  const earlyValue = earlyStop.trim() === "" ? 2 : Number(earlyStop);
+  const earlyOk = Number.isInteger(earlyValue) && earlyValue >= 0 && earlyValue <= 100;
 
   const start = async () => {
     setBusy(true);
@@ -47,6 +59,10 @@ export function TrainSection({
         preset,
         timesteps: steps,
         seed: seedValue,
+        check,
+        early_stop_evals: earlyValue,
+        reflection_rounds: roundsValue,
+        round: 0,
       });
       if (outcome.ok) onStarted(outcome.job);
       else {
@@ -104,6 +120,38 @@ export function TrainSection({
           />
         </label>
       </div>
+      {check !== null && (
+        <div className="train-row">
+          <label className="field">
+            <span>Reflection rounds</span>
+            <input
+              aria-label="Reflection rounds"
+              title="If the kept policy fails its check, revise the reward and train again, up to this many times"
+              type="number"
+              min={0}
+              max={5}
+              step={1}
+              value={rounds}
+              aria-invalid={!roundsOk}
+              onChange={(e) => setRounds(e.target.value)}
+            />
+          </label>
+          <label className="field">
+            <span>Stop after passing evals</span>
+            <input
+              aria-label="Stop after passing evaluations"
+              title="Stop once the check has passed in every episode for this many evaluations in a row (0: never)"
+              type="number"
+              min={0}
+              max={100}
+              step={1}
+              value={earlyStop}
+              aria-invalid={!earlyOk}
+              onChange={(e) => setEarlyStop(e.target.value)}
+            />
+          </label>
+        </div>
+      )}
       <label className="field">
         <span>Name for the policy (optional)</span>
         <input
@@ -121,12 +169,17 @@ export function TrainSection({
       <button
         type="button"
         className="primary"
-        disabled={busy || !stepsOk || !seedOk}
+        disabled={busy || !stepsOk || !seedOk || !roundsOk || !earlyOk || blocked !== null}
         aria-busy={busy}
         onClick={() => void start()}
       >
         Train policy
       </button>
+      {blocked && (
+        <p className="task-note" role="note">
+          {blocked}
+        </p>
+      )}
       {error && (
         <p className="task-error" role="alert">
           {error}
