@@ -1,4 +1,5 @@
 import { type FormEvent, useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { keptText, outcomeLines, type TrainingOutcome, verdictBadge } from "../checks/format";
 import type { PlaybackTarget } from "../playback/PlaybackPanel";
 import { messageOf } from "../tasks/draft";
 import { Chart } from "../training/Chart";
@@ -112,6 +113,7 @@ export function LibraryView({
               <th>Name</th>
               <th>Scene</th>
               <th>Task</th>
+              <th>Check</th>
               <th>Final reward</th>
               <th>Date</th>
               <th>
@@ -152,6 +154,9 @@ export function LibraryView({
                 </td>
                 <td>{sceneName(p.scene_id)}</td>
                 <td className="policy-task">{p.task}</td>
+                <td className="policy-verdict">
+                  <Verdict outcome={p.outcome} />
+                </td>
                 <td>{formatReward(p.final_eval_reward)}</td>
                 <td>{formatDate(p.created_at)}</td>
                 <td className="policy-actions">
@@ -218,6 +223,20 @@ export function LibraryView({
   );
 }
 
+/** The kept policy's verdict badge, its summary below (and on hover), and the step it was kept at. */
+function Verdict({ outcome }: { outcome: TrainingOutcome | null | undefined }) {
+  const badge = verdictBadge(outcome);
+  return (
+    <>
+      <span className={`badge badge-check-${badge.kind}`} title={badge.detail || undefined}>
+        {badge.label}
+      </span>
+      {badge.detail && <span className="policy-verdict-detail">{badge.detail}</span>}
+      {outcome && <span className="policy-verdict-detail">{keptText(outcome)}</span>}
+    </>
+  );
+}
+
 function RenameForm({
   initial,
   onSave,
@@ -281,6 +300,11 @@ function PolicyDetails({ id, onReview }: { id: string; onReview: () => Promise<v
   return (
     <section className="policy-details" aria-label="Policy details">
       <h3>{manifest.name}</h3>
+      {manifest.outcome && (
+        <p className="task-note check-outcome-line">
+          {outcomeLines(manifest.outcome, null).join(" · ")}
+        </p>
+      )}
       <dl className="job-stats">
         <dt>Final reward</dt>
         <dd>{formatReward(manifest.final_eval_reward)}</dd>
@@ -300,6 +324,12 @@ function PolicyDetails({ id, onReview }: { id: string; onReview: () => Promise<v
       </dl>
       {manifest.metrics_history.length > 0 && (
         <Chart label="Reward by step during training" data={chart} />
+      )}
+      {manifest.check && (
+        <details>
+          <summary>Success check</summary>
+          <pre className="policy-program">{manifest.check}</pre>
+        </details>
       )}
       {manifest.source === "imported" && !manifest.program_reviewed_at ? (
         <ProgramReview program={manifest.program} onReview={onReview} />
