@@ -1,4 +1,5 @@
-"""Drafting through the real SDK clients against stub servers: success, each failure cause, repair loop."""
+"""Drafting through the real SDK clients against stub servers: success, each failure cause, the repair loop
+for the reward and for its success check, and the built-in check when the provider's never validates."""
 
 from __future__ import annotations
 
@@ -13,23 +14,32 @@ from server.llm.provider import ProviderError
 from server.llm.service import DraftResult, LLMService
 from server.rewards.types import Vocabulary
 from tests.llm.conftest import (
+    BAD_CHECK,
+    BAD_CHECK_ERROR,
     BAD_ERROR,
     BAD_PROGRAM,
     CLOUD,
     ENV_VAR,
+    GOOD_CHECK,
     GOOD_PROGRAM,
     KEY,
     WIRES,
     fake_builtin,
+    fake_builtin_check,
     fake_validate,
+    fake_validate_check,
 )
 from tests.llm.stubs import Reply, StubServer, Wire
 
 TASK = "make the dog walk backwards"
 
 
-def fenced(program: str) -> str:
-    return f"Here is a reward program for that.\n\n```python\n{program}```\n\nIt rewards moving backwards."
+def fenced(program: str, check: str | None = GOOD_CHECK) -> str:
+    """A reply as models write it: chatter, the reward's block, then the check's block (if any)."""
+    text = f"Here is a reward program for that.\n\n```python\n{program}```\n\nIt rewards moving backwards."
+    if check is not None:
+        text += f"\n\nAnd the success check:\n\n```python\n{check}```\n"
+    return text
 
 
 def draft(service: LLMService, vocabulary: Vocabulary, provider: Any, **kwargs: Any) -> DraftResult:
@@ -39,9 +49,11 @@ def draft(service: LLMService, vocabulary: Vocabulary, provider: Any, **kwargs: 
             vocabulary.scene_id,
             vocabulary,
             fake_validate,
+            validate_check=fake_validate_check,
             provider=provider,
             model=kwargs.pop("model", None),
             builtin=fake_builtin,
+            builtin_check=fake_builtin_check,
             **kwargs,
         )
     )
@@ -75,10 +87,13 @@ def test_success_sends_prompt_key_and_model(
     result = draft(service, vocabulary, name)
     assert result.program == GOOD_PROGRAM
     assert (result.provider, result.attempts, result.report.ok) == (name, 1, True)
+    assert (result.check, result.check_report.ok, result.check_source) == (GOOD_CHECK, True, "provider")
+    assert result.notes == []
     assert result.model == service.config.provider(name).model  # type: ignore[arg-type]
     [sent] = stub.chats()
     assert sent.body["model"] == result.model
     assert TASK in sent.text and "base_lin_vel" in sent.text  # task and the scene's vocabulary
+    assert "AT_LEAST = dict(" in sent.text and "two ```python code blocks" in sent.text
     if name == "anthropic":
         # anthropic 2.x sends the key as a bearer token; older SDKs used x-api-key.
         sent_key = sent.headers.get("x-api-key") or sent.headers["authorization"].removeprefix("Bearer ")
@@ -173,10 +188,12 @@ def test_repair_loop_sends_errors_back(
     stub.queue(Reply(text=fenced(BAD_PROGRAM)), Reply(text=fenced(GOOD_PROGRAM)))
     result = draft(service, vocabulary, name)
     assert (result.attempts, result.program, result.report.ok) == (2, GOOD_PROGRAM, True)
+    assert (result.check, result.check_source) == (GOOD_CHECK, "provider")
     first, second = stub.chats()
     assert BAD_ERROR not in first.text
     assert BAD_ERROR in second.text and "line 7" in second.text  # `foo` is on line 7 of BAD_PROGRAM
     assert "foo" in second.text  # the model sees its own previous program
+    assert "The check program was accepted" in second.text
     # The conversation grows by the assistant's program and the user's repair request.
     messages = second.body["messages"]
     assert [m["role"] for m in messages][-3:] == ["user", "assistant", "user"]
@@ -194,13 +211,56 @@ def test_never_valid_is_bad_output(cloud: tuple[str, StubServer, LLMService], vo
     assert "3 attempts" in str(error) and "line 7" in str(error)
 
 
-def test_raw_code_reply_with_chatter(
+def test_raw_code_reply_with_chatter_and_no_check(
     cloud: tuple[str, StubServer, LLMService], vocabulary: Vocabulary
 ) -> None:
     name, stub, service = cloud
-    stub.queue(Reply(text="Sure! Here it is:\n" + GOOD_PROGRAM + "\nLet me know if you need changes."))
+    stub.queue(
+        Reply(text="Sure! Here it is:\n" + GOOD_PROGRAM + "\nLet me know if you need changes."),
+        Reply(text=fenced(GOOD_PROGRAM)),
+    )
     result = draft(service, vocabulary, name)
-    assert result.attempts == 1 and result.program == GOOD_PROGRAM
+    assert result.attempts == 2 and result.program == GOOD_PROGRAM and result.check == GOOD_CHECK
+    repair = stub.chats()[1].text
+    assert "held no check program" in repair and "The reward program was accepted" in repair
+
+
+def test_invalid_check_is_repaired(cloud: tuple[str, StubServer, LLMService], vocabulary: Vocabulary) -> None:
+    name, stub, service = cloud
+    stub.queue(Reply(text=fenced(GOOD_PROGRAM, BAD_CHECK)), Reply(text=fenced(GOOD_PROGRAM, GOOD_CHECK)))
+    result = draft(service, vocabulary, name)
+    assert (result.attempts, result.program, result.check) == (2, GOOD_PROGRAM, GOOD_CHECK)
+    assert (result.check_report.ok, result.check_source, result.notes) == (True, "provider", [])
+    first, second = stub.chats()
+    assert BAD_CHECK_ERROR not in first.text
+    # The check's own error, located within the check's block (`bar` is on its line 12), and both
+    # programs in the assistant turn.
+    assert "rejected the check program" in second.text and BAD_CHECK_ERROR in second.text
+    assert "line 12" in second.text and "The reward program was accepted" in second.text
+    assistant = second.body["messages"][-2]
+    content = (
+        assistant["content"] if isinstance(assistant["content"], str) else assistant["content"][0]["text"]
+    )
+    assert "WEIGHTS = dict(" in content and "jnp.min(bar)" in content
+
+
+def test_check_that_never_validates_is_replaced_by_the_builtin(
+    cloud: tuple[str, StubServer, LLMService], vocabulary: Vocabulary
+) -> None:
+    name, stub, service = cloud
+    stub.default = Reply(text=fenced(GOOD_PROGRAM, BAD_CHECK))
+    result = draft(service, vocabulary, name, max_attempts=3)
+    assert len(stub.chats()) == 3
+    assert (result.program, result.report.ok, result.provider, result.attempts) == (
+        GOOD_PROGRAM,
+        True,
+        name,
+        3,
+    )
+    assert result.check == fake_builtin_check(TASK, vocabulary.scene_id, vocabulary)
+    assert (result.check_source, result.check_report.ok) == ("builtin", True)
+    [note] = result.notes
+    assert "built-in check is used" in note and "3 attempts" in note and BAD_CHECK_ERROR in note
 
 
 # ----- Ollama and the builtin drafter -----------------------------------------------------------------
@@ -245,6 +305,8 @@ def test_builtin_is_one_attempt(make_service: Callable[..., LLMService], vocabul
         True,
     )
     assert "Go1JoystickFlatTerrain (builtin)" in result.program
+    assert "Go1JoystickFlatTerrain (builtin check)" in result.check
+    assert (result.check_source, result.check_report.ok) == ("builtin", True)
 
 
 def test_cloud_probe(

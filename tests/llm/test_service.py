@@ -16,7 +16,17 @@ from server.llm.provider import FailureCause, ProviderError
 from server.llm.service import LLMService
 from server.llm.types import ProviderFailure, ProviderName, SaveApiKey, SelectProvider
 from server.settings import Settings
-from tests.llm.conftest import CLOUD, ENV_VAR, GOOD_PROGRAM, KEY, fake_builtin, fake_validate
+from tests.llm.conftest import (
+    CLOUD,
+    ENV_VAR,
+    GOOD_CHECK,
+    GOOD_PROGRAM,
+    KEY,
+    fake_builtin,
+    fake_builtin_check,
+    fake_validate,
+    fake_validate_check,
+)
 from tests.llm.stubs import Reply, StubServer, Wire
 
 
@@ -79,12 +89,20 @@ def test_selected_provider_is_used_for_drafting(
     stubs: Callable[[Wire], StubServer], make_service: Callable[..., LLMService], vocabulary: typing.Any
 ) -> None:
     stub = stubs("openai")
-    stub.queue(Reply(text=f"```python\n{GOOD_PROGRAM}```"))
+    stub.queue(Reply(text=f"```python\n{GOOD_PROGRAM}```\n```python\n{GOOD_CHECK}```"))
     service = make_service({"deepseek": stub.url}, {"DEEPSEEK_API_KEY": KEY})
     asyncio.run(service.select(SelectProvider(provider="deepseek", model="deepseek-reasoner")))
     result = asyncio.run(
         service.draft(
-            "jump", "Go1", vocabulary, fake_validate, provider=None, model=None, builtin=fake_builtin
+            "jump",
+            "Go1",
+            vocabulary,
+            fake_validate,
+            validate_check=fake_validate_check,
+            provider=None,
+            model=None,
+            builtin=fake_builtin,
+            builtin_check=fake_builtin_check,
         )
     )
     assert (result.provider, result.model) == ("deepseek", "deepseek-reasoner")
@@ -145,12 +163,21 @@ def test_key_never_in_api_bodies_logs_or_errors(
         for name in names:
             asyncio.run(service.save_key(SaveApiKey(provider=name, api_key=KEY)))
         texts.append(msgspec.json.encode(asyncio.run(service.providers())).decode())
-        anthropic.queue(Reply(text=f"```python\n{GOOD_PROGRAM}```"), Reply(status=401), Reply(status=500))
-        openai.queue(Reply(text=f"```python\n{GOOD_PROGRAM}```"), Reply(status=403), Reply(status=502))
+        both = f"```python\n{GOOD_PROGRAM}```\n```python\n{GOOD_CHECK}```"
+        anthropic.queue(Reply(text=both), Reply(status=401), Reply(status=500))
+        openai.queue(Reply(text=both), Reply(status=403), Reply(status=502))
         for name in names:
             result = asyncio.run(
                 service.draft(
-                    "t", "Go1", vocabulary, fake_validate, provider=name, model=None, builtin=fake_builtin
+                    "t",
+                    "Go1",
+                    vocabulary,
+                    fake_validate,
+                    validate_check=fake_validate_check,
+                    provider=name,
+                    model=None,
+                    builtin=fake_builtin,
+                    builtin_check=fake_builtin_check,
                 )
             )
             texts.append(msgspec.json.encode(result).decode())
@@ -162,9 +189,11 @@ def test_key_never_in_api_bodies_logs_or_errors(
                             "Go1",
                             vocabulary,
                             fake_validate,
+                            validate_check=fake_validate_check,
                             provider=name,
                             model=None,
                             builtin=fake_builtin,
+                            builtin_check=fake_builtin_check,
                         )
                     )
                 error = caught.value
