@@ -31,12 +31,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import msgspec
 
+from server.rewards.types import ValidationReport
 from server.settings import Settings
 from server.training.types import JobSpec, JobStatus
 
 if TYPE_CHECKING:
     from server.checks.types import CheckResult, TrainingOutcome
-    from server.rewards.types import Vocabulary
     from server.scenes.types import SceneFamily
     from server.services import Services
     from server.training.manager import TrainingManager
@@ -256,72 +256,115 @@ def run_train(args: argparse.Namespace) -> int:
     return asyncio.run(_train(args, settings, line))
 
 
-async def _program(args: argparse.Namespace, services: Services, line: StatusLine) -> str | None:
-    """The reward program from --reward, or drafted from --task; None after saying why not."""
-    if args.reward is not None:
-        try:
-            return str(args.reward.read_text(encoding="utf-8"))
-        except OSError as exc:
-            line.say(f"cannot read {args.reward}: {exc.strerror}")
-            return None
+@dataclass
+class _Programs:
+    program: str
+    check: str | None  # None: train without a check
+
+
+def _builtin_check_drafter() -> Any:
+    """server.llm.builtin.draft_builtin_check, or None in a build that does not have it yet."""
+    from server.llm import builtin
+
+    return getattr(builtin, "draft_builtin_check", None)
+
+
+async def _validate_check(services: Services, scene_id: str, source: str) -> ValidationReport | None:
+    """The check's validation report (static, then on real rollouts); None where the checker has none."""
+    validate: Any = getattr(services.rewards, "validate_check", None)
+    if validate is None:
+        return None
+    report: ValidationReport = await validate(scene_id, source)
+    return report
+
+
+def _say_errors(line: StatusLine, what: str, report: ValidationReport) -> None:
+    line.say(f"{what} does not pass validation:")
+    for error in report.errors:
+        line.say(f"  line {error.line}:{error.column}: {error.message}")
+
+
+async def _draft(args: argparse.Namespace, services: Services, line: StatusLine) -> _Programs | None:
+    """The reward program and check drafted from --task; None after saying why not."""
     from server.llm.builtin import draft_builtin
     from server.llm.provider import ProviderError
-    from server.rewards.types import ValidationReport
 
     vocabulary = await services.rewards.vocabulary(args.scene)
+    drafter = _builtin_check_drafter()
 
     async def validate(program: str) -> ValidationReport:
         return await services.rewards.validate(args.scene, program)
 
-    line.say(f"drafting a reward program for {args.scene}...")
+    async def validate_check(source: str) -> ValidationReport:
+        report = await _validate_check(services, args.scene, source) if source else None
+        return report or ValidationReport(ok=True, errors=[], terms=[])
+
+    line.say(f"drafting a reward program and its success check for {args.scene}...")
+    llm: Any = services.llm  # the drafting service's signature gained the check's parts (issue 15)
     try:
-        draft = await services.llm.draft(
-            args.task, args.scene, vocabulary, validate, provider=None, model=None, builtin=draft_builtin
+        draft = await llm.draft(
+            args.task,
+            args.scene,
+            vocabulary,
+            validate,
+            validate_check=validate_check,
+            provider=None,
+            model=None,
+            builtin=draft_builtin,
+            builtin_check=drafter or (lambda *_: ""),  # "": no built-in check drafter in this build
         )
     except ProviderError as exc:
         line.say(f"drafting failed ({exc.failure.provider}: {exc.failure.cause}): {exc.failure.detail}")
         return None
     line.say(f"drafted by {draft.provider} ({draft.model}) in {draft.attempts} attempt(s)")
-    return draft.program
-
-
-def _drafted_check(task: str, scene_id: str, vocabulary: Vocabulary) -> str | None:
-    """The built-in drafter's check for `task`, or None while this build has no check drafter."""
-    try:
-        from server.llm import builtin
-    except ImportError:
+    for note in getattr(draft, "notes", []):
+        line.say(note)
+    check: str | None = getattr(draft, "check", None) or None
+    if args.no_check or args.check is not None:
+        return _Programs(draft.program, None)  # replaced by _check
+    if check is None:
+        line.say("no success check drafter in this build: training without a check")
+        return _Programs(draft.program, None)
+    report: ValidationReport | None = getattr(draft, "check_report", None)
+    if report is not None and not report.ok:
+        _say_errors(line, "the drafted success check", report)
+        line.say("give --check FILE with a corrected check, or --no-check to train without one")
         return None
-    drafter: Any = getattr(builtin, "draft_builtin_check", None)
-    if drafter is None:
-        return None
-    return str(drafter(task, scene_id, vocabulary))
+    line.say(f"success check by {getattr(draft, 'check_source', 'builtin')}")
+    return _Programs(draft.program, check)
 
 
-async def _check(args: argparse.Namespace, services: Services, line: StatusLine) -> tuple[bool, str | None]:
-    """(ok, the check program): read from --check, drafted beside a --task's reward, or none."""
+async def _programs(args: argparse.Namespace, services: Services, line: StatusLine) -> _Programs | int:
+    """The reward program (--reward, or drafted from --task) and the check (--check, drafted, or none);
+    an exit code after saying why not."""
+    if args.reward is not None:
+        try:
+            programs = _Programs(str(args.reward.read_text(encoding="utf-8")), None)
+        except OSError as exc:
+            line.say(f"cannot read {args.reward}: {exc.strerror}")
+            return EXIT_USAGE
+    else:
+        drafted = await _draft(args, services, line)
+        if drafted is None:
+            return EXIT_FAILED
+        programs = drafted
     if args.no_check:
         line.say("no success check (--no-check): the kept policy is the best eval reward, not judged")
-        return True, None
+        return _Programs(programs.program, None)
     if args.check is not None:
         try:
-            return True, str(args.check.read_text(encoding="utf-8"))
+            check = str(args.check.read_text(encoding="utf-8"))
         except OSError as exc:
             line.say(f"cannot read {args.check}: {exc.strerror}")
-            return False, None
-    if args.task is None:
+            return EXIT_USAGE
+        report = await _validate_check(services, args.scene, check)
+        if report is not None and not report.ok:
+            _say_errors(line, f"the success check {args.check}", report)
+            return EXIT_USAGE
+        return _Programs(programs.program, check)
+    if args.reward is not None:
         line.say("no success check: give --check FILE to judge the policy (a --task drafts one)")
-        return True, None
-    vocabulary = await services.rewards.vocabulary(args.scene)
-    try:
-        check = _drafted_check(args.task, args.scene, vocabulary)
-    except ValueError as exc:
-        line.say(f"could not draft a success check ({exc}); training without one")
-        return True, None
-    if check is None:
-        line.say("no success check drafter in this build; training without a check")
-    else:
-        line.say("drafted a success check with the built-in drafter")
-    return True, check
+    return programs
 
 
 def _estimate(spec: JobSpec, family: SceneFamily, device: str) -> str:
@@ -378,14 +421,11 @@ async def _train(args: argparse.Namespace, settings: Settings, line: StatusLine 
         except SceneFailedError as exc:
             line.say(f"scene '{args.scene}' failed to load: {exc.error}")
             return EXIT_FAILED
-        program = await _program(args, services, line)
-        if program is None:
-            return EXIT_FAILED
-        ok, check = await _check(args, services, line)
-        if not ok:
-            return EXIT_FAILED
+        programs = await _programs(args, services, line)
+        if isinstance(programs, int):
+            return programs
         try:
-            spec = _spec(args, program, check)
+            spec = _spec(args, programs.program, programs.check)
         except msgspec.ValidationError as exc:
             line.say(f"invalid training options: {exc}")
             return EXIT_USAGE
@@ -394,9 +434,7 @@ async def _train(args: argparse.Namespace, settings: Settings, line: StatusLine 
         try:
             job = await start_job(services, spec)  # validate, then submit: the same use case as HTTP
         except InvalidProgramError as exc:
-            line.say("the reward program does not pass validation:")
-            for error in exc.report.errors:
-                line.say(f"  line {error.line}:{error.column}: {error.message}")
+            _say_errors(line, "the reward program", exc.report)
             return EXIT_USAGE if args.reward is not None else EXIT_FAILED
         line.say(
             f"training job {job.job_id} on {job.device} (log: {manager.job_dir(job.job_id) / 'worker.log'})"

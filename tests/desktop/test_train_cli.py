@@ -32,11 +32,13 @@ from desktop.train import (
 )
 from server.checks.types import CheckResult, FigureResult, TrainingOutcome
 from server.policies.library import PolicyLibrary
+from server.rewards.static_check import check_check
+from server.rewards.types import ValidationReport
 from server.scenes.types import SceneInfo
 from server.training.jobs import InvalidTransition
 from server.training.manager import TrainingManager
 from server.training.types import JobSpec, JobStatus, TrainingProgress
-from tests.training.test_api_training import HOSTILE, PROGRAM, StubRewards, StubScenes
+from tests.training.test_api_training import HOSTILE, NAMES, PROGRAM, StubRewards, StubScenes
 
 CHECK = (
     "AT_LEAST = dict(upright=0.95)\n\n\ndef upright(s):\n    return jnp.mean(jnp.cos(s.pole_angle) > 0.95)\n"
@@ -65,6 +67,9 @@ class Scenes(StubScenes):
 class Rewards(StubRewards):
     def __init__(self, *_args: object, **_kw: object) -> None:
         pass
+
+    async def validate_check(self, scene_id: str, source: str) -> ValidationReport:
+        return check_check(source, set(NAMES))[0]  # the real static check; no rollouts here
 
     async def close(self) -> None:
         pass
@@ -261,8 +266,13 @@ def test_failure_and_bad_input_exit_codes(tmp_path: Path, capsys: pytest.Capture
     assert "valid ids: CartpoleBalance" in capsys.readouterr().err
     assert train(tmp_path, "--timesteps", "0") == 2
     assert "invalid training options: Expected `int` >= 1" in capsys.readouterr().err
-    assert train(tmp_path, "--check", str(tmp_path / "missing.py")) == 1
+    assert train(tmp_path, "--check", str(tmp_path / "missing.py")) == 2
     assert "cannot read" in capsys.readouterr().err
+    bad_check = tmp_path / "bad_check.py"
+    bad_check.write_text("AT_LEAST = dict(upright=0.9)\n\n\ndef upright(s):\n    return s.pole_tilt\n")
+    assert train(tmp_path, "--check", str(bad_check)) == 2
+    err = capsys.readouterr().err
+    assert f"the success check {bad_check} does not pass validation:" in err and "  line 5:" in err
     for bad in (
         ["train", "--scene", "CartpoleBalance"],
         ["train", "--scene", "CartpoleBalance", "--task", "x", "--minutes", "0"],
@@ -422,3 +432,27 @@ def test_ctrl_c_stops_and_keeps_the_best_a_second_cancels(capsys: pytest.Capture
     assert manager.stopped == ["j1"] and manager.cancelled == ["j1"]
     assert "cancelled: job j1" in err
     assert capsys.readouterr().out == ""
+
+
+def test_a_task_drafts_the_reward_and_its_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drafted: list[tuple[str, str]] = []
+
+    def draft_check(task: str, scene_id: str, _vocabulary: object) -> str:
+        drafted.append((task, scene_id))
+        return CHECK
+
+    monkeypatch.setattr("server.llm.builtin.draft_builtin", lambda *_: PROGRAM)  # the stand-in vocabulary's
+    monkeypatch.setattr("server.llm.builtin.draft_builtin_check", draft_check, raising=False)
+    task = "keep the pole upright steps=2"
+    code = main(["train", "--scene", "CartpoleBalance", "--task", task, "--data-dir", str(tmp_path / "d")])
+    err = capsys.readouterr().err
+    assert drafted == [(task, "CartpoleBalance")], err
+    assert "drafted by builtin" in err
+    assert "success check by builtin" in err, err
+    assert code in (0, EXIT_CHECK_FAILED), err
+    [seen] = (tmp_path / "d" / "jobs").glob("*/job_seen.json")
+    spec = msgspec.json.decode(seen.read_bytes())["spec"]
+    assert spec["check"] == CHECK and spec["task_description"] == task
+    assert "Estimate: about 3 minutes on this computer's CPU; up to 2 more rounds if the check fails" in err
