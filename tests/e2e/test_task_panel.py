@@ -1,7 +1,8 @@
 """Drafting a reward in the task panel, in real headless Chromium against a real `robocoach serve`.
 
 Pick a scene, describe the task, draft with the built-in drafter (offline), read the validated program,
-change a weight, validate again, then break the program and see the located error.
+change a weight, validate again, then break the program and see the located error; read the drafted success
+check and its requirements, break it and see Train disabled with its located error.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def test_draft_edit_weight_validate_and_break(page: Page, served_app: RunningApp
     weight.fill(repr(new))
     expect(editor).to_contain_text(re.compile(rf"\b{term}\s*=\s*{re.escape(repr(new))}\b"))
     expect(validation).not_to_have_text(VALID)  # edited since the last validation
-    page.get_by_role("button", name="Validate").click()
+    page.get_by_role("button", name="Validate", exact=True).click()
     expect(validation).to_have_text(VALID, timeout=VALIDATE_TIMEOUT_MS)
 
     # An import is refused, located on line 1, in the list and in the editor.
@@ -69,11 +70,47 @@ def test_draft_edit_weight_validate_and_break(page: Page, served_app: RunningApp
     page.keyboard.press("Control+Home")
     page.keyboard.type("import os\n")
     expect(editor).to_contain_text("import os")
-    page.get_by_role("button", name="Validate").click()
+    page.get_by_role("button", name="Validate", exact=True).click()
     expect(validation).to_have_text(re.compile(r"^Invalid"), timeout=VALIDATE_TIMEOUT_MS)
     errors = page.get_by_role("list", name="Program errors")
     expect(errors).to_contain_text(re.compile(r"line 1\b.*import", re.IGNORECASE))
     expect(page.locator(".cm-lintRange-error").first).to_be_visible()
+
+
+def test_the_success_check_is_shown_edited_and_validated(page: Page, served_app: RunningApp) -> None:
+    draft_reward(page, served_app, "Cartpole Balance", "CartpoleBalance", "Keep the pole upright")
+    check = page.get_by_role("textbox", name="Success check program")
+    expect(check).to_contain_text(re.compile(r"AT_(LEAST|MOST)"))
+    expect(check).to_contain_text(re.compile(r"s\.\w+"))
+    status = page.get_by_role("status", name="Check status")
+    expect(status).to_have_text(VALID)
+    requirements = page.get_by_role("list", name="Check requirements")
+    expect(requirements.get_by_role("listitem").first).to_have_text(re.compile(r"^\w+ (>=|<=|\S+ to) "))
+    train = page.get_by_role("button", name="Train policy")
+    expect(train).to_be_enabled()
+
+    # Editing the check disables Train until it is validated again; an import is refused, located.
+    check.click()
+    page.keyboard.press("Control+Home")
+    page.keyboard.type("import os\n")
+    expect(status).to_have_text(re.compile(r"^Edited"))
+    expect(train).to_be_disabled()
+    page.get_by_role("button", name="Validate check").click()
+    expect(status).to_have_text(re.compile(r"^Invalid"), timeout=VALIDATE_TIMEOUT_MS)
+    errors = page.get_by_role("list", name="Check errors")
+    expect(errors).to_contain_text(re.compile(r"line 1\b.*import", re.IGNORECASE))
+    expect(page.get_by_role("list", name="Program errors")).to_have_count(0)  # the reward is still valid
+    expect(train).to_be_disabled()
+    expect(page.get_by_role("note").filter(has_text="success check is invalid")).to_be_visible()
+
+    # Removing the line again: valid, and Train is back.
+    check.click()
+    page.keyboard.press("Control+Home")
+    page.keyboard.press("Shift+Down")
+    page.keyboard.press("Delete")
+    page.get_by_role("button", name="Validate check").click()
+    expect(status).to_have_text(VALID, timeout=VALIDATE_TIMEOUT_MS)
+    expect(train).to_be_enabled()
 
 
 def test_draft_for_go1(page: Page, served_app: RunningApp) -> None:

@@ -55,7 +55,7 @@ export function CheckSection({
           Validate check
         </button>
         <output
-          aria-label="Check validation"
+          aria-label="Check status"
           aria-live="polite"
           className={
             text.startsWith("Valid") ? "valid" : text.startsWith("Invalid") ? "invalid" : ""

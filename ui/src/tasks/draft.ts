@@ -53,7 +53,7 @@ export function validationText(d: SceneDraft): string {
 }
 
 /**
- * The text of the "Check validation" status; like validationText, "Valid" only for a validated, unchanged
+ * The text of the "Check status" status; like validationText, "Valid" only for a validated, unchanged
  * check. An empty check is allowed: the job is then not judged.
  */
 export function checkValidationText(d: SceneDraft): string {
