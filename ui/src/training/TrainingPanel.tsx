@@ -93,7 +93,10 @@ export function TrainingPanel({
                   onClick={() => training.select(j.job_id)}
                 >
                   <span className={`badge badge-${j.state}`}>{STATE_LABELS[j.state]}</span>
-                  <span className="job-name">{j.spec.name || sceneName(j.spec.scene_id)}</span>
+                  <span className="job-name">
+                    {j.spec.name || sceneName(j.spec.scene_id)}
+                    {j.spec.round > 0 && ` · round ${j.spec.round + 1}`}
+                  </span>
                   <span className="job-date">{formatDate(j.created_at)}</span>
                 </button>
               </li>
