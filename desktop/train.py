@@ -269,6 +269,10 @@ def _builtin_check_drafter() -> Any:
     return getattr(builtin, "draft_builtin_check", None)
 
 
+def _no_builtin_check(_task: str, _scene_id: str, _vocabulary: object) -> str:
+    return ""  # an empty check: this build has no built-in check drafter, the job trains without one
+
+
 async def _validate_check(services: Services, scene_id: str, source: str) -> ValidationReport | None:
     """The check's validation report (static, then on real rollouts); None where the checker has none."""
     validate: Any = getattr(services.rewards, "validate_check", None)
@@ -300,9 +304,8 @@ async def _draft(args: argparse.Namespace, services: Services, line: StatusLine)
         return report or ValidationReport(ok=True, errors=[], terms=[])
 
     line.say(f"drafting a reward program and its success check for {args.scene}...")
-    llm: Any = services.llm  # the drafting service's signature gained the check's parts (issue 15)
     try:
-        draft = await llm.draft(
+        draft = await services.llm.draft(
             args.task,
             args.scene,
             vocabulary,
@@ -311,26 +314,25 @@ async def _draft(args: argparse.Namespace, services: Services, line: StatusLine)
             provider=None,
             model=None,
             builtin=draft_builtin,
-            builtin_check=drafter or (lambda *_: ""),  # "": no built-in check drafter in this build
+            builtin_check=drafter or _no_builtin_check,
         )
     except ProviderError as exc:
         line.say(f"drafting failed ({exc.failure.provider}: {exc.failure.cause}): {exc.failure.detail}")
         return None
     line.say(f"drafted by {draft.provider} ({draft.model}) in {draft.attempts} attempt(s)")
-    for note in getattr(draft, "notes", []):
+    for note in draft.notes:
         line.say(note)
-    check: str | None = getattr(draft, "check", None) or None
+    check = draft.check or None
     if args.no_check or args.check is not None:
         return _Programs(draft.program, None)  # replaced by _check
     if check is None:
         line.say("no success check drafter in this build: training without a check")
         return _Programs(draft.program, None)
-    report: ValidationReport | None = getattr(draft, "check_report", None)
-    if report is not None and not report.ok:
-        _say_errors(line, "the drafted success check", report)
+    if not draft.check_report.ok:
+        _say_errors(line, "the drafted success check", draft.check_report)
         line.say("give --check FILE with a corrected check, or --no-check to train without one")
         return None
-    line.say(f"success check by {getattr(draft, 'check_source', 'builtin')}")
+    line.say(f"success check by {draft.check_source}")
     return _Programs(draft.program, check)
 
 
