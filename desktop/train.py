@@ -105,7 +105,7 @@ def check_sentence(check: CheckResult) -> str:
 def compiling_line(status: JobStatus, elapsed_s: float | None) -> str:
     hint = "the first evaluation; 1-8 minutes on a CPU" if status.device == "cpu" else "the first evaluation"
     line = f"compiling the policy and the scene ({hint})..."
-    return line if elapsed_s is None else f"{line} {clock(elapsed_s)}"
+    return line if elapsed_s is None else f"[{clock(elapsed_s)}] {line}"  # the clock first: lines get cut
 
 
 def progress_line(
@@ -465,7 +465,8 @@ def _render(watch: _Watch, line: StatusLine) -> None:
         watch.running_since = time.monotonic()
     if line.tty:
         text = progress_line(status, elapsed_s=watch.elapsed())
-        line.draw(f"{text}  (stopping, keeping the best so far...)" if watch.stopping else text)
+        stopping = watch.stopping and status.state == "running"
+        line.draw(f"{text}  (stopping, keeping the best so far...)" if stopping else text)
         return
     progress = status.progress
     if progress is None:
@@ -511,6 +512,7 @@ async def _watch_job(
                 watch.stopping = True
                 line.say("stopping: keeping the best evaluation so far (Ctrl+C again to cancel)")
                 stopper = asyncio.ensure_future(stop(job_id))
+                _render(watch, line)
                 continue
             from server.training.jobs import InvalidTransition
 
@@ -591,9 +593,10 @@ async def follow(manager: TrainingManager, job_id: str, line: StatusLine) -> int
                     print(folder, flush=True)
                 return code
             spec = manager.status(next_id).spec
+            # Rounds counted as the app's training panel does: the first job is round 1.
             line.say(
-                f"round {spec.round} of {spec.reflection_rounds}: the kept policy fails its check, so the "
-                f"reward was revised; training it as job {next_id}"
+                f"the kept policy fails its check: the reward was revised; training round {spec.round + 1} "
+                f"of {max(spec.reflection_rounds, spec.round) + 1} as job {next_id}"
             )
             job_id = next_id
     finally:

@@ -169,7 +169,8 @@ def test_progress_line_with_and_without_a_check() -> None:
     # Before the first evaluation: what it is doing, and for how long.
     compiling = progress_line(job_status(), elapsed_s=42)
     assert (
-        compiling == "compiling the policy and the scene (the first evaluation; 1-8 minutes on a CPU)... 0:42"
+        compiling
+        == "[0:42] compiling the policy and the scene (the first evaluation; 1-8 minutes on a CPU)..."
     )
     assert progress_line(job_status(state="queued")) == "queued..."
 
@@ -408,8 +409,8 @@ def test_reflection_rounds_are_followed_to_the_last(capsys: pytest.CaptureFixtur
     code, err = run_follow(ScriptedManager({"j1": [first], "j2": [job_status("j2", round=1), second]}))
     assert code == 0
     assert capsys.readouterr().out == "/policies/p2\n"  # stdout: the last round's policy only
-    assert "saved to /policies/p1" in err and "round 1 of 2" in err and "training it as job j2" in err
-    assert err.index("in 1/5 episodes") < err.index("round 1 of 2") < err.index("in 5/5 episodes")
+    assert "saved to /policies/p1" in err and "training round 2 of 3 as job j2" in err
+    assert err.index("in 1/5 episodes") < err.index("round 2 of 3") < err.index("in 5/5 episodes")
     # the last round fails too: its verdict decides
     still = job_status("j2", "succeeded", policy_id="p2", outcome=outcome(check_result(4)), round=1)
     code, _ = run_follow(ScriptedManager({"j1": [first], "j2": [still]}))
