@@ -262,17 +262,6 @@ class _Programs:
     check: str | None  # None: train without a check
 
 
-def _builtin_check_drafter() -> Any:
-    """server.llm.builtin.draft_builtin_check, or None in a build that does not have it yet."""
-    from server.llm import builtin
-
-    return getattr(builtin, "draft_builtin_check", None)
-
-
-def _no_builtin_check(_task: str, _scene_id: str, _vocabulary: object) -> str:
-    return ""  # an empty check: this build has no built-in check drafter, the job trains without one
-
-
 async def _validate_check(services: Services, scene_id: str, source: str) -> ValidationReport | None:
     """The check's validation report (static, then on real rollouts); None where the checker has none."""
     validate: Any = getattr(services.rewards, "validate_check", None)
@@ -290,17 +279,16 @@ def _say_errors(line: StatusLine, what: str, report: ValidationReport) -> None:
 
 async def _draft(args: argparse.Namespace, services: Services, line: StatusLine) -> _Programs | None:
     """The reward program and check drafted from --task; None after saying why not."""
-    from server.llm.builtin import draft_builtin
+    from server.llm.builtin import draft_builtin, draft_builtin_check
     from server.llm.provider import ProviderError
 
     vocabulary = await services.rewards.vocabulary(args.scene)
-    drafter = _builtin_check_drafter()
 
     async def validate(program: str) -> ValidationReport:
         return await services.rewards.validate(args.scene, program)
 
     async def validate_check(source: str) -> ValidationReport:
-        report = await _validate_check(services, args.scene, source) if source else None
+        report = await _validate_check(services, args.scene, source)
         return report or ValidationReport(ok=True, errors=[], terms=[])
 
     line.say(f"drafting a reward program and its success check for {args.scene}...")
@@ -314,7 +302,7 @@ async def _draft(args: argparse.Namespace, services: Services, line: StatusLine)
             provider=None,
             model=None,
             builtin=draft_builtin,
-            builtin_check=drafter or _no_builtin_check,
+            builtin_check=draft_builtin_check,
         )
     except ProviderError as exc:
         line.say(f"drafting failed ({exc.failure.provider}: {exc.failure.cause}): {exc.failure.detail}")
@@ -322,18 +310,14 @@ async def _draft(args: argparse.Namespace, services: Services, line: StatusLine)
     line.say(f"drafted by {draft.provider} ({draft.model}) in {draft.attempts} attempt(s)")
     for note in draft.notes:
         line.say(note)
-    check = draft.check or None
     if args.no_check or args.check is not None:
-        return _Programs(draft.program, None)  # replaced by _check
-    if check is None:
-        line.say("no success check drafter in this build: training without a check")
-        return _Programs(draft.program, None)
+        return _Programs(draft.program, None)  # replaced by --check FILE, or none
     if not draft.check_report.ok:
         _say_errors(line, "the drafted success check", draft.check_report)
         line.say("give --check FILE with a corrected check, or --no-check to train without one")
         return None
     line.say(f"success check by {draft.check_source}")
-    return _Programs(draft.program, check)
+    return _Programs(draft.program, draft.check)
 
 
 async def _programs(args: argparse.Namespace, services: Services, line: StatusLine) -> _Programs | int:

@@ -445,7 +445,7 @@ def test_a_task_drafts_the_reward_and_its_check(
         return CHECK
 
     monkeypatch.setattr("server.llm.builtin.draft_builtin", lambda *_: PROGRAM)  # the stand-in vocabulary's
-    monkeypatch.setattr("server.llm.builtin.draft_builtin_check", draft_check, raising=False)
+    monkeypatch.setattr("server.llm.builtin.draft_builtin_check", draft_check)
     task = "keep the pole upright steps=2"
     code = main(["train", "--scene", "CartpoleBalance", "--task", task, "--data-dir", str(tmp_path / "d")])
     err = capsys.readouterr().err
