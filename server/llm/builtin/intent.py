@@ -87,7 +87,7 @@ def parse(task: str) -> Intent:
         lift=bool(words & {"lift", "pick", "raise"}),
         stand=bool(re.search(r"\bstand|\bget(s)? up\b", text)),
         no_fall=no_fall,
-        swing_up=bool(re.search(r"swing(s|ing)?[ -]?up|swingup", text)),
+        swing_up=bool(re.search(r"swing\w*(?:\s+\w+){0,3}?[\s-]+up\b|swingup", text)),
         target=bool(words & {"target", "goal", "reach", "touch", "catch", "cup"}),
         spin=bool(words & {"spin", "spins", "spinning", "rotate", "rotating", "twirl"}),
         reverse=bool(re.search(r"other way|reverse|counter-?clockwise|anticlockwise|opposite", text)),

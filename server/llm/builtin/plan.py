@@ -15,7 +15,7 @@ Role = str  # "upright", "height", "speed", "turn", "cart", "target", "still", "
 KNOB_DEFAULTS: dict[str, float] = {
     "aim": 1.0,  # multiplies the reward's target (speed, spin rate, cart offset) when a figure fell short
 }
-_KNOBS_LINE = re.compile(r"^Revision knobs: (.*)$", re.M)
+_KNOBS_LINE = re.compile(r"^Revision knobs: ([^\"\n]*)", re.M)
 
 
 @dataclass(frozen=True)

@@ -1015,4 +1015,31 @@ def build_plan(task: str, scene_id: str, names: set[str], intent: Intent, knobs:
     else:
         _generic(d, intent)
         d.terms.append(EFFORT)
-    return Plan(task=task, terms=d.terms, figures=d.figures, knobs=dict(knobs))
+    return _within(Plan(task=task, terms=d.terms, figures=d.figures, knobs=dict(knobs)), names)
+
+
+_READS = re.compile(r"\bs\.([A-Za-z]\w*)")
+
+
+def _within(plan: Plan, names: set[str]) -> Plan:
+    """The plan without terms or figures that read an entry this scene's vocabulary lacks (a robot
+    without joint_vel, say); a check left with no requirement falls back to the joints' motion."""
+    known = names | {"alive"}
+    terms = [t for t in plan.terms if set(_READS.findall(t.body)) <= known]
+    figures = [f for f in plan.figures if set(_READS.findall(f.body)) <= known]
+    if not any(t.weight > 0 for t in terms):
+        terms.insert(
+            0, Term("still", 1.0, "Keep every joint still.", "return exp_kernel(s.qvel, 1.0)", "still")
+        )
+    if not any(f.at_least is not None or f.at_most is not None for f in figures):
+        figures.insert(
+            0,
+            Figure(
+                "motion",
+                "Mean joint speed (rad/s or m/s).",
+                "return jnp.mean(jnp.abs(s.qvel))",
+                "still",
+                at_most=0.1,
+            ),
+        )
+    return Plan(task=plan.task, terms=terms, figures=figures, knobs=plan.knobs)
