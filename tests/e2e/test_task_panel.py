@@ -106,7 +106,7 @@ def test_the_success_check_is_shown_edited_and_validated(page: Page, served_app:
     # Removing the line again: valid, and Train is back.
     check.click()
     page.keyboard.press("Control+Home")
-    page.keyboard.press("Shift+Down")
+    page.keyboard.press("Shift+ArrowDown")
     page.keyboard.press("Delete")
     page.get_by_role("button", name="Validate check").click()
     expect(status).to_have_text(VALID, timeout=VALIDATE_TIMEOUT_MS)
