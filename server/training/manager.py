@@ -39,6 +39,7 @@ from server.training.backends import (
 )
 from server.training.jobs import InvalidTransition, JobStore
 from server.training.protocol import (
+    BEST_DIR,
     EVENTS_FILE,
     JOB_FILE,
     POLICY_DIR,
@@ -356,6 +357,7 @@ class TrainingManager:
         if not resume:  # a fresh run: nothing from an earlier attempt may be mistaken for this one's
             for stale in backend.work_files:
                 (job_dir / stale).unlink(missing_ok=True)
+            shutil.rmtree(job_dir / BEST_DIR, ignore_errors=True)
         shutil.rmtree(job_dir / POLICY_DIR, ignore_errors=True)
         self._write_job_file(job_id, status.spec, resume)
         offset = events.stat().st_size if events.exists() else 0

@@ -11,6 +11,7 @@ from server.training.types import JobSpec, TrainingProgress
 JOB_FILE = "job.json"
 EVENTS_FILE = "events.jsonl"
 POLICY_DIR = "policy"  # the finished policy's folder in the job folder, adopted by the library
+BEST_DIR = "best"  # the best evaluation so far, as a complete policy folder (kept when a job is stopped)
 
 
 class Job(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

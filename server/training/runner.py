@@ -28,13 +28,15 @@ from typing import Any
 
 import msgspec
 
+from server.checks.types import CheckResult, StopReason, TrainingOutcome
+from server.checks.verdict import CHECK_EPISODES, EarlyStop, rank
 from server.policies.checkpoints import Checkpoint, read_checkpoint, write_checkpoint
 from server.policies.manifest import OBS_IS_DICT, InvalidPolicy, PolicyManifest
 from server.policies.networks import network_factory
 from server.policies.params import load_policy, save_policy
 from server.scenes.loader import LoadedScene
 from server.training.presets import PpoConfig, build_config, resolve_preset
-from server.training.protocol import POLICY_DIR
+from server.training.protocol import BEST_DIR, POLICY_DIR
 from server.training.types import Device, JobSpec, TrainingProgress
 
 log = logging.getLogger(__name__)
@@ -140,6 +142,7 @@ def _draft_manifest(
         scene_id=spec.scene_id,
         task_description=spec.task_description,
         program=spec.program,
+        check=spec.check,
         network=config.network,
         observation_size=normalise_observation_size(env.observation_size),
         action_size=int(env.action_size),
@@ -153,6 +156,95 @@ def _draft_manifest(
         base_policy_id=spec.base_policy_id,
         params_sha256="",
     )
+
+
+class _CheckJudge:
+    """The success check at each evaluation: deterministic rollouts of the current params from the same
+    CHECK_EPISODES initial states every time (so evaluations compare like with like)."""
+
+    def __init__(self, scene: LoadedScene, entries: Any, check: Any, steps: int, seed: int) -> None:
+        self.scene, self.entries, self.check, self.steps = scene, entries, check, steps
+        self.seed = seed
+        self.make_policy: Any = None
+        self._rollouts: Any = None
+        self._figures: Any = None
+
+    def evaluate(self, params: Any) -> CheckResult | None:
+        if self.check is None or self.make_policy is None or params is None:
+            return None
+        import jax
+
+        from server.checks.evaluate import figure_values, make_rollouts, policy_action
+
+        if self._rollouts is None:
+            self._rollouts = make_rollouts(
+                self.scene.env,
+                self.entries,
+                self.check.reads,
+                self.steps,
+                CHECK_EPISODES,
+                policy_action(self.make_policy),
+            )
+            self._figures = figure_values(self.check)
+        trajectories = self._rollouts(params, jax.random.PRNGKey(self.seed + 7919))
+        return self.check.judge(self._figures(trajectories))  # type: ignore[no-any-return]
+
+
+class _BestKeeper:
+    """Keeps the best evaluation's params by (verdict, check score, eval reward) in `work_dir/best/` (a
+    complete policy folder, so a stopped or killed job still has something to keep) and decides the early
+    stop."""
+
+    def __init__(self, work_dir: Path, manifest: PolicyManifest, *, early_stop_evals: int) -> None:
+        self.folder = work_dir / BEST_DIR
+        self.manifest = manifest
+        self.early = EarlyStop(early_stop_evals)
+        self.params: Any = None
+        self.progress: TrainingProgress | None = None
+        self.stop_reason: StopReason = "completed"
+
+    def restore(self, history: list[TrainingProgress]) -> None:
+        """After a resume: the best so far from `best/`, and the early-stop streak from the history."""
+        for point in history:
+            self.early.update(point.check)
+        try:
+            saved, params = load_policy(self.folder)
+        except InvalidPolicy:
+            return
+        kept = saved.outcome.kept_step if saved.outcome is not None else None
+        match = [p for p in history if p.step == kept]
+        if match:
+            self.params, self.progress = params, match[-1]
+
+    def offer(self, params: Any, progress: TrainingProgress) -> bool:
+        """Records `progress` (keeping its params if best); True when the early-stop rule says done."""
+        if self.progress is None or rank(progress.check, progress.eval_reward) > rank(
+            self.progress.check, self.progress.eval_reward
+        ):
+            self.params, self.progress = params, progress
+            outcome = self._outcome("stopped")
+            save_policy(
+                self.folder,
+                params,
+                msgspec.structs.replace(self.manifest, outcome=outcome, created_at=datetime.now(UTC)),
+            )
+        return self.early.update(progress.check)
+
+    def _outcome(self, reason: StopReason) -> TrainingOutcome:
+        assert self.progress is not None
+        return TrainingOutcome(
+            kept_step=self.progress.step,
+            kept_eval_reward=self.progress.eval_reward,
+            check=self.progress.check,
+            stop_reason=reason,
+            stopped_early=reason != "completed",
+        )
+
+    def result(self, final: Any, history: list[TrainingProgress]) -> tuple[Any, TrainingOutcome | None]:
+        """The params to save and their outcome; `final` (brax's last) only when no evaluation was kept."""
+        if self.progress is None:
+            return final, None
+        return self.params, self._outcome(self.stop_reason)
 
 
 def train(
@@ -221,10 +313,30 @@ def train(
         total = config.num_timesteps
     remaining = total - offset
 
+    check = None
+    if spec.check is not None:
+        from server.checks.evaluate import compile_check
+
+        try:
+            check = compile_check(spec.check, compiled.entries, int(config.ppo["episode_length"]))
+        except ProgramRejectedError as exc:
+            raise TrainingFailed(f"the success check was rejected: {exc}") from exc
+    judge = _CheckJudge(scene, compiled.entries, check, int(config.ppo["episode_length"]), spec.seed)
+    if restore is not None and check is not None:
+        # brax reports the first evaluation before it hands over make_policy; a fine-tune or a resume
+        # already has params then, so judge them with the same network (a base may already pass).
+        from brax.training.agents.ppo import networks as ppo_networks
+
+        from server.policies.networks import make_networks
+
+        judge.make_policy = ppo_networks.make_inference_fn(make_networks(manifest))
+    keeper = _BestKeeper(work_dir, manifest, early_stop_evals=spec.early_stop_evals)
+    if resume:
+        keeper.restore(history)
     state: dict[str, Any] = {"pending": restore, "good": restore, "t0": None, "s0": offset}
 
     def policy_params_fn(step: int, make_policy: Any, params: Any) -> None:
-        del make_policy
+        judge.make_policy = make_policy
         state["pending"] = params
 
     def progress_fn(step: int, metrics: Mapping[str, Any]) -> None:
@@ -233,6 +345,7 @@ def train(
         if why is not None:
             raise TrainingFailed(why)
         absolute = offset + int(step)
+        verdict = judge.evaluate(params)  # before the clock: its first compile is not training speed
         now = time.monotonic()
         if state["t0"] is None or absolute == state["s0"]:
             state["t0"], state["s0"] = now, absolute  # rates start after the first eval (compilation)
@@ -249,12 +362,21 @@ def train(
             steps_per_second=rate,
             elapsed_s=now - started,
             eta_s=left / rate if rate > 0 else None,
+            reward_term_std={
+                n: float(metrics.get(f"eval/episode_reward/{n}_std", 0.0)) for n in compiled.names
+            },
+            check=verdict,
         )
         history.append(progress)
         write_checkpoint(work_dir, params, Checkpoint(step=absolute, total_steps=total, history=history))
         state["good"] = params
+        done = keeper.offer(params, progress) if params is not None else False
         report(progress)
+        if left > 0 and done:
+            keeper.stop_reason = "check_passed"
+            raise _StopTraining
         if spec.time_budget_s is not None and now - started >= spec.time_budget_s and left > 0:
+            keeper.stop_reason = "time_cap"
             raise _StopTraining
 
     final = state["good"]
@@ -280,10 +402,15 @@ def train(
         # brax evaluates after its last epoch, so `final` was checked by progress_fn; check anyway.
         if final is None or not params_finite(final):
             raise TrainingFailed("training produced no usable parameters (NaN)")
+    kept_params, outcome = keeper.result(final, history)
     manifest = msgspec.structs.replace(
         manifest,
         metrics_history=history,
-        final_eval_reward=history[-1].eval_reward if history else None,
+        # The kept policy's own eval reward (the library shows it), not the last evaluation's.
+        final_eval_reward=outcome.kept_eval_reward
+        if outcome
+        else (history[-1].eval_reward if history else None),
         created_at=datetime.now(UTC),
+        outcome=outcome,
     )
-    return save_policy(work_dir / POLICY_DIR, final, manifest)
+    return save_policy(work_dir / POLICY_DIR, kept_params, manifest)

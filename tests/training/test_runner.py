@@ -88,7 +88,9 @@ def test_train_reports_checkpoints_and_saves_a_policy(
     meta = json.loads((work / "checkpoint.json").read_text())
     assert meta["step"] == last.step and len(meta["history"]) == len(reports)
     assert (work / "checkpoint.msgpack").stat().st_size > 0
-    assert manifest.metrics_history == reports and manifest.final_eval_reward == last.eval_reward
+    assert manifest.metrics_history == reports and manifest.outcome is not None
+    kept = max(reports, key=lambda p: p.eval_reward or 0.0)  # no check: the best eval reward is kept
+    assert manifest.outcome.kept_step == kept.step and manifest.final_eval_reward == kept.eval_reward
     assert manifest.training_config["preset"] == "cpu_quick" and manifest.action_size == 1
 
 
