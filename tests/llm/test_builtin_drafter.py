@@ -70,7 +70,7 @@ def vocabularies() -> Iterator[dict[str, Vocabulary]]:
     for scene_id in SCENES:
         env = load_env(scene_id, purpose="check", menagerie_dir=None).env
         state = jax.eval_shape(env.reset, jax.random.PRNGKey(0))
-        action = jax.ShapeDtypeStruct((env.action_size,), jnp.float32)
+        action = jax.ShapeDtypeStruct((env.action_size,), jnp.float32)  # type: ignore[no-untyped-call]
         ctx = RewardContext(state.data, action, action, dict(state.info))
         out[scene_id] = describe(scene_id, build_entries(scene_id, env), ctx)
     yield out
