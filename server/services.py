@@ -49,6 +49,12 @@ class Services:
             inference=InferenceService(settings),
         )
 
+    def __post_init__(self) -> None:
+        from server.planning.reflection import Reflector
+
+        # A job whose kept policy fails its check is revised and trained again (docs/CHECKS.md).
+        self.training.reflect = Reflector(self.rewards, self.llm)
+
     def start(self, *, build_scenes: bool = True) -> None:
         """Starts the background work (scene export, the job queue). Needs the running event loop."""
         if build_scenes:
@@ -75,8 +81,8 @@ class BasePolicyMismatch(ValueError):  # noqa: N818
 class InvalidProgramError(Exception):
     """The job's reward program did not pass validation; `report` locates each error."""
 
-    def __init__(self, report: ValidationReport) -> None:
-        super().__init__("the reward program does not pass validation")
+    def __init__(self, report: ValidationReport, what: str = "the reward program") -> None:
+        super().__init__(f"{what} does not pass validation")
         self.report = report
 
 
@@ -97,4 +103,8 @@ async def start_job(services: Services, spec: JobSpec) -> JobStatus:
     report = await services.rewards.validate(spec.scene_id, spec.program)
     if not report.ok:
         raise InvalidProgramError(report)
+    if spec.check is not None:
+        check_report = await services.rewards.validate_check(spec.scene_id, spec.check)
+        if not check_report.ok:
+            raise InvalidProgramError(check_report, "the success check")
     return services.training.submit(spec)

@@ -3,7 +3,7 @@ in a worker process; this process never runs the program)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from litestar import get, post
@@ -22,6 +22,7 @@ class ValidateRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     scene_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     # Longer programs are refused by the validator with a located message; this bound only stops abuse.
     program: Annotated[str, msgspec.Meta(max_length=4 * MAX_PROGRAM_CHARS)]
+    kind: Literal["reward", "check"] = "reward"  # a success check (docs/CHECKS.md) or a reward program
 
 
 @get("/api/rewards/vocabulary/{scene_id:str}", responses=SCENE_ERRORS)
@@ -42,4 +43,6 @@ async def validate_program(
     """Checks a (possibly hand-edited) program; errors come back located, never as an HTTP error (an
     unknown scene is a 404)."""
     await scenes.get(data.scene_id)
+    if data.kind == "check":
+        return await rewards.validate_check(data.scene_id, data.program)
     return await rewards.validate(data.scene_id, data.program)

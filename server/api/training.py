@@ -165,6 +165,12 @@ class TrainingController(Controller):
         """Cancels a queued, running or interrupted job; 409 when it has already finished."""
         return await training.cancel(job_id)
 
+    @post("/{job_id:str}/stop", status_code=200, responses={**UNKNOWN_JOB, **JOB_CONFLICT})
+    async def stop(self, training: NamedDependency[TrainingManager], job_id: FromPath[str]) -> JobStatus:
+        """Stops a running job and keeps its best evaluation so far as the policy (a job with no finished
+        evaluation yet is cancelled: nothing to keep); 409 when the job is not running."""
+        return await training.stop(job_id)
+
     @post(
         "/{job_id:str}/resume",
         status_code=200,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import msgspec
 
+from server.checks.types import TrainingOutcome
 from server.files import write_atomic
 from server.policies import archive
 from server.policies.manifest import (
@@ -48,6 +49,7 @@ class PolicySummary(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     source: PolicySource = "trained"
     needs_review: bool = False  # imported and its program not yet read: it cannot play
+    outcome: TrainingOutcome | None = None  # the kept checkpoint and its success-check verdict
 
 
 def new_policy_id() -> str:
@@ -89,6 +91,7 @@ class PolicyLibrary:
                     scene_id=m.scene_id,
                     task=m.task_description,
                     final_eval_reward=m.final_eval_reward,
+                    outcome=m.outcome,
                     created_at=m.created_at,
                     source=m.source,
                     needs_review=m.needs_review,

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
+from server.checks.types import TrainingOutcome
 from server.storage.database import Database
 from server.training.types import BackendName, Device, JobSpec, JobState, JobStatus, TrainingProgress
 
@@ -69,6 +70,8 @@ def _status(row: sqlite3.Row, *, with_history: bool = True) -> JobStatus:
         policy_id=row["policy_id"],
         resumable=bool(row["resumable"]),
         backend=row["backend"],
+        outcome=msgspec.json.decode(row["outcome"], type=TrainingOutcome) if row["outcome"] else None,
+        next_job_id=row["next_job_id"],
     )
 
 
@@ -97,9 +100,12 @@ class JobStore:
 
     def all(self) -> list[JobStatus]:
         """Newest first, without history (the list view needs the latest point only)."""
-        columns = "id, state, spec, device, created_at, started_at, finished_at, progress, error, policy_id, "
+        columns = (
+            "id, state, spec, device, created_at, started_at, finished_at, progress, error, policy_id, "
+            "resumable, backend, outcome, next_job_id"
+        )
         rows = self.database.query(
-            f"SELECT {columns} resumable, backend FROM training_jobs ORDER BY created_at DESC, rowid DESC"  # noqa: S608 (fixed column names)
+            f"SELECT {columns} FROM training_jobs ORDER BY created_at DESC, rowid DESC"  # noqa: S608 (fixed column names)
         )
         return [_status(row, with_history=False) for row in rows]
 
@@ -150,6 +156,8 @@ class JobStore:
         policy_id: str | None = None,
         resumable: bool = False,
         resume: bool | None = None,
+        outcome: TrainingOutcome | None = None,
+        next_job_id: str | None = None,
     ) -> JobStatus:
         """Moves the job to `state` or raises InvalidTransition; the check and the write are one transaction,
         so two callers racing (cancel vs. the worker finishing) cannot both win."""
@@ -180,6 +188,12 @@ class JobStore:
             if resume is not None:
                 sets.append("resume = ?")
                 values.append(int(resume))
+            if outcome is not None:
+                sets.append("outcome = ?")
+                values.append(msgspec.json.encode(outcome).decode())
+            if next_job_id is not None:
+                sets.append("next_job_id = ?")
+                values.append(next_job_id)
             db.execute(f"UPDATE training_jobs SET {', '.join(sets)} WHERE id = ?", (*values, job_id))  # noqa: S608 (fixed column names)
         return self.get(job_id)
 

@@ -16,7 +16,7 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 
 import msgspec
@@ -24,7 +24,7 @@ import msgspec
 from server.files import write_atomic
 from server.policies.checkpoints import has_checkpoint
 from server.policies.library import PolicyLibrary
-from server.policies.manifest import InvalidPolicy
+from server.policies.manifest import InvalidPolicy, PolicyManifest
 from server.settings import Settings
 from server.storage.database import Database
 from server.training.backends import (
@@ -53,6 +53,9 @@ from server.training.settings import TrainingSettings, read_training_settings
 from server.training.types import FINAL_STATES, BackendName, Device, JobSpec, JobStatus
 
 log = logging.getLogger(__name__)
+
+# (the finished job, its kept policy's manifest) -> the next round's spec, or None.
+Reflect = Callable[[JobStatus, PolicyManifest], Awaitable[JobSpec | None]]
 
 WORKER_MODULE = "server.training.worker"
 # A stream stops at these: interrupted ends this run too (a resume is a new run, watched anew).
@@ -133,6 +136,11 @@ class TrainingManager:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._task_backend: dict[str, BackendName] = {}
         self._cancelling: set[str] = set()
+        self._stopping: set[str] = set()
+        # Set by the app (server/planning/reflection.py): given a finished job whose kept policy failed its
+        # check, the next round's spec, or None. Awaited before the job is marked final, so its final
+        # status already names the round that follows it.
+        self.reflect: Reflect | None = None
         self._subscribers: dict[str, set[asyncio.Queue[JobStatus]]] = {}
         self._closed = False
 
@@ -265,6 +273,23 @@ class TrainingManager:
                 await asyncio.wait_for(asyncio.shield(task), timeout_s)
         return self.store.get(job_id)
 
+    async def stop(self, job_id: str, *, timeout_s: float = 10.0) -> JobStatus:
+        """Stops a running job and keeps its best evaluation so far as the policy (outcome "stopped"); a
+        job without a finished evaluation yet is cancelled, having nothing to keep. InvalidTransition when
+        the job is not running."""
+        status = self.store.get(job_id)
+        if status.state != "running":
+            raise InvalidTransition(job_id, status.state, "stopped")
+        self._stopping.add(job_id)
+        run = self._runs.get(job_id)
+        if run is not None:
+            run.cancel()
+        task = self._tasks.get(job_id)
+        if task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), timeout_s)
+        return self.store.get(job_id)
+
     def resume(self, job_id: str) -> JobStatus:
         """Queues an interrupted job again, continuing from its checkpoint (or Modal call) when it has one."""
         status = self.store.get(job_id)
@@ -344,6 +369,7 @@ class TrainingManager:
             self._tasks.pop(job_id, None)
             self._task_backend.pop(job_id, None)
             self._cancelling.discard(job_id)
+            self._stopping.discard(job_id)
             self._notify(job_id)
             self._schedule()
 
@@ -389,20 +415,29 @@ class TrainingManager:
                 self.store.add_progress(job_id, event.progress)
             else:
                 final = event
-        self._finish(job_id, returncode, final, run)
+        await self._finish(job_id, returncode, final, run)
 
-    def _finish(
+    async def _finish(
         self, job_id: str, returncode: int, final: SucceededEvent | FailedEvent | None, run: RunHandle
     ) -> None:
         if job_id in self._cancelling:
             self.store.transition(job_id, "cancelled", error="cancelled while running")
+        elif job_id in self._stopping and not isinstance(final, SucceededEvent):
+            self._keep_best(job_id)
         elif isinstance(final, SucceededEvent) and returncode == 0:
             try:
                 manifest = self.policies.add(self.job_dir(job_id) / POLICY_DIR, job_id=job_id)
             except (InvalidPolicy, OSError) as exc:
                 self.store.transition(job_id, "failed", error=f"the trained policy could not be saved: {exc}")
             else:
-                self.store.transition(job_id, "succeeded", policy_id=manifest.policy_id)
+                next_job_id = await self._next_round(job_id, manifest)
+                self.store.transition(
+                    job_id,
+                    "succeeded",
+                    policy_id=manifest.policy_id,
+                    outcome=manifest.outcome,
+                    next_job_id=next_job_id,
+                )
         elif isinstance(final, FailedEvent):
             self.store.transition(job_id, "failed", error=final.error)
         elif self._closed:
@@ -410,6 +445,42 @@ class TrainingManager:
         else:
             self._interrupt(job_id, run.exit_cause(returncode))
         log.info("training job %s: %s", job_id, self.store.get(job_id).state)
+
+    def _keep_best(self, job_id: str) -> None:
+        """A stopped job: its best evaluation so far (best/, written by the runner) becomes the policy."""
+        best = self.job_dir(job_id) / BEST_DIR
+        try:
+            manifest = self.policies.add(best, job_id=job_id)
+        except (InvalidPolicy, OSError):
+            self.store.transition(
+                job_id, "cancelled", error="stopped before its first evaluation: there was nothing to keep"
+            )
+            return
+        self.store.transition(job_id, "succeeded", policy_id=manifest.policy_id, outcome=manifest.outcome)
+
+    async def _next_round(self, job_id: str, manifest: PolicyManifest) -> str | None:
+        """Queues the reflection round of a job whose kept policy failed its check, if it has rounds left."""
+        status = self.store.get(job_id)
+        outcome = manifest.outcome
+        if (
+            self.reflect is None
+            or self._closed
+            or outcome is None
+            or outcome.check is None
+            or outcome.check.passed
+            or status.spec.round >= status.spec.reflection_rounds
+        ):
+            return None
+        try:
+            spec = await self.reflect(status, manifest)
+        except Exception:  # a revision that cannot be made leaves the job as it is, with its verdict
+            log.exception("training job %s: the reflection round could not be prepared", job_id)
+            return None
+        if spec is None:
+            return None
+        child = self.submit(spec, status.backend)
+        log.info("training job %s failed its check; round %d is job %s", job_id, spec.round, child.job_id)
+        return child.job_id
 
 
 class _Tail:

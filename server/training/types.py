@@ -37,6 +37,10 @@ class JobSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     # Set by the app for a reflection round: the job it revises, and which round this is (1, 2, ...).
     parent_job_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     round: Annotated[int, msgspec.Meta(ge=0, le=5)] = 0
+    # What the reflection round changed and why, for people (set by the app with parent_job_id).
+    revision_notes: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=500)]], msgspec.Meta(max_length=20)
+    ] = msgspec.field(default_factory=list)
 
 
 class TrainingProgress(msgspec.Struct, frozen=True, kw_only=True):

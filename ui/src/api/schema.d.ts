@@ -450,6 +450,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/training/{job_id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop */
+        post: operations["ApiTrainingJobIdStopStop"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -560,6 +577,7 @@ export interface components {
             program: string;
             /** @default 2 */
             reflection_rounds: number;
+            revision_notes?: string[];
             /** @default 0 */
             round: number;
             scene_id: string;
@@ -655,6 +673,7 @@ export interface components {
             name: string;
             /** @default false */
             needs_review: boolean;
+            outcome?: components["schemas"]["TrainingOutcome"] | null;
             scene_id: string;
             /**
              * @default trained
@@ -800,8 +819,11 @@ export interface components {
             attempts: number;
             base_policy?: string | null;
             check?: string | null;
+            /** @enum {null|string} */
+            check_source?: "provider" | "builtin" | null;
             check_validation?: components["schemas"]["ValidationReport"] | null;
             model: string;
+            notes?: string[];
             policy_id: string;
             program: string;
             /** @enum {string} */
@@ -897,6 +919,11 @@ export interface components {
         };
         /** ValidateRequest */
         ValidateRequest: {
+            /**
+             * @default reward
+             * @enum {string}
+             */
+            kind: "reward" | "check";
             program: string;
             scene_id: string;
         };
@@ -2187,6 +2214,61 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnknownJobBody"];
+                };
+            };
+        };
+    };
+    ApiTrainingJobIdStopStop: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobStatus"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description Unknown training job id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownJobBody"];
+                };
+            };
+            /** @description The job's state does not allow this; `extra.state` says what it is */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobConflictBody"];
                 };
             };
         };
