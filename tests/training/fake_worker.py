@@ -3,7 +3,8 @@
 Behaviour comes from words in the spec's task_description or name:
 `steps=N` evaluations (default 3), `sleep=S` seconds between them, `outcome=succeed|fail|crash|hang|truncate`
 (crash: exit 3 without a final event; hang: sleep forever after the progress; truncate: announce success
-but leave params shorter than the manifest says).
+but leave params shorter than the manifest says), `check=pass|fail` (a job with a check: every evaluation
+judged so, the kept one being the last), as the real runner does it writes `best/` after each evaluation.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import msgspec
 
+from server.checks.types import CheckResult, TrainingOutcome
+from server.checks.verdict import judge
 from server.policies.manifest import NetworkConfig, PolicyManifest
 from server.sandbox.confine import ignore_stop_signals
 from server.training.types import JobSpec, TrainingProgress
@@ -34,7 +37,21 @@ def _options(task: str) -> dict[str, str]:
     return dict(word.split("=", 1) for word in task.split() if "=" in word)
 
 
-def manifest_for(spec: JobSpec, params: bytes, history: list[TrainingProgress]) -> PolicyManifest:
+def manifest_for(
+    spec: JobSpec, params: bytes, history: list[TrainingProgress], reason: str = "completed"
+) -> PolicyManifest:
+    last = history[-1] if history else None
+    outcome = (
+        TrainingOutcome(
+            kept_step=last.step,
+            kept_eval_reward=last.eval_reward,
+            check=last.check,
+            stop_reason=reason,  # type: ignore[arg-type]
+            stopped_early=reason != "completed",
+        )
+        if last is not None
+        else None
+    )
     return PolicyManifest(
         policy_id="fake",
         name=spec.name or "fake policy",
@@ -59,7 +76,22 @@ def manifest_for(spec: JobSpec, params: bytes, history: list[TrainingProgress]) 
         job_id=None,
         base_policy_id=spec.base_policy_id,
         params_sha256=hashlib.sha256(params).hexdigest(),
+        check=spec.check,
+        outcome=outcome,
     )
+
+
+def _check(verdict: str | None) -> CheckResult | None:
+    if verdict is None:
+        return None
+    value = 0.99 if verdict == "pass" else 0.4
+    return judge({"upright": [value] * 5}, {"upright": 0.95}, {})
+
+
+def _write_policy(folder: Path, manifest: PolicyManifest, params: bytes) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / "params.msgpack").write_bytes(params)
+    (folder / "manifest.json").write_bytes(msgspec.json.encode(manifest))
 
 
 def main(job_dir: Path) -> int:
@@ -79,9 +111,11 @@ def main(job_dir: Path) -> int:
         progress = TrainingProgress(
             step=i * 10, total_steps=(steps - 1) * 10, eval_reward=float(i),
             reward_terms={"upright": float(i)}, task_reward=None, steps_per_second=100.0,
-            elapsed_s=0.1 * i, eta_s=0.0,
+            elapsed_s=0.1 * i, eta_s=0.0, check=_check(options.get("check")),
         )  # fmt: skip
         history.append(progress)
+        best = b"params:" + job.spec.program.encode()
+        _write_policy(job_dir / "best", manifest_for(job.spec, best, history, "stopped"), best)
         events.write(msgspec.json.encode({"type": "progress", "progress": progress}) + b"\n")
         events.flush()
         tmp = job_dir / "checkpoint.json.tmp"
