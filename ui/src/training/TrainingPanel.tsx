@@ -156,6 +156,11 @@ function JobView({
       {roundList.length > 1 && (
         <Lineage rounds={roundList} shown={job.job_id} onSelect={onSelect} />
       )}
+      {(job.spec.revision_notes ?? []).length > 0 && (
+        <p className="task-note" aria-label="Revision">
+          Reward revised: {(job.spec.revision_notes ?? []).join("; ")}
+        </p>
+      )}
       <div
         className="progress"
         role="progressbar"

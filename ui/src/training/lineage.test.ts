@@ -91,7 +91,11 @@ const kept = (check: CheckResult) => ({
 
 // Round 1 (j1) failed and was revised as j2 (running).
 const j1 = job("j1", "succeeded", { outcome: kept(failedCheck), next_job_id: "j2" });
-const j2 = job("j2", "running", { progress: point(300, failedCheck) }, 1);
+const j2Running = job("j2", "running", { progress: point(300, failedCheck) }, 1);
+const j2 = {
+  ...j2Running,
+  spec: { ...j2Running.spec, revision_notes: ["raised upright's weight"] },
+};
 
 describe("lineage", () => {
   it("walks back through parents and forward through next rounds, as far as known", () => {
@@ -200,6 +204,7 @@ const text = (html: string) =>
     .replace(/\s+/g, " ")
     .replace(/&gt;/g, ">")
     .replace(/&lt;/g, "<")
+    .replace(/&#x27;/g, "'")
     .replace(/&amp;/g, "&");
 
 describe("TrainingPanel with a check", () => {
@@ -212,6 +217,7 @@ describe("TrainingPanel with a check", () => {
     expect(html).toContain('href="#job=j1"');
     expect(text(html)).toContain("round 1 failed: upright 0.41 (>= 0.95) in 1/5 episodes");
     expect(html).toMatch(/aria-current="step"[^>]*>round 2 running/);
+    expect(text(html)).toContain("Reward revised: raised upright's weight");
   });
 
   it("a failed round waiting for its revision says so; a passed one shows its outcome", () => {
