@@ -1,6 +1,7 @@
 """Drafting a task from a sentence (`POST /api/policy/generate`, the product's documented endpoint): the
-reward program (from an LLM or the offline drafter), validated, with how it will be trained and how long
-that takes. The response is a `TaskDraft`: a "policy" in this codebase is a trained network."""
+reward program and its success check (from an LLM or the offline drafter), validated, with how it will
+be trained and how long that takes. The response is a `TaskDraft`: a "policy" in this codebase is a
+trained network."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
 from server.api.errors import SCENE_ERRORS
-from server.llm.service import LLMService
+from server.llm.service import CheckSource, LLMService
 from server.llm.types import ProviderFailure, ProviderName
 from server.planning.plan import TrainingMethod, training_method, training_time_estimate
 from server.rewards.checker import RewardChecker
@@ -54,6 +55,9 @@ class TaskDraft(msgspec.Struct, frozen=True, kw_only=True):
     base_policy: str | None = None
     check: str | None = None  # the success check program (docs/CHECKS.md), validated like the reward
     check_validation: ValidationReport | None = None  # its report: figures and requirements, or errors
+    # Who wrote the check: "builtin" for the offline drafter, or when the provider's never validated.
+    check_source: CheckSource | None = None
+    notes: list[str] = msgspec.field(default_factory=list)  # e.g. why the built-in check was used
 
 
 _RESPONSES = {
@@ -73,7 +77,7 @@ async def generate_policy(
     llm: NamedDependency[LLMService],
     data: JSONBody[GenerateRequest],
 ) -> TaskDraft | Response[ProviderFailure]:
-    from server.llm.builtin import draft_builtin
+    from server.llm.builtin import draft_builtin, draft_builtin_check
     from server.llm.provider import ProviderError
 
     scene = await scenes.get(data.scene_id)
@@ -82,15 +86,20 @@ async def generate_policy(
     async def validate(program: str) -> ValidationReport:
         return await rewards.validate(scene.id, program)
 
+    async def validate_check(source: str) -> ValidationReport:
+        return await rewards.validate_check(scene.id, source)
+
     try:
         draft = await llm.draft(
             data.task_description,
             scene.id,
             vocabulary,
             validate,
+            validate_check=validate_check,
             provider=data.provider,
             model=data.model,
             builtin=draft_builtin,
+            builtin_check=draft_builtin_check,
         )
     except ProviderError as exc:
         return Response(exc.failure, status_code=502)
@@ -117,4 +126,10 @@ async def generate_policy(
         provider=draft.provider,
         model=draft.model,
         attempts=draft.attempts,
+        # An invalid built-in check (our bug) is returned with its located errors for the user to edit:
+        # the reward is good, and a job start validates the check again.
+        check=draft.check,
+        check_validation=draft.check_report,
+        check_source=draft.check_source,
+        notes=draft.notes,
     )

@@ -3,6 +3,7 @@ validation of edited programs, provider listing/selection/keys, and the failure 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from litestar.testing import TestClient
 
 from server.settings import load_settings
 from tests.conftest import TEST_PORT, make_client
+from tests.llm.stubs import Reply, StubServer
 
 FAKE_KEY = "sk-ant-test-0123456789abcdef"
 
@@ -48,6 +50,14 @@ def test_builtin_draft_for_cartpole_is_validated(client: TestClient) -> None:  #
     assert {term["type"] for term in body["reward_functions"]} <= {"reward", "penalty"}
     assert "WEIGHTS" in body["program"]
     assert "cart_position" in body["program"]  # the "at the left" part of the task became a term
+    # Its success check, validated on real rollouts of the scene: figures with their requirements.
+    assert body["check_source"] == "builtin"
+    assert "AT_LEAST" in body["check"] or "AT_MOST" in body["check"]
+    check = body["check_validation"]
+    assert check["ok"] is True, check["errors"]
+    assert check["figures"] and all(f["code"].startswith("def ") for f in check["figures"])
+    assert all(f["at_least"] is not None or f["at_most"] is not None for f in check["figures"][:1])
+    assert "pole_angle" in body["check"]  # judged on the pole itself, never on reward terms
 
 
 def test_builtin_draft_for_go1_is_validated(client: TestClient) -> None:  # type: ignore[type-arg]
@@ -59,6 +69,69 @@ def test_builtin_draft_for_go1_is_validated(client: TestClient) -> None:  # type
     body = response.json()
     assert body["validation"]["ok"] is True
     assert "base_lin_vel" in body["program"]
+    assert body["check_validation"]["ok"] is True, body["check_validation"]["errors"]
+    assert body["check_source"] == "builtin" and body["check"]
+
+
+CARTPOLE_REWARD = """WEIGHTS = dict(up=1.0)
+
+
+def up(s):
+    return jnp.cos(s.pole_angle)
+"""
+CARTPOLE_CHECK = """AT_LEAST = dict(upright=0.95)
+AT_MOST = dict(cart_travel=1.5)
+
+
+def upright(s):
+    return jnp.mean(jnp.abs(s.pole_angle) < 0.31)
+
+
+def cart_travel(s):
+    return jnp.max(jnp.abs(s.cart_position))
+"""
+
+
+def test_provider_check_is_validated_on_real_rollouts_and_repaired(client: TestClient) -> None:  # type: ignore[type-arg]
+    """A model's check goes through the real check validator: one that reads nothing from the rollout is
+    refused with a located error, sent back, and the corrected check is returned with its figures."""
+    stub = StubServer("anthropic").start()
+    llm = client.app.state.services.llm
+    saved = llm.config
+    try:
+        constant = CARTPOLE_CHECK.replace("jnp.max(jnp.abs(s.cart_position))", "0.5")
+        stub.queue(
+            Reply(text=f"```python\n{CARTPOLE_REWARD}```\n```python\n{constant}```"),
+            Reply(text=f"```python\n{CARTPOLE_REWARD}```\n```python\n{CARTPOLE_CHECK}```"),
+        )
+        # The app's own LLM service, pointed at the stub on 127.0.0.1 (no second app, no second worker).
+        anthropic = msgspec.structs.replace(saved.anthropic, base_url=stub.url)
+        llm.config = msgspec.structs.replace(saved, anthropic=anthropic, max_retries=0)
+        assert (
+            client.post("/api/llm/keys", json={"provider": "anthropic", "api_key": FAKE_KEY}).status_code
+            == 200
+        )
+        response = client.post(
+            "/api/policy/generate",
+            json={"task_description": "keep it up", "scene_id": "CartpoleBalance", "provider": "anthropic"},
+        )
+    finally:
+        llm.config = saved
+        asyncio.run(llm.forget_key("anthropic"))  # the no-key test below needs none saved
+        stub.stop()
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["provider"], body["attempts"], body["check_source"]) == ("anthropic", 2, "provider")
+    assert body["check"] == CARTPOLE_CHECK and body["program"] == CARTPOLE_REWARD
+    assert body["check_validation"]["ok"] is True
+    figures = body["check_validation"]["figures"]
+    assert [(f["name"], f["at_least"], f["at_most"]) for f in figures] == [
+        ("upright", 0.95, None),
+        ("cart_travel", None, 1.5),
+    ]
+    repair = stub.chats()[1].text
+    assert "rejected the check program" in repair and "cart_travel" in repair
+    assert "The reward program was accepted" in repair
 
 
 def test_unknown_scene_is_a_404_listing_valid_ids(client: TestClient) -> None:  # type: ignore[type-arg]
@@ -77,8 +150,10 @@ def test_unknown_scene_is_a_404_listing_valid_ids(client: TestClient) -> None:  
     ],
 )
 def test_malformed_generate_requests_name_the_field(
-    client: TestClient, body: dict[str, object], field: str
-) -> None:  # type: ignore[type-arg]
+    client: TestClient,  # type: ignore[type-arg]
+    body: dict[str, object],
+    field: str,
+) -> None:
     response = client.post("/api/policy/generate", json=body)
     assert response.status_code == 400
     assert field in response.text
