@@ -401,6 +401,7 @@ async def _train(args: argparse.Namespace, settings: Settings, line: StatusLine 
     try:
         try:
             scene = await services.scenes.get(args.scene)  # before drafting: a draft needs the scene
+            services.scenes.cancel_pending()  # the other scenes' exports would slow training down
         except UnknownScene as exc:
             line.say(f"unknown scene '{args.scene}'; valid ids: {', '.join(exc.valid_ids)}")
             return EXIT_USAGE

@@ -115,6 +115,11 @@ class SceneRegistry:
             loop.create_task(self._run_lane(i), name=lane.name) for i, lane in enumerate(self._lanes)
         ]
 
+    def cancel_pending(self) -> None:
+        """Export nothing more (a command-line run that needs one scene, already returned by `get`): the
+        other exports would compete with training for the CPU. Scenes already exported stay available."""
+        self._queue.clear()
+
     async def close(self) -> None:
         """Cancel pending exports and stop the workers; in-flight exports are killed, not awaited."""
         self._closed = True

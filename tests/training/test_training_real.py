@@ -211,3 +211,42 @@ def test_cli_drafts_from_a_task_with_the_builtin_provider_and_trains(
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["task_description"] == "keep the pole up"
     assert "WEIGHTS" in manifest["program"]
+
+
+def test_a_failed_check_gets_a_builtin_reflection_round(api: TestClient) -> None:  # type: ignore[type-arg]
+    """The drafted check fails after a tiny budget; the built-in drafter revises the reward from what the
+    evaluation saw and a linked round trains it (one round allowed here)."""
+    drafted = api.post(
+        "/api/policy/generate",
+        json={
+            "task_description": "keep the pole upright",
+            "scene_id": "CartpoleBalance",
+            "provider": "builtin",
+        },
+    ).json()
+    assert drafted["check_validation"]["ok"], drafted["check_validation"]
+    started = api.post(
+        "/api/training/start",
+        json={
+            "scene_id": "CartpoleBalance",
+            "program": drafted["program"],
+            "check": drafted["check"],
+            "task_description": "keep the pole upright",
+            "preset": "cpu_quick",
+            "reflection_rounds": 1,
+        },
+    )
+    assert started.status_code == 201, started.text
+    first = wait_final(api, started.json()["job_id"])
+    assert first["state"] == "succeeded", first["error"]
+    verdict = first["outcome"]["check"]
+    assert verdict is not None and not verdict["passed"], verdict  # 4096 steps do not balance a pole
+    assert verdict["summary"].startswith("failed: ")
+    assert first["next_job_id"], "a failed check with a round left queues the next round"
+    second = wait_final(api, first["next_job_id"])
+    spec = second["spec"]
+    assert spec["parent_job_id"] == first["job_id"] and spec["round"] == 1
+    assert spec["revision_notes"] and spec["program"] != drafted["program"]
+    assert spec["check"] == drafted["check"]  # the built-in revision changes the reward, not the check
+    assert second["state"] == "succeeded" and second["next_job_id"] is None  # no rounds left
+    assert second["outcome"]["check"] is not None
