@@ -213,6 +213,7 @@ def test_cli_drafts_from_a_task_with_the_builtin_provider_and_trains(
     assert "WEIGHTS" in manifest["program"]
 
 
+@pytest.mark.timeout(1800)  # two real jobs back to back (about 3 min on idle cores, far more when shared)
 def test_a_failed_check_gets_a_builtin_reflection_round(api: TestClient) -> None:  # type: ignore[type-arg]
     """The drafted check fails after a tiny budget; the built-in drafter revises the reward from what the
     evaluation saw and a linked round trains it (one round allowed here)."""
