@@ -584,7 +584,9 @@ class CliRun:
     estimate_line: str | None
     estimate_s: float | None
     rounds: int  # jobs trained: 1 + reflection rounds
-    round_started_s: list[float]  # seconds from the start to each job's "training job" line
+    # seconds from the start to each round's first line ("training job ..." / "training round N of M"):
+    # the first one is what the CLI spent before training (scene export, workers, drafting, validation)
+    round_started_s: list[float]
     drafted_by: str | None
     check_line: str | None  # the CLI's last "check ..." verdict line
     policy_dir: str | None
@@ -665,7 +667,9 @@ def run_cli(
         estimate_line=estimate_line,
         estimate_s=None if estimate_line is None else estimate_seconds(estimate_line),
         rounds=1 + len(reflections),
-        round_started_s=[stamp for stamp, t in lines if t.startswith("training job ")],
+        round_started_s=[
+            round(stamp, 1) for stamp, t in lines if t.startswith("training job ") or ROUND.search(t)
+        ],
         drafted_by=None if drafted is None else drafted.removeprefix("drafted by "),
         check_line=checks[-1] if checks else None,
         policy_dir=folders[-1] if folders else None,
@@ -713,6 +717,8 @@ class Result:
     rounds: int | None
     lineage_rounds: int | None
     time_to_pass_s: float | None  # wall time when the kept policy passes the detector, else None
+    prep_s: float | None  # wall time before the first job started (export, workers, drafting, validation)
+    round_started_s: list[float]  # wall time at which each round started
     drafted_by: str | None
     policy_dir: str | None
     load_before: list[float]
@@ -774,6 +780,7 @@ def print_table(results: list[Result]) -> None:
         "estimate",
         "within",
         "rounds",
+        "prep",
     )
     rows = []
     for r in results:
@@ -785,7 +792,7 @@ def print_table(results: list[Result]) -> None:
                 r.task,
                 r.scene,
                 str(r.seed),
-                "error" if r.error else ("PASS" if r.detector_passed else "fail"),
+                "error" if r.error else {None: "-", True: "PASS", False: "fail"}[r.detector_passed],
                 figure,
                 base,
                 yes(r.check_passed),
@@ -794,6 +801,7 @@ def print_table(results: list[Result]) -> None:
                 fmt_s(r.estimate_s),
                 yes(r.within_estimate),
                 "-" if r.rounds is None else str(r.rounds),
+                fmt_s(r.prep_s),
             )
         )
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
@@ -811,7 +819,7 @@ def print_table(results: list[Result]) -> None:
     for r in results:
         print(f"\n{r.task} (seed {r.seed}): {r.sentence!r} on {r.scene}")
         print(f"  criterion: {r.criterion}")
-        print(f"  kept policy: {r.detector or r.error}")
+        print(f"  kept policy: {r.detector or r.error or 'not judged'}")
         print(f"  zero actions: {r.baseline}")
         if r.check_summary is not None:
             print(f"  drafted check: {r.check_summary}")
@@ -922,6 +930,8 @@ def main() -> int:
                     rounds=None,
                     lineage_rounds=None,
                     time_to_pass_s=None,
+                    prep_s=None,
+                    round_started_s=[],
                     drafted_by=None,
                     policy_dir=None if args.judge is None else str(args.judge),
                     load_before=load_average(),
@@ -972,6 +982,8 @@ def main() -> int:
                 rounds=cli.rounds,
                 lineage_rounds=None,
                 time_to_pass_s=None,
+                prep_s=cli.round_started_s[0] if cli.round_started_s else None,
+                round_started_s=cli.round_started_s,
                 drafted_by=cli.drafted_by,
                 policy_dir=cli.policy_dir,
                 load_before=load,
