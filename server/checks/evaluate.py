@@ -150,3 +150,8 @@ def zero_action(action_size: int) -> Act:
 
 def random_action(action_size: int) -> Act:
     return lambda params, obs, key: jax.random.uniform(key, (action_size,), jnp.float32, -1.0, 1.0)
+
+
+def scaled_random_action(action_size: int) -> Act:
+    """Uniform random actions times `params` (a scalar): 0 gives zero actions from the same function."""
+    return lambda params, obs, key: params * jax.random.uniform(key, (action_size,), jnp.float32, -1.0, 1.0)
