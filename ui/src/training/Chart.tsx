@@ -44,7 +44,8 @@ export const Chart = memo(function Chart({
           stroke: COLORS[i % COLORS.length],
           width: 2,
           spanGaps: true,
-          points: { show: false },
+          // A series with a single point (a check judged once so far) would draw nothing as a line.
+          points: { show: (self: uPlot, si: number) => countPoints(self.data[si]) < 3 },
         })),
       ],
     };
@@ -72,6 +73,12 @@ export const Chart = memo(function Chart({
     </figure>
   );
 });
+
+function countPoints(values: ArrayLike<number | null | undefined> | undefined): number {
+  let n = 0;
+  for (let i = 0; i < (values?.length ?? 0); i++) if (values?.[i] != null) n++;
+  return n;
+}
 
 function shortCount(n: number): string {
   const a = Math.abs(n);
