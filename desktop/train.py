@@ -358,7 +358,7 @@ def _estimate(spec: JobSpec, family: SceneFamily, device: str) -> str:
 
     if device != "cpu":
         return "Estimate: none for a GPU (training speeds were measured on CPUs)"
-    seconds = estimate_seconds(spec.preset, family=family, timesteps=spec.timesteps)
+    seconds = estimate_seconds(spec.preset, family=family, timesteps=spec.timesteps, scene_id=spec.scene_id)
     sentence = f"Estimate: {duration(seconds)} on this computer's CPU"
     if spec.time_budget_s is not None and spec.time_budget_s < seconds:
         sentence += f", capped at {format_number(spec.time_budget_s / 60)} minutes (--minutes)"

@@ -22,7 +22,8 @@ def training_method(scene: SceneInfo, base_policy_id: str | None = None) -> Trai
 
 def training_time_estimate(scene: SceneInfo, method: TrainingMethod) -> tuple[float, str]:
     """(seconds, sentence) for the job the default preset runs on this machine's CPU."""
-    seconds = estimate_seconds("auto", family=scene.family) * (0.5 if method == "fine_tuning" else 1.0)
+    seconds = estimate_seconds("auto", family=scene.family, scene_id=scene.id)
+    seconds *= 0.5 if method == "fine_tuning" else 1.0
     if seconds < 3600:
         sentence = f"about {max(1, round(seconds / 60))} minutes on this computer's CPU"
     else:

@@ -31,6 +31,10 @@ CPU_STEPS_PER_SECOND: dict[SceneFamily, float] = {
     "manipulation": 1_500.0,
 }
 CPU_COMPILE_SECONDS = 60.0
+# Per scene, measured with scripts/measure_cpu_speed.py (docs/BENCHMARKS.md): (fixed seconds for loading
+# and compiling, steady steps/s) of the `cpu` preset with the success check judged at every evaluation.
+# Scenes not listed use their family's figures above.
+CPU_SCENE_SPEED: dict[str, tuple[float, float]] = {}
 QUICK_COMPILE_SECONDS = 40.0
 PLAYGROUND_STEPS = {"classic_control": 60_000_000, "locomotion": 100_000_000, "manipulation": 100_000_000}
 
@@ -83,13 +87,22 @@ def total_steps(spec: JobSpec, *, device: Device = "cpu", family: SceneFamily = 
 
 
 def estimate_seconds(
-    preset: str, *, family: SceneFamily = "classic_control", timesteps: int | None = None
+    preset: str,
+    *,
+    family: SceneFamily = "classic_control",
+    timesteps: int | None = None,
+    scene_id: str | None = None,
 ) -> float:
-    """Rough wall time on this CPU (2 cores), for the UI: compilation plus steps at measured speed."""
+    """Wall time of one job's whole budget on a 2-core CPU, for the UI: loading and compilation plus steps
+    at the scene's measured speed (its family's when the scene was not measured). Early stop makes real
+    jobs shorter."""
     name = resolve_preset(preset, "cpu")
     steps = timesteps if timesteps is not None else default_steps(name, family)
     if name == "cpu_quick":
         return QUICK_COMPILE_SECONDS + steps / CPU_STEPS_PER_SECOND[family]
+    if scene_id in CPU_SCENE_SPEED:
+        fixed, rate = CPU_SCENE_SPEED[scene_id]
+        return fixed + steps / rate
     # Playground's configs use ~100x the envs; per-step cost on CPU is about the same, so steps dominate.
     return CPU_COMPILE_SECONDS + steps / CPU_STEPS_PER_SECOND[family]
 
