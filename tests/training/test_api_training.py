@@ -39,6 +39,9 @@ class StubScenes:
             raise UnknownScene(scene_id, SCENES)
         return object()
 
+    def cancel_pending(self) -> None:
+        pass
+
     async def close(self) -> None:
         pass
 
