@@ -1,4 +1,5 @@
-"""Keeping the best evaluation, early stop and the check during real (tiny) training on CartpoleBalance."""
+"""Keeping the best evaluation by (verdict, check score, eval reward), on synthetic evaluations (the real
+runner's side, with tiny jobs, is in tests/training/test_runner.py)."""
 
 from __future__ import annotations
 
@@ -9,22 +10,8 @@ import pytest
 
 from server.checks.verdict import judge
 from server.policies.manifest import NetworkConfig, PolicyManifest
-from server.training.types import JobSpec, TrainingProgress
-from tests.training.test_runner import PROGRAM, cache, quick, trained  # noqa: F401 (fixtures)
-
-ALWAYS_INSIDE = '''"""The cart stays within 100 m: true of any policy, so the check passes at once."""
-
-AT_MOST = dict(travel=100.0)
-
-
-def travel(s):
-    return jnp.max(jnp.abs(s.cart_position))
-
-
-def upright(s):
-    return jnp.mean(jnp.abs(s.pole_angle) < 0.31)
-'''
-NEVER = ALWAYS_INSIDE.replace("AT_MOST = dict(travel=100.0)", "AT_LEAST = dict(upright=1.5)")
+from server.training.types import TrainingProgress
+from tests.training.test_runner import PROGRAM
 
 
 def _progress(step: int, reward: float, up: float | None = None) -> TrainingProgress:
@@ -84,53 +71,3 @@ def test_best_keeper_keeps_the_peak_not_the_end(
     assert outcome.kept_step == kept_step and float(params["w"][0]) == kept_step
     saved = read_manifest(tmp_path / "best")  # what a stopped job would keep: the same evaluation
     assert saved.outcome is not None and saved.outcome.kept_step == kept_step
-
-
-def _train(spec: JobSpec, cache: Path, work: Path) -> tuple[PolicyManifest, list[TrainingProgress]]:  # noqa: F811
-    from server.training.runner import train
-
-    reports: list[TrainingProgress] = []
-    return train(spec, scene_cache_dir=cache, work_dir=work, report=reports.append), reports
-
-
-def test_a_passing_check_stops_the_job_early(
-    trained: tuple[Path, PolicyManifest, list[TrainingProgress]],  # noqa: F811
-    cache: Path,  # noqa: F811
-    tmp_path: Path,
-) -> None:
-    """A fine-tune whose base already passes stops after its first evaluation (step 0)."""
-    from server.training.runner import train
-
-    spec = quick(check=ALWAYS_INSIDE, early_stop_evals=1, base_policy_id=trained[1].policy_id)
-    reports: list[TrainingProgress] = []
-    manifest = train(
-        spec,
-        scene_cache_dir=cache,
-        work_dir=tmp_path,
-        report=reports.append,
-        base_params_dir=trained[0] / "policy",
-    )
-    assert len(reports) == 1 and reports[0].step == 0  # stopped after the first evaluation
-    check = reports[0].check
-    assert check is not None and check.passed and check.episodes == 5
-    assert [f.name for f in check.figures] == ["travel", "upright"]
-    assert manifest.outcome is not None and manifest.outcome.stop_reason == "check_passed"
-    assert manifest.outcome.stopped_early and manifest.check == ALWAYS_INSIDE
-
-
-def test_a_failing_check_still_saves_its_best_marked_failed(cache: Path, tmp_path: Path) -> None:  # noqa: F811
-    manifest, reports = _train(quick(check=NEVER), cache, tmp_path)
-    # brax's first evaluation (step 0) comes before a fresh job has params: it is judged from step 1 on.
-    assert len(reports) == 2 and reports[0].check is None
-    assert reports[1].check is not None and not reports[1].check.passed
-    assert manifest.outcome is not None and manifest.outcome.check is not None
-    assert not manifest.outcome.check.passed and manifest.outcome.stop_reason == "completed"
-    assert manifest.outcome.check.summary.startswith("failed: upright")
-    assert (tmp_path / "policy" / "params.msgpack").is_file()
-
-
-def test_an_invalid_check_fails_the_job_with_its_located_error(cache: Path, tmp_path: Path) -> None:  # noqa: F811
-    from server.training.runner import TrainingFailed
-
-    with pytest.raises(TrainingFailed, match=r"success check was rejected.*line 1"):
-        _train(quick(check="AT_LEAST = dict(x=1)\ndef x(s):\n    return 1.0\n"), cache, tmp_path)
