@@ -413,7 +413,8 @@ class Judge:
     """Loads each scene once (as the check and playback do: MJX "jax" implementation) and rolls out
     a saved policy, or zero actions, recording raw mjx.Data fields."""
 
-    def __init__(self) -> None:
+    def __init__(self, steps: int | None = None) -> None:
+        self.steps = steps  # None: the scene's own episode length
         self.scenes: dict[str, tuple[Any, int, Callable[..., Any]]] = {}
 
     def _scene(self, scene_id: str) -> tuple[Any, int, Callable[..., Any]]:
@@ -424,7 +425,7 @@ class Judge:
             from server.scenes.loader import load_env
 
             scene = load_env(scene_id, purpose="check", menagerie_dir=None)
-            env, steps = scene.env, scene.episode_length
+            env, steps = scene.env, self.steps or scene.episode_length
 
             def episode(act: Callable[[Any, Any], Any], params: Any, scale: Any, key: Any) -> Any:
                 state = env.reset(key)
@@ -868,6 +869,12 @@ def main() -> int:
         "--judge", type=Path, help="judge this policy folder with --only's one task; no training"
     )
     parser.add_argument("--baselines", action="store_true", help="judge zero actions only; no training")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        help="episode length of the detector's rollouts (default: the scene's; for comparing with a job's "
+        "own evaluations, e.g. 100 for a cpu_quick job)",
+    )
     args = parser.parse_args()
     tasks = select(args.only)
 
@@ -888,13 +895,14 @@ def main() -> int:
         "extra_args": args.extra_args,
         "episodes": EPISODES,
         "rollout_seed": ROLLOUT_SEED,
+        "rollout_steps": args.steps or "the scene's episode length",
         "within_factor": WITHIN,
     }
     print(f"load average at start: {meta['load_average_at_start']} ({meta['cpu_count']} cores)")
     for line in meta["busy_processes_at_start"]:
         print(f"  busy: {line}")
 
-    judge_ = Judge()
+    judge_ = Judge(args.steps)
     baselines: dict[str, Verdict] = {}
 
     def baseline(task: Task) -> Verdict:
