@@ -122,7 +122,7 @@ class Rollout:
     def speed_late(self, body: str) -> np.ndarray:
         """Mean velocity along +x over the second half (m/s), from the body's displacement."""
         x = self.late(self.body_pos(body)[..., 0])
-        return (x[:, -1] - x[:, 0]) / ((x.shape[1] - 1) * self.dt)
+        return np.asarray((x[:, -1] - x[:, 0]) / ((x.shape[1] - 1) * self.dt))
 
 
 # ---- detectors --------------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ class Need:
     unit: str = ""
 
     def holds(self, values: np.ndarray) -> np.ndarray:
-        ok = np.isfinite(values)
+        ok = np.asarray(np.isfinite(values))
         if self.at_least is not None:
             ok &= values >= self.at_least
         if self.at_most is not None:
@@ -146,7 +146,7 @@ class Need:
 
 
 def share(mask: np.ndarray) -> np.ndarray:
-    return np.asarray(mask, dtype=np.float64).mean(axis=1)
+    return np.asarray(np.asarray(mask, dtype=np.float64).mean(axis=1))
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ class Task:
 
 
 def _cart_in(r: Rollout) -> np.ndarray:
-    return np.abs(r.joint_q("slider")).max(axis=1)
+    return np.asarray(np.abs(r.joint_q("slider")).max(axis=1))
 
 
 def _pole_up_all(r: Rollout) -> np.ndarray:
