@@ -550,33 +550,42 @@ async def _next_round(manager: TrainingManager, status: JobStatus) -> str | None
 
 
 async def follow(manager: TrainingManager, job_id: str, line: StatusLine) -> int:
-    """Follows the job and the reflection rounds after it; prints the last round's kept policy and verdict.
-    Exit code by the last round's verdict (module docstring)."""
+    """Follows the job and the reflection rounds after it; prints the best round's kept policy (by its
+    verdict; module docstring) and exits by that policy's verdict."""
     loop = asyncio.get_running_loop()
     interrupts: asyncio.Queue[int] = asyncio.Queue()
     loop.add_signal_handler(signal.SIGINT, interrupts.put_nowait, signal.SIGINT)
     loop.add_signal_handler(signal.SIGTERM, interrupts.put_nowait, signal.SIGTERM)
+    rounds: list[tuple[JobStatus, int, Path]] = []  # each round that saved a policy
     try:
         while True:
             final = await _watch_job(manager, job_id, line, interrupts)
             if final is None:
                 return EXIT_INTERRUPTED
             code, folder = _report(manager, final, line)
+            if folder is not None:
+                rounds.append((final, code, folder))
             stopped = final.outcome is not None and final.outcome.stop_reason == "stopped"
             next_id = await _next_round(manager, final)
-            if next_id is None:
-                if folder is not None:  # stdout: the last round's policy, for scripts
-                    print(folder, flush=True)
-                return code
-            if stopped:  # the user asked to stop: a round queued anyway is not wanted
+            if next_id is not None and stopped:  # the user asked to stop: a round queued anyway is unwanted
                 from server.training.jobs import InvalidTransition
 
                 with contextlib.suppress(InvalidTransition):
                     await manager.cancel(next_id)
                 line.say(f"cancelled the reflection round queued after it (job {next_id})")
-                if folder is not None:
-                    print(folder, flush=True)
-                return code
+                next_id = None
+            if next_id is None:
+                if not rounds:
+                    return code
+                best, best_code, best_folder = _best_round(rounds)
+                if best.job_id != final.job_id and best.outcome is not None and best.outcome.check:
+                    line.say(
+                        f"the best of the {len(rounds)} rounds is round {best.spec.round + 1}: "
+                        f"{best.outcome.check.summary}"
+                    )
+                    line.say(f"its policy: {best_folder}")
+                print(best_folder, flush=True)  # stdout: the policy the user gets, for scripts
+                return best_code
             spec = manager.status(next_id).spec
             # Rounds counted as the app's training panel does: the first job is round 1.
             line.say(
@@ -587,6 +596,19 @@ async def follow(manager: TrainingManager, job_id: str, line: StatusLine) -> int
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)
+
+
+def _best_round(rounds: list[tuple[JobStatus, int, Path]]) -> tuple[JobStatus, int, Path]:
+    """The round whose kept policy the user gets: passed first, then the check's score; the later round
+    on a tie. Eval rewards are not compared: each round trained a different reward."""
+
+    def key(item: tuple[JobStatus, int, Path]) -> tuple[float, float, int]:
+        check = item[0].outcome.check if item[0].outcome is not None else None
+        if check is None:
+            return (0.0, 0.0, item[0].spec.round)
+        return (1.0 if check.passed else 0.0, check.score, item[0].spec.round)
+
+    return max(rounds, key=key)
 
 
 def _report(manager: TrainingManager, final: JobStatus, line: StatusLine) -> tuple[int, Path | None]:

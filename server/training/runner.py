@@ -318,10 +318,12 @@ def train(
         from server.checks.evaluate import compile_check
 
         try:
-            check = compile_check(spec.check, compiled.entries, int(config.ppo["episode_length"]))
+            check = compile_check(spec.check, compiled.entries, scene.episode_length)
         except ProgramRejectedError as exc:
             raise TrainingFailed(f"the success check was rejected: {exc}") from exc
-    judge = _CheckJudge(scene, compiled.entries, check, int(config.ppo["episode_length"]), spec.seed)
+    # The check judges whole episodes of the scene's own length, what playback shows, even when a quick
+    # preset trains on shorter ones (a check's `s.x[500:]` means the second half of the real episode).
+    judge = _CheckJudge(scene, compiled.entries, check, scene.episode_length, spec.seed)
     if restore is not None and check is not None:
         # brax reports the first evaluation before it hands over make_policy; a fine-tune or a resume
         # already has params then, so judge them with the same network (a base may already pass).

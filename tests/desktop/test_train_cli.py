@@ -457,3 +457,34 @@ def test_a_task_drafts_the_reward_and_its_check(
     spec = msgspec.json.decode(seen.read_bytes())["spec"]
     assert spec["check"] == CHECK and spec["task_description"] == task
     assert "Estimate: about 3 minutes on this computer's CPU; up to 2 more rounds if the check fails" in err
+
+
+def test_the_best_round_is_what_the_user_gets() -> None:
+    """Across reflection rounds the kept policy is the best verdict, not the last round's."""
+    from datetime import UTC, datetime
+
+    from desktop.train import _best_round
+    from server.checks.types import TrainingOutcome
+    from server.checks.verdict import judge
+    from server.training.types import JobSpec, JobStatus
+
+    def round_with(number: int, upright: list[float]) -> tuple[JobStatus, int, Path]:
+        check = judge({"upright": upright}, {"upright": 0.9}, {})
+        outcome = TrainingOutcome(
+            kept_step=10, kept_eval_reward=1000.0 - number, check=check, stop_reason="completed",
+            stopped_early=False,
+        )  # fmt: skip
+        status = JobStatus(
+            job_id=f"job{number}", state="succeeded", created_at=datetime.now(UTC), started_at=None,
+            finished_at=None, progress=None, history=[], error=None, policy_id=f"p{number}",
+            resumable=False, device="cpu", outcome=outcome,
+            spec=JobSpec(scene_id="CartpoleBalance", program="x", round=number),
+        )  # fmt: skip
+        return status, 0 if check.passed else 3, Path(f"/policies/p{number}")
+
+    three, none, one = [0.95] * 3 + [0.5] * 2, [0.2] * 5, [0.95] + [0.5] * 4
+    failing = [round_with(0, three), round_with(1, none), round_with(2, one)]
+    assert _best_round(failing)[0].job_id == "job0"  # 3/5 episodes beat 1/5 and 0/5
+    passing = [round_with(0, [0.95] * 5), round_with(1, none), round_with(2, [0.99] * 5)]
+    best = _best_round(passing)
+    assert best[0].job_id == "job2" and best[1] == 0  # both pass: the later round
