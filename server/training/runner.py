@@ -371,13 +371,16 @@ def train(
         )
         history.append(progress)
         write_checkpoint(work_dir, params, Checkpoint(step=absolute, total_steps=total, history=history))
-        state["good"] = params
-        done = keeper.offer(params, progress) if params is not None else False
+        done = False
+        if params is not None:  # brax's first evaluation of a fresh job comes before it has params
+            state["good"] = params
+            done = keeper.offer(params, progress)
         report(progress)
         if left > 0 and done:
             keeper.stop_reason = "check_passed"
             raise _StopTraining
-        if spec.time_budget_s is not None and now - started >= spec.time_budget_s and left > 0:
+        over_time = spec.time_budget_s is not None and now - started >= spec.time_budget_s
+        if over_time and left > 0 and state["good"] is not None:  # a time cap keeps something
             keeper.stop_reason = "time_cap"
             raise _StopTraining
 
@@ -402,7 +405,9 @@ def train(
         except _StopTraining:
             final = state["good"]
         # brax evaluates after its last epoch, so `final` was checked by progress_fn; check anyway.
-        if final is None or not params_finite(final):
+        if final is None:
+            raise TrainingFailed("training ended before its first evaluation: there is no policy to keep")
+        if not params_finite(final):
             raise TrainingFailed("training produced no usable parameters (NaN)")
     kept_params, outcome = keeper.result(final, history)
     manifest = msgspec.structs.replace(
