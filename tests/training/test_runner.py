@@ -208,6 +208,9 @@ def test_presets_and_estimates() -> None:
     assert total_steps(quick()) == 4096 and total_steps(quick(timesteps=123)) == 123
     assert total_steps(JobSpec(scene_id="CartpoleBalance", program=PROGRAM)) == 4_000_000
     assert estimate_seconds("cpu_quick") < estimate_seconds("cpu") < 600
+    # A measured scene uses its own speed: fixed cost plus steps at its rate.
+    assert estimate_seconds("cpu", scene_id="CartpoleBalance") == pytest.approx(97.0 + 4_000_000 / 35_000.0)
+    assert estimate_seconds("cpu", scene_id="CartpoleBalance", timesteps=35_000) == pytest.approx(98.0)
 
 
 # ---- the success check during training (docs/CHECKS.md) ----------------------------------------------
