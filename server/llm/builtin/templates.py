@@ -154,8 +154,10 @@ return up * up * calm * centred * on_rail""",
     d.term(
         "centered",
         0.3 if target == 0 else 0.6,
-        f"Cart near {where}, well inside the rail ends (+-{fmt(rail)} m).",
-        f"return tolerance(s.cart_position, {fmt(target - 0.1)}, {fmt(target + 0.1)}, 0.8)",
+        f"Cart near {where} while the pole is up, well inside the rail ends (+-{fmt(rail)} m); "
+        "gated by the pole so a cart parked at the target beside a spinning pole earns little.",
+        f"""up = (1.0 + jnp.cos(s.pole_angle)) / 2.0
+return up * up * tolerance(s.cart_position, {fmt(target - 0.1)}, {fmt(target + 0.1)}, 0.8)""",
         "cart",
     )
     if intent.still:
