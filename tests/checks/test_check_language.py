@@ -15,7 +15,12 @@ from server.rewards.checker import RewardChecker
 from server.rewards.static_check import check_check, static_check
 from tests.rewards.corpus_hostile import STATIC
 
-CARTPOLE: dict[str, list[int]] = {"pole_angle": [], "pole_angular_velocity": [], "cart_position": [], "cart_velocity": []}
+CARTPOLE: dict[str, list[int]] = {
+    "pole_angle": [],
+    "pole_angular_velocity": [],
+    "cart_position": [],
+    "cart_velocity": [],
+}
 NAMES = set(CARTPOLE) | {"qpos", "qvel", "action"}
 SHAPES = CARTPOLE | {"qpos": [2], "qvel": [2], "action": [1]}
 
