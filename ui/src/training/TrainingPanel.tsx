@@ -157,9 +157,7 @@ function JobView({
         <Lineage rounds={roundList} shown={job.job_id} onSelect={onSelect} />
       )}
       {(job.spec.revision_notes ?? []).length > 0 && (
-        <p className="task-note">
-          Reward revised: {(job.spec.revision_notes ?? []).join("; ")}
-        </p>
+        <p className="task-note">Reward revised: {(job.spec.revision_notes ?? []).join("; ")}</p>
       )}
       <div
         className="progress"
