@@ -217,6 +217,14 @@ def test_off_a_terminal_nothing_is_redrawn() -> None:
 
 
 # ---- the command, with the real manager and the fake worker ---------------------------------------------
+def _estimate(timesteps: int | None = None) -> str:
+    """The CLI's estimate sentence for CartpoleBalance: the scene's measured speed (presets.py)."""
+    from desktop.train import duration
+    from server.training.presets import estimate_seconds
+
+    return duration(estimate_seconds("auto", scene_id="CartpoleBalance", timesteps=timesteps))
+
+
 def test_trains_and_prints_the_policy_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert train(tmp_path, "--name", "steps=3 sleep=0.05", "--timesteps", "1000", "--seed", "7") == 0
     out, err = capsys.readouterr()
@@ -226,7 +234,7 @@ def test_trains_and_prints_the_policy_path(tmp_path: Path, capsys: pytest.Captur
     assert folder.name == summary.id
     manifest = PolicyLibrary(tmp_path / "d").get(summary.id)
     assert manifest.program == PROGRAM
-    assert "Estimate: about 1 minute on this computer's CPU" in err
+    assert f"Estimate: {_estimate(1000)} on this computer's CPU" in err
     assert "no success check: give --check FILE" in err
     # stderr is not a terminal here: one plain line per evaluation, no \r redraws
     assert "\r" not in err
@@ -246,7 +254,7 @@ def test_options_reach_the_job_spec(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert spec["check"] == CHECK
     assert spec["early_stop_evals"] == 0 and spec["reflection_rounds"] == 0
     err = capsys.readouterr().err
-    assert "Estimate: about 3 minutes on this computer's CPU, capped at 1.5 minutes (--minutes)" in err
+    assert f"Estimate: {_estimate()} on this computer's CPU, capped at 1.5 minutes (--minutes)" in err
     assert train(tmp_path, "--name", "steps=2", "--no-check") == 0
     defaults = JobSpec(scene_id="x", program="x")
     seen_files = (tmp_path / "d" / "jobs").glob("*/job_seen.json")
@@ -456,7 +464,7 @@ def test_a_task_drafts_the_reward_and_its_check(
     [seen] = (tmp_path / "d" / "jobs").glob("*/job_seen.json")
     spec = msgspec.json.decode(seen.read_bytes())["spec"]
     assert spec["check"] == CHECK and spec["task_description"] == task
-    assert "Estimate: about 3 minutes on this computer's CPU; up to 2 more rounds if the check fails" in err
+    assert f"Estimate: {_estimate()} on this computer's CPU; up to 2 more rounds if the check fails" in err
 
 
 def test_the_best_round_is_what_the_user_gets() -> None:
