@@ -11,6 +11,7 @@ current config and keys, so a saved key takes effect at once and no client outli
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -170,11 +171,16 @@ class LLMService:
         key, _source = self.keys.get(name)
         return self._build(name, self.config, key)
 
+    async def _built(self, name: RemoteProviderName) -> Provider:
+        """`_provider` off the event loop: the first build imports the provider's SDK (anthropic's takes
+        4 s of CPU, over 10 s on busy cores), which would freeze every request meanwhile."""
+        return await asyncio.to_thread(self._provider, name)
+
     async def ollama_unreachable_reason(self) -> str | None:
         """None when an Ollama server answered within the last `probe_cache_s` seconds."""
         now = self._clock()
         if self._ollama_probe is None or now - self._ollama_probe[0] > self.config.probe_cache_s:
-            reason = await self._provider("ollama").probe(self.config.probe_timeout_s)
+            reason = await (await self._built("ollama")).probe(self.config.probe_timeout_s)
             self._ollama_probe = (self._clock(), reason)
         return self._ollama_probe[1]
 
@@ -205,7 +211,7 @@ class LLMService:
             )
         ]
         for name in REMOTE_PROVIDERS:
-            provider = self._provider(name)
+            provider = await self._built(name)
             source: KeySource = "none"
             reachable: bool | None
             if name == "ollama":
@@ -295,7 +301,7 @@ class LLMService:
                 check_report=await validate_check(check),
                 check_source="builtin",
             )
-        adapter = self._provider(provider)
+        adapter = await self._built(provider)
         log.info("Drafting a reward and check for %s with %s (%s)", scene_id, provider, model)
         found = await self._converse(
             adapter,
@@ -363,7 +369,7 @@ class LLMService:
             return await self._revise_builtin(
                 reflection, scene_id, vocabulary, validate, validate_check, builtin_revise, []
             )
-        adapter = self._provider(provider)
+        adapter = await self._built(provider)
         log.info(
             "Revising the reward for %s with %s (%s) after round %d",
             scene_id,
