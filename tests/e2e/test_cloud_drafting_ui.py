@@ -33,6 +33,21 @@ def cart_left(s):
 
 def effort(s):
     return jnp.sum(jnp.square(s.action))
+```
+
+```python
+"""Check: the pole stays up with the cart on the left."""
+
+AT_LEAST = dict(pole_up_share=0.9)
+AT_MOST = dict(cart_late=-0.5)
+
+
+def pole_up_share(s):
+    return jnp.mean(jnp.abs(s.pole_angle) < 0.31)
+
+
+def cart_late(s):
+    return jnp.mean(s.cart_position[500:])
 ```'''
 
 GO1_PROGRAM = '''Here is the program:
@@ -53,6 +68,21 @@ def upright(s):
 
 def effort(s):
     return jnp.sum(jnp.square(s.action))
+```
+
+```python
+"""Check: walks backwards and never falls."""
+
+AT_MOST = dict(forward_speed=-0.3)
+AT_LEAST = dict(never_fell=1.0)
+
+
+def forward_speed(s):
+    return jnp.mean(s.base_lin_vel[:, 0])
+
+
+def never_fell(s):
+    return jnp.min(s.alive)
 ```'''
 
 PROVIDERS: dict[str, Wire] = {  # provider -> the wire format its stub speaks
@@ -91,7 +121,7 @@ def stubbed_app(
 def draft_with(page: Page, provider: str, task: str) -> None:
     page.get_by_role("textbox", name="Task").fill(task)
     picker = page.get_by_role("combobox", name="Provider")
-    expect(picker).to_be_enabled(timeout=30_000)
+    expect(picker).to_be_enabled(timeout=60_000)  # the providers load once their SDKs are imported
     picker.select_option(provider)
     expect(picker).to_have_value(provider)
     page.get_by_role("button", name="Draft reward").click()
