@@ -264,14 +264,7 @@ class TrainingManager:
         if status.state != "running":
             raise InvalidTransition(job_id, status.state, "cancelled")
         self._cancelling.add(job_id)
-        run = self._runs.get(job_id)
-        if run is not None:
-            run.cancel()
-        task = self._tasks.get(job_id)
-        if task is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(task), timeout_s)
-        return self.store.get(job_id)
+        return await self._halt(job_id, timeout_s)
 
     async def stop(self, job_id: str, *, timeout_s: float = 10.0) -> JobStatus:
         """Stops a running job and keeps its best evaluation so far as the policy (outcome "stopped"); a
@@ -281,6 +274,10 @@ class TrainingManager:
         if status.state != "running":
             raise InvalidTransition(job_id, status.state, "stopped")
         self._stopping.add(job_id)
+        return await self._halt(job_id, timeout_s)
+
+    async def _halt(self, job_id: str, timeout_s: float) -> JobStatus:
+        """Stops the job's run (cancel or stop decide, in _finish, what becomes of it) and waits for it."""
         run = self._runs.get(job_id)
         if run is not None:
             run.cancel()
