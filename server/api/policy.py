@@ -15,9 +15,16 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
 from server.api.errors import SCENE_ERRORS
+from server.commands.types import ScheduleReport
 from server.llm.service import CheckSource, LLMService
 from server.llm.types import ProviderFailure, ProviderName
-from server.planning.plan import TrainingMethod, training_method, training_time_estimate
+from server.planning.plan import (
+    TierOption,
+    TimeBudget,
+    TrainingMethod,
+    training_method,
+    training_time_estimate,
+)
 from server.rewards.checker import RewardChecker
 from server.rewards.types import TermType, ValidationReport
 from server.scenes.registry import SceneRegistry
@@ -28,6 +35,8 @@ class GenerateRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     scene_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     provider: ProviderName | None = None  # None: the active provider
     model: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    time_budget: TimeBudget = "fast"  # the planner takes the cheapest tier that can do the task
+    method: TrainingMethod | None = None  # force a tier (422 with the reason when it cannot run)
 
 
 class RewardFunction(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,6 +67,10 @@ class TaskDraft(msgspec.Struct, frozen=True, kw_only=True):
     # Who wrote the check: "builtin" for the offline drafter, or when the provider's never validated.
     check_source: CheckSource | None = None
     notes: list[str] = msgspec.field(default_factory=list)  # e.g. why the built-in check was used
+    time_budget: TimeBudget = "fast"
+    options: list[TierOption] = msgspec.field(default_factory=list)  # the three tiers, cheapest first
+    # The command tier's schedule for a joystick scene (checked and clipped against its command ranges).
+    command_schedule: ScheduleReport | None = None
 
 
 _RESPONSES = {

@@ -19,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from server.inference.protocol import CommandSpec
+from server.commands.types import CommandSpec
 
 Override = tuple[str, Any]
 _NOISE_WORD = "noise"
 _DISTURBANCE_WORDS = ("pert", "push", "kick")
 COMMAND_NAMES_3 = ["forward velocity", "sideways velocity", "turning velocity"]
+COMMAND_KEYS_3 = ["forward", "sideways", "turn"]
+COMMAND_UNITS_3 = ["m/s", "m/s", "rad/s"]
 
 
 def _is_section(value: Any) -> bool:
@@ -84,7 +86,10 @@ def apply_overrides(config: Any, overrides: dict[str, Any]) -> Any:
 
 def command_spec(config: Any, size: int) -> CommandSpec:
     """The range of each command component, from whichever form the env's `command_config` takes."""
-    names = COMMAND_NAMES_3 if size == 3 else [f"command {i + 1}" for i in range(size)]
+    three = size == 3  # Playground's joystick envs: body-frame x and y velocity, then yaw rate
+    names = COMMAND_NAMES_3 if three else [f"command {i + 1}" for i in range(size)]
+    keys = COMMAND_KEYS_3 if three else [f"command_{i + 1}" for i in range(size)]
+    units = COMMAND_UNITS_3 if three else [""] * size
     low, high = [-1.0] * size, [1.0] * size
     section = config.get("command_config") if hasattr(config, "get") else None
     if section is not None:
@@ -99,4 +104,4 @@ def command_spec(config: Any, size: int) -> CommandSpec:
             low, high = [float(r[0]) for r in ranges], [float(r[1]) for r in ranges]
     if len(low) != size or len(high) != size:
         low, high = [-1.0] * size, [1.0] * size
-    return CommandSpec(names=names, low=low, high=high)
+    return CommandSpec(names=names, keys=keys, units=units, low=low, high=high)

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 import msgspec
 import numpy as np
 
+from server.commands.types import CommandSpec  # part of Hello (and so of the generated wire types)
+
 PROTOCOL_VERSION = 1
 FLOAT = np.dtype("<f8")
 
@@ -73,14 +75,6 @@ ClientMessage = Reset | Step | SetCommand
 class Status(msgspec.Struct, frozen=True, kw_only=True, tag="status", tag_field="type"):
     phase: Literal["compiling", "ready"]
     message: str = ""
-
-
-class CommandSpec(msgspec.Struct, frozen=True, kw_only=True):
-    """What a joystick env's command means: one entry per component, in order."""
-
-    names: list[str]
-    low: list[float]
-    high: list[float]
 
 
 class Hello(msgspec.Struct, frozen=True, kw_only=True, tag="hello", tag_field="type"):

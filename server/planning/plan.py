@@ -9,10 +9,30 @@ from __future__ import annotations
 
 from typing import Literal
 
+import msgspec
+
 from server.scenes.types import SceneInfo
 from server.training.presets import estimate_seconds
 
-TrainingMethod = Literal["full_training", "fine_tuning"]
+# The three tiers, cheapest first: drive a base policy with commands (no training), fine-tune a base with
+# the new reward, or train from scratch.
+TrainingMethod = Literal["command", "fine_tuning", "full_training"]
+# How long the user will wait: `fast` takes the cheapest tier that can do the task, `medium` at most a
+# fine-tune, `unlimited` trains from scratch.
+TimeBudget = Literal["fast", "medium", "unlimited"]
+
+
+class TierOption(msgspec.Struct, frozen=True, kw_only=True):
+    """One tier as the task panel shows it: what it would do, how long, and whether it can run here."""
+
+    method: TrainingMethod
+    available: bool
+    summary: str  # what choosing it does, e.g. "plays the Go1 base walking backwards at 0.5 m/s"
+    estimate_s: float | None  # None when unavailable
+    estimate: str  # a sentence for people ("at once", "about 2 minutes on this computer's CPU")
+    base_policy: str | None = None  # the base it starts from or drives
+    # Why it cannot run, and the one action that makes it possible (e.g. "Prepare a base policy").
+    unavailable_reason: str = ""
 
 
 def training_method(scene: SceneInfo, base_policy_id: str | None = None) -> TrainingMethod:

@@ -14,6 +14,7 @@ import shutil
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -40,6 +41,9 @@ class UnknownPolicy(LookupError):  # noqa: N818 (reads as the condition, like Un
         self.policy_id = policy_id
 
 
+BaseKind = Literal["shipped", "user"]
+
+
 class PolicySummary(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     name: str
@@ -50,6 +54,9 @@ class PolicySummary(msgspec.Struct, frozen=True, kw_only=True):
     source: PolicySource = "trained"
     needs_review: bool = False  # imported and its program not yet read: it cannot play
     outcome: TrainingOutcome | None = None  # the kept checkpoint and its success-check verdict
+    # A base policy for the command and fine-tune tiers: "shipped" with the app (read-only, cannot be
+    # deleted), or "user" (one of the user's own, marked as a base; protected from deletion while marked).
+    base: BaseKind | None = None
 
 
 def new_policy_id() -> str:

@@ -6,6 +6,8 @@ from typing import Literal
 
 import msgspec
 
+from server.commands.types import CommandSpec
+
 SceneFamily = Literal["classic_control", "locomotion", "manipulation"]
 
 
@@ -34,6 +36,7 @@ class SceneInfo(msgspec.Struct, frozen=True, kw_only=True):
     model_bytes: int  # size of the uncompressed MJB file
     model_sha256: str  # hash of the MJB bytes; doubles as the HTTP ETag
     mujoco_version: str  # MJB files load only in the identical MuJoCo version
+    command: CommandSpec | None = None  # a joystick scene's command (the command tier); None: takes none
 
 
 class SceneFailure(msgspec.Struct, frozen=True, kw_only=True):

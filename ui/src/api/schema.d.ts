@@ -505,6 +505,29 @@ export interface components {
             /** @default  */
             webgl_renderer: string;
         };
+        /** CommandSchedule */
+        CommandSchedule: {
+            /** @default false */
+            repeat: boolean;
+            segments: components["schemas"]["CommandSegment"][];
+        };
+        /** CommandSegment */
+        CommandSegment: {
+            command: {
+                [key: string]: number;
+            };
+            duration_s: number;
+            /** @default  */
+            label: string;
+        };
+        /** CommandSpec */
+        CommandSpec: {
+            high: number[];
+            keys?: string[];
+            low: number[];
+            names: string[];
+            units?: string[];
+        };
         /** DeviceReport */
         DeviceReport: {
             /** @enum {string} */
@@ -537,11 +560,18 @@ export interface components {
         };
         /** GenerateRequest */
         GenerateRequest: {
+            /** @enum {null|string} */
+            method?: "command" | "fine_tuning" | "full_training" | null;
             model?: string | null;
             /** @enum {null|string} */
             provider?: "builtin" | "ollama" | "anthropic" | "openai" | "deepseek" | "gemini" | null;
             scene_id: string;
             task_description: string;
+            /**
+             * @default fast
+             * @enum {string}
+             */
+            time_budget: "fast" | "medium" | "unlimited";
         };
         /** Health */
         Health: {
@@ -666,6 +696,8 @@ export interface components {
         };
         /** PolicySummary */
         PolicySummary: {
+            /** @enum {null|string} */
+            base?: "shipped" | "user" | null;
             /** Format: date-time */
             created_at: string;
             final_eval_reward: number | null;
@@ -782,6 +814,7 @@ export interface components {
         /** SceneInfo */
         SceneInfo: {
             action_size: number;
+            command?: components["schemas"]["CommandSpec"] | null;
             ctrl_dt: number;
             examples: string[];
             /** @enum {string} */
@@ -808,6 +841,15 @@ export interface components {
             pending: string[];
             scenes: components["schemas"]["SceneInfo"][];
         };
+        /** ScheduleReport */
+        ScheduleReport: {
+            clipped?: string[];
+            /** @default 0 */
+            duration_s: number;
+            errors?: string[];
+            ok: boolean;
+            schedule: components["schemas"]["CommandSchedule"] | null;
+        };
         /** SelectProvider */
         SelectProvider: {
             model?: string | null;
@@ -822,8 +864,10 @@ export interface components {
             /** @enum {null|string} */
             check_source?: "provider" | "builtin" | null;
             check_validation?: components["schemas"]["ValidationReport"] | null;
+            command_schedule?: components["schemas"]["ScheduleReport"] | null;
             model: string;
             notes?: string[];
+            options?: components["schemas"]["TierOption"][];
             policy_id: string;
             program: string;
             /** @enum {string} */
@@ -831,11 +875,28 @@ export interface components {
             reward_functions: components["schemas"]["RewardFunction"][];
             scene_id: string;
             task_description: string;
+            /**
+             * @default fast
+             * @enum {string}
+             */
+            time_budget: "fast" | "medium" | "unlimited";
             /** @enum {string} */
-            training_method: "full_training" | "fine_tuning";
+            training_method: "command" | "fine_tuning" | "full_training";
             training_time_estimate: string;
             training_time_estimate_s: number;
             validation: components["schemas"]["ValidationReport"];
+        };
+        /** TierOption */
+        TierOption: {
+            available: boolean;
+            base_policy?: string | null;
+            estimate: string;
+            estimate_s: number | null;
+            /** @enum {string} */
+            method: "command" | "fine_tuning" | "full_training";
+            summary: string;
+            /** @default  */
+            unavailable_reason: string;
         };
         /** TrainingOutcome */
         TrainingOutcome: {

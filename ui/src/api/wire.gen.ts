@@ -73,9 +73,14 @@ export interface Status {
 
 /** What a joystick env's command means: one entry per component, in order. */
 export interface CommandSpec {
+  /** for people, e.g. "forward velocity" */
   names: string[];
   low: number[];
   high: number[];
+  /** For programs and schedules, e.g. "forward"; the same order as `names`. */
+  keys: string[];
+  /** e.g. "m/s", "rad/s" */
+  units: string[];
 }
 
 /** Sent once the policy is compiled: everything the browser needs to drive the episode. */
@@ -156,7 +161,7 @@ export const FIELDS = {
   Step: ["seq", "before", "after"],
   SetCommand: ["values"],
   Status: ["phase", "message"],
-  CommandSpec: ["names", "low", "high"],
+  CommandSpec: ["names", "low", "high", "keys", "units"],
   Hello: ["version", "policy_id", "scene_id", "ctrl_dt", "timestep", "substeps", "nq", "nv", "na", "nu", "nmocap", "send", "reward_terms", "weights", "episode_length", "command"],
   Episode: ["qpos", "qvel", "act", "time", "mocap_pos", "mocap_quat", "ctrl", "command"],
   Action: ["seq", "ctrl", "reward", "terms", "task_reward", "episode_return", "step", "done", "command"],
