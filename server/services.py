@@ -37,7 +37,7 @@ class Services:
         """Opens the database and builds every service; nothing runs until `start()`. `auto_resume`: queue
         again the jobs a previous run left interrupted (the app does; a command-line run trains its own)."""
         database = Database(settings.database_path)
-        policies = PolicyLibrary(settings.data_dir)
+        policies = PolicyLibrary(settings.data_dir, shipped_dir=settings.bases_dir)
         return cls(
             settings=settings,
             database=database,

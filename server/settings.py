@@ -13,6 +13,9 @@ APP_NAME = "robocoach"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # Where `npm run build` puts the UI; a frozen build sets ROBOCOACH_UI_DIST instead.
 DEFAULT_UI_DIST = Path(__file__).resolve().parent.parent / "ui" / "dist"
+# Base policies shipped with the app, one folder per scene (scripts/build_bases.py writes them); packaged
+# with the rest of scenes/ (packaging/robocoach.spec).
+SHIPPED_BASES_DIR = Path(__file__).resolve().parent.parent / "scenes" / "bases"
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -25,6 +28,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     allow_remote: bool = False
     ui_dist: Path = DEFAULT_UI_DIST
     build_scenes_on_start: bool = True  # verify every Playground env in the background at start-up
+    bases_dir: Path = SHIPPED_BASES_DIR  # the shipped base policies (read-only)
 
     @property
     def database_path(self) -> Path:

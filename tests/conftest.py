@@ -23,7 +23,8 @@ TEST_PORT = 48123  # never bound: the TestClient calls the app in process, but t
 @pytest.fixture
 def app_settings(tmp_path: Path) -> Settings:
     settings = load_settings(data_dir=tmp_path / "data", port=TEST_PORT)
-    return msgspec.structs.replace(settings, build_scenes_on_start=False)
+    # No shipped bases: a test's library holds only what it adds (tests that need bases give their own).
+    return msgspec.structs.replace(settings, build_scenes_on_start=False, bases_dir=tmp_path / "bases")
 
 
 def make_client(settings: Settings, *, authorised: bool = True) -> TestClient:  # type: ignore[type-arg]

@@ -21,7 +21,7 @@ from litestar.status_codes import (
 )
 from litestar.types import ExceptionHandlersMap
 
-from server.policies.library import UnknownPolicy
+from server.policies.library import PolicyProtected, UnknownPolicy
 from server.rewards.checker import RewardWorkerError
 from server.scenes.registry import CatalogUnavailableError, SceneFailedError, UnknownScene
 from server.training.jobs import InvalidTransition, UnknownJob
@@ -103,6 +103,11 @@ SCENE_ERRORS: dict[int, ResponseSpec] = {
     503: _spec(ErrorBody, "Playground could not list its scenes, or the reward checker could not answer"),
 }
 UNKNOWN_POLICY = {404: _spec(UnknownPolicyBody, "Unknown policy id")}
+POLICY_PROTECTED = {
+    409: _spec(
+        UnknownPolicyBody, "A base policy: a shipped one is read-only, a user's must be unmarked first"
+    )
+}
 UNKNOWN_JOB = {404: _spec(UnknownJobBody, "Unknown training job id")}
 JOB_CONFLICT = {
     409: _spec(JobConflictBody, "The job's state does not allow this; `extra.state` says what it is")
@@ -142,6 +147,10 @@ def _unknown_policy(_: AnyRequest, exc: UnknownPolicy) -> Response[Any]:
     return error_response(HTTP_404_NOT_FOUND, str(exc), {"policy_id": exc.policy_id})
 
 
+def _policy_protected(_: AnyRequest, exc: PolicyProtected) -> Response[Any]:
+    return error_response(HTTP_409_CONFLICT, str(exc), {"policy_id": exc.policy_id})
+
+
 def _unknown_job(_: AnyRequest, exc: UnknownJob) -> Response[Any]:
     return error_response(HTTP_404_NOT_FOUND, str(exc), {"job_id": exc.job_id})
 
@@ -156,6 +165,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     CatalogUnavailableError: _catalog_unavailable,
     RewardWorkerError: _reward_worker,
     UnknownPolicy: _unknown_policy,
+    PolicyProtected: _policy_protected,
     UnknownJob: _unknown_job,
     InvalidTransition: _invalid_transition,
 }

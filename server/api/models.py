@@ -24,7 +24,7 @@ from litestar.status_codes import (
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 
-from server.api.errors import UNKNOWN_POLICY, ErrorBody
+from server.api.errors import POLICY_PROTECTED, UNKNOWN_POLICY, ErrorBody
 from server.inference.service import InferenceService
 from server.policies import archive
 from server.policies.archive import MAX_ARCHIVE_BYTES
@@ -40,6 +40,10 @@ _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9 ._-]+")
 
 class RenameRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class BaseRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    base: bool  # true: a base for the command and fine-tune tiers of its scene
 
 
 _DAMAGED = {
@@ -81,7 +85,7 @@ class ModelsController(Controller):
     def get_model(self, policies: NamedDependency[PolicyLibrary], policy_id: FromPath[str]) -> PolicyManifest:
         return policies.get(policy_id)
 
-    @patch("/{policy_id:str}", sync_to_thread=False, responses=UNKNOWN_POLICY)
+    @patch("/{policy_id:str}", sync_to_thread=False, responses={**UNKNOWN_POLICY, **POLICY_PROTECTED})
     def rename_model(
         self,
         policies: NamedDependency[PolicyLibrary],
@@ -89,6 +93,22 @@ class ModelsController(Controller):
         data: JSONBody[RenameRequest],
     ) -> PolicyManifest:
         return policies.rename(policy_id, data.name.strip() or data.name)
+
+    @post(
+        "/{policy_id:str}/base",
+        status_code=200,
+        sync_to_thread=False,
+        responses={**UNKNOWN_POLICY, **POLICY_PROTECTED},
+    )
+    def set_model_base(
+        self,
+        policies: NamedDependency[PolicyLibrary],
+        policy_id: FromPath[str],
+        data: JSONBody[BaseRequest],
+    ) -> PolicySummary:
+        """Marks one of the user's policies as a base for its scene's fine-tune and command tiers (or
+        unmarks it); a marked base cannot be deleted. A shipped base is always one (409 to unmark)."""
+        return policies.set_base(policy_id, data.base)
 
     @post("/{policy_id:str}/review", status_code=200, sync_to_thread=False, responses=UNKNOWN_POLICY)
     def review_model(
@@ -98,14 +118,15 @@ class ModelsController(Controller):
         Idempotent; a trained policy is unchanged apart from the time being recorded."""
         return policies.mark_reviewed(policy_id)
 
-    @delete("/{policy_id:str}", status_code=204, responses=UNKNOWN_POLICY)
+    @delete("/{policy_id:str}", status_code=204, responses={**UNKNOWN_POLICY, **POLICY_PROTECTED})
     async def delete_model(
         self,
         policies: NamedDependency[PolicyLibrary],
         inference: NamedDependency[InferenceService],
         policy_id: FromPath[str],
     ) -> None:
-        """Deletes the policy; sessions playing it end (their sockets close with 4404)."""
+        """Deletes the policy; sessions playing it end (their sockets close with 4404). 409 for a base: a
+        shipped one cannot be deleted, a user's must be unmarked first."""
         policies.delete(policy_id)
         await inference.forget(policy_id)
 

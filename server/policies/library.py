@@ -1,5 +1,7 @@
 """The policy library, the app's store of trained policies: `data_dir/policies/<policy_id>/` holds
-manifest.json and params.msgpack (server.policies.manifest).
+manifest.json and params.msgpack (server.policies.manifest). Beside them, read-only, the base policies
+shipped with the app (`scenes/bases/<SceneId>/`, the same two files; Settings.bases_dir): listed, played,
+exported and fine-tuned from like the user's, never renamed or deleted.
 
 A policy appears in the library only by a directory rename from a staging folder beside it (same file
 system), and manifest rewrites are a file rename too, so a reader never sees a half-written policy. Folders
@@ -41,6 +43,14 @@ class UnknownPolicy(LookupError):  # noqa: N818 (reads as the condition, like Un
         self.policy_id = policy_id
 
 
+class PolicyProtected(Exception):  # noqa: N818 (reads as the condition)
+    """A change the library refuses for this policy (a shipped base, or a base the user has not unmarked)."""
+
+    def __init__(self, policy_id: str, reason: str) -> None:
+        super().__init__(reason)
+        self.policy_id = policy_id
+
+
 BaseKind = Literal["shipped", "user"]
 
 
@@ -63,17 +73,56 @@ def new_policy_id() -> str:
     return uuid.uuid4().hex
 
 
+def summary_of(manifest: PolicyManifest, *, shipped: bool = False) -> PolicySummary:
+    return PolicySummary(
+        id=manifest.policy_id,
+        name=manifest.name,
+        scene_id=manifest.scene_id,
+        task=manifest.task_description,
+        final_eval_reward=manifest.final_eval_reward,
+        outcome=manifest.outcome,
+        created_at=manifest.created_at,
+        source=manifest.source,
+        needs_review=manifest.needs_review,
+        base="shipped" if shipped else "user" if manifest.is_base else None,
+    )
+
+
 class PolicyLibrary:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, shipped_dir: Path | None = None) -> None:
         self.root = data_dir / "policies"
         self.root.mkdir(parents=True, exist_ok=True)
+        self.shipped_dir = shipped_dir  # None: no shipped bases (tests, tools)
 
     # ---- reading --------------------------------------------------------------------------------
+    def _shipped(self) -> dict[str, Path]:
+        """policy id -> folder of every readable shipped base (a handful of small files: read each time,
+        so a base built while the app runs appears without a restart)."""
+        found: dict[str, Path] = {}
+        if self.shipped_dir is None or not self.shipped_dir.is_dir():
+            return found
+        for entry in sorted(self.shipped_dir.iterdir()):
+            try:
+                manifest = read_manifest(entry)
+            except (InvalidPolicy, OSError):
+                continue
+            if _POLICY_ID.match(manifest.policy_id):
+                found[manifest.policy_id] = entry
+        return found
+
+    def is_shipped(self, policy_id: str) -> bool:
+        return policy_id in self._shipped()
+
     def folder(self, policy_id: str) -> Path:
         """The policy's folder; UnknownPolicy for a malformed id (no path tricks) or a missing one."""
-        if not _POLICY_ID.match(policy_id) or not (self.root / policy_id / MANIFEST_FILE).is_file():
+        if not _POLICY_ID.match(policy_id):
             raise UnknownPolicy(policy_id)
-        return self.root / policy_id
+        if (self.root / policy_id / MANIFEST_FILE).is_file():
+            return self.root / policy_id
+        shipped = self._shipped().get(policy_id)
+        if shipped is None:
+            raise UnknownPolicy(policy_id)
+        return shipped
 
     def get(self, policy_id: str) -> PolicyManifest:
         try:
@@ -82,7 +131,8 @@ class PolicyLibrary:
             raise UnknownPolicy(policy_id) from exc
 
     def list(self) -> list[PolicySummary]:
-        """Newest first; unreadable folders are skipped rather than failing the whole list."""
+        """The user's policies newest first, then the shipped bases; unreadable folders are skipped rather
+        than failing the whole list."""
         summaries = []
         for entry in self.root.iterdir():
             if not _POLICY_ID.match(entry.name):
@@ -91,31 +141,35 @@ class PolicyLibrary:
                 m = self.get(entry.name)
             except UnknownPolicy:
                 continue
-            summaries.append(
-                PolicySummary(
-                    id=entry.name,
-                    name=m.name,
-                    scene_id=m.scene_id,
-                    task=m.task_description,
-                    final_eval_reward=m.final_eval_reward,
-                    outcome=m.outcome,
-                    created_at=m.created_at,
-                    source=m.source,
-                    needs_review=m.needs_review,
-                )
-            )
+            summaries.append(msgspec.structs.replace(summary_of(m), id=entry.name))
         summaries.sort(key=lambda s: s.created_at, reverse=True)
+        for folder in self._shipped().values():
+            try:
+                summaries.append(summary_of(read_manifest(folder), shipped=True))
+            except InvalidPolicy:  # removed meanwhile
+                continue
         return summaries
+
+    def bases(self, scene_id: str | None = None) -> list[PolicySummary]:
+        """The base policies (for one scene): shipped first, then the user's newest first."""
+        found = [s for s in self.list() if s.base is not None and scene_id in (None, s.scene_id)]
+        return sorted(found, key=lambda s: s.base != "shipped")  # stable: the user's stay newest first
 
     # ---- writing --------------------------------------------------------------------------------
     def add(
-        self, staging: Path, *, job_id: str | None = None, source: PolicySource = "trained"
+        self,
+        staging: Path,
+        *,
+        job_id: str | None = None,
+        source: PolicySource = "trained",
+        is_base: bool = False,
     ) -> PolicyManifest:
         """Adopts a finished policy folder (the worker's `JOB_DIR/policy`) under a new id by renaming it.
 
         `staging` must be on the same file system as the library (both live under data_dir). Its params are
         checked against the manifest first, so a truncated or half-written file is never adopted. The
-        source is this library's to say, never the folder's: an imported one starts unreviewed.
+        source and whether it is a base are this library's to say, never the folder's: an imported one
+        starts unreviewed and not a base.
         """
         manifest = read_checked(staging)
         policy_id = new_policy_id()
@@ -125,27 +179,58 @@ class PolicyLibrary:
             job_id=job_id if job_id is not None else manifest.job_id,
             source=source,
             program_reviewed_at=None if source == "imported" else manifest.program_reviewed_at,
+            is_base=is_base,
         )
         write_atomic(staging / MANIFEST_FILE, encode_manifest(manifest))
         staging.rename(self.root / policy_id)
         return manifest
 
+    def _writable(self, policy_id: str) -> Path:
+        """The folder of one of the user's policies; PolicyProtected for a shipped base."""
+        folder = self.folder(policy_id)
+        if folder.parent != self.root:
+            raise PolicyProtected(policy_id, "a shipped base is read-only")
+        return folder
+
     def rename(self, policy_id: str, name: str) -> PolicyManifest:
+        folder = self._writable(policy_id)
         manifest = msgspec.structs.replace(self.get(policy_id), name=name)
-        write_atomic(self.folder(policy_id) / MANIFEST_FILE, encode_manifest(manifest))
+        write_atomic(folder / MANIFEST_FILE, encode_manifest(manifest))
         return manifest
+
+    def set_base(self, policy_id: str, is_base: bool) -> PolicySummary:
+        """Marks one of the user's policies as a base for fine-tuning and commands (or unmarks it).
+        Idempotent; a shipped base is always one (PolicyProtected when asked to unmark it)."""
+        if self.is_shipped(policy_id) and not (self.root / policy_id).is_dir():
+            if not is_base:
+                raise PolicyProtected(policy_id, "a shipped base cannot be unmarked")
+            return summary_of(self.get(policy_id), shipped=True)
+        folder = self._writable(policy_id)
+        manifest = self.get(policy_id)
+        if manifest.is_base != is_base:
+            manifest = msgspec.structs.replace(manifest, is_base=is_base)
+            write_atomic(folder / MANIFEST_FILE, encode_manifest(manifest))
+        return summary_of(manifest)
 
     def mark_reviewed(self, policy_id: str) -> PolicyManifest:
         """The user has read the policy's reward program: it may play. Idempotent (the first time stays)."""
         manifest = self.get(policy_id)
-        if manifest.program_reviewed_at is not None:
-            return manifest
+        if manifest.program_reviewed_at is not None or self.folder(policy_id).parent != self.root:
+            return manifest  # a shipped base is the app's own: nothing to review, nothing to write
         manifest = msgspec.structs.replace(manifest, program_reviewed_at=datetime.now(UTC))
-        write_atomic(self.folder(policy_id) / MANIFEST_FILE, encode_manifest(manifest))
+        write_atomic(self._writable(policy_id) / MANIFEST_FILE, encode_manifest(manifest))
         return manifest
 
     def delete(self, policy_id: str) -> None:
-        folder = self.folder(policy_id)
+        """PolicyProtected for a base: a shipped one never goes, a user's must be unmarked first."""
+        try:
+            folder = self._writable(policy_id)
+        except PolicyProtected as exc:
+            raise PolicyProtected(policy_id, "a shipped base cannot be deleted") from exc
+        if self.get(policy_id).is_base:
+            raise PolicyProtected(
+                policy_id, "this policy is a base for fine-tuning: unmark it as a base first"
+            )
         trash = self.root / f".trash-{uuid.uuid4().hex}"
         folder.rename(trash)  # gone from the listing at once; the slow removal follows
         shutil.rmtree(trash, ignore_errors=True)

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from server.checks.types import TrainingOutcome
+from server.checks.types import CheckResult, TrainingOutcome
 from server.files import sha256_file
 from server.training.types import TrainingProgress
 
@@ -51,6 +51,19 @@ class NetworkConfig(msgspec.Struct, frozen=True, kw_only=True):
     value_obs_key: str
 
 
+class BaseProvenance(msgspec.Struct, frozen=True, kw_only=True):
+    """How a shipped base policy was built (scripts/build_bases.py), so anyone can rebuild and compare it."""
+
+    command: str  # the command line that built it
+    preset: str
+    training_config: TrainingConfig
+    versions: dict[str, str]
+    check: CheckResult | None  # the success check's verdict on the kept checkpoint when it was built
+    training_s: float  # wall-clock seconds of the training job
+    machine: str  # e.g. "Linux x86_64, 2 CPU cores, jax cpu"
+    built_at: datetime
+
+
 class PolicyManifest(msgspec.Struct, frozen=True, kw_only=True):
     """Saved beside the params (flax msgpack, no pickle); enough to rebuild the network and its env."""
 
@@ -75,6 +88,9 @@ class PolicyManifest(msgspec.Struct, frozen=True, kw_only=True):
     program_reviewed_at: datetime | None = None  # when the user confirmed reading an imported program
     check: str | None = None  # the success check program the job judged its checkpoints with
     outcome: TrainingOutcome | None = None  # which checkpoint was kept, at which step, and its verdict
+    # A base for the command and fine-tune tiers (the user marked it, or a "Prepare a base" job made it).
+    is_base: bool = False
+    provenance: BaseProvenance | None = None  # set on bases shipped with the app (scenes/bases/)
 
     @property
     def needs_review(self) -> bool:

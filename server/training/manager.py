@@ -110,7 +110,7 @@ class TrainingManager:
         self.settings = settings
         self.database = database
         self.store = JobStore(database)
-        self.policies = policies or PolicyLibrary(settings.data_dir)
+        self.policies = policies or PolicyLibrary(settings.data_dir, shipped_dir=settings.bases_dir)
         self.jobs_dir = settings.data_dir / "jobs"
         self.max_concurrent = max_concurrent
         self.auto_resume = auto_resume
@@ -423,7 +423,11 @@ class TrainingManager:
             self._keep_best(job_id)
         elif isinstance(final, SucceededEvent) and returncode == 0:
             try:
-                manifest = self.policies.add(self.job_dir(job_id) / POLICY_DIR, job_id=job_id)
+                manifest = self.policies.add(
+                    self.job_dir(job_id) / POLICY_DIR,
+                    job_id=job_id,
+                    is_base=self.store.get(job_id).spec.make_base,
+                )
             except (InvalidPolicy, OSError) as exc:
                 self.store.transition(job_id, "failed", error=f"the trained policy could not be saved: {exc}")
             else:
@@ -447,7 +451,7 @@ class TrainingManager:
         """A stopped job: its best evaluation so far (best/, written by the runner) becomes the policy."""
         best = self.job_dir(job_id) / BEST_DIR
         try:
-            manifest = self.policies.add(best, job_id=job_id)
+            manifest = self.policies.add(best, job_id=job_id, is_base=self.store.get(job_id).spec.make_base)
         except (InvalidPolicy, OSError):
             self.store.transition(
                 job_id, "cancelled", error="stopped before its first evaluation: there was nothing to keep"

@@ -41,6 +41,8 @@ class JobSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     revision_notes: Annotated[
         list[Annotated[str, msgspec.Meta(max_length=500)]], msgspec.Meta(max_length=20)
     ] = msgspec.field(default_factory=list)
+    # Keep the trained policy as a base for its scene's fine-tune and command tiers ("Prepare a base").
+    make_base: bool = False
 
 
 class TrainingProgress(msgspec.Struct, frozen=True, kw_only=True):

@@ -159,6 +159,23 @@ export interface paths {
         patch: operations["ApiModelsPolicyIdRenameModel"];
         trace?: never;
     };
+    "/api/models/{policy_id}/base": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** SetModelBase */
+        post: operations["ApiModelsPolicyIdBaseSetModelBase"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/models/{policy_id}/export": {
         parameters: {
             query?: never;
@@ -480,6 +497,26 @@ export interface components {
             /** @enum {string} */
             selected: "local" | "modal";
         };
+        /** BaseProvenance */
+        BaseProvenance: {
+            /** Format: date-time */
+            built_at: string;
+            check: components["schemas"]["CheckResult"] | null;
+            command: string;
+            machine: string;
+            preset: string;
+            training_config: {
+                [key: string]: number | boolean | string;
+            };
+            training_s: number;
+            versions: {
+                [key: string]: string;
+            };
+        };
+        /** BaseRequest */
+        BaseRequest: {
+            base: boolean;
+        };
         /** CheckFigure */
         CheckFigure: {
             at_least: number | null;
@@ -596,6 +633,8 @@ export interface components {
             check?: string | null;
             /** @default 2 */
             early_stop_evals: number;
+            /** @default false */
+            make_base: boolean;
             /** @default  */
             name: string;
             parent_job_id?: string | null;
@@ -668,6 +707,8 @@ export interface components {
             created_at: string;
             ctrl_dt: number;
             final_eval_reward: number | null;
+            /** @default false */
+            is_base: boolean;
             job_id: string | null;
             metrics_history: components["schemas"]["TrainingProgress"][];
             name: string;
@@ -680,6 +721,7 @@ export interface components {
             policy_id: string;
             program: string;
             program_reviewed_at?: string | null;
+            provenance?: components["schemas"]["BaseProvenance"] | null;
             scene_id: string;
             /**
              * @default trained
@@ -1347,6 +1389,15 @@ export interface operations {
                     "application/json": components["schemas"]["UnknownPolicyBody"];
                 };
             };
+            /** @description A base policy: a shipped one is read-only, a user's must be unmarked first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownPolicyBody"];
+                };
+            };
         };
     };
     ApiModelsPolicyIdRenameModel: {
@@ -1390,6 +1441,74 @@ export interface operations {
             };
             /** @description Unknown policy id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownPolicyBody"];
+                };
+            };
+            /** @description A base policy: a shipped one is read-only, a user's must be unmarked first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownPolicyBody"];
+                };
+            };
+        };
+    };
+    ApiModelsPolicyIdBaseSetModelBase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                policy_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BaseRequest"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicySummary"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description Unknown policy id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownPolicyBody"];
+                };
+            };
+            /** @description A base policy: a shipped one is read-only, a user's must be unmarked first */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
