@@ -147,6 +147,8 @@ class _Writer:
                 self.collect(member, direction)
         elif isinstance(t, mi.ListType):
             self.collect(t.item_type, direction)
+        elif isinstance(t, mi.DictType):
+            self.collect(t.value_type, direction)
 
     def ts_type(self, t: mi.Type) -> str:
         if isinstance(t, mi.IntType | mi.FloatType):
@@ -168,6 +170,8 @@ class _Writer:
             return f"{item}[]" if item.isidentifier() else f"({item})[]"
         if isinstance(t, mi.UnionType):
             return " | ".join(self.ts_type(member) for member in t.types)
+        if isinstance(t, mi.DictType) and isinstance(t.key_type, mi.StrType):
+            return f"Record<string, {self.ts_type(t.value_type)}>"
         raise UnsupportedTypeError(f"no TypeScript form for {t!r}")
 
     @staticmethod

@@ -93,13 +93,13 @@ def command_spec(config: Any, size: int) -> CommandSpec:
     low, high = [-1.0] * size, [1.0] * size
     section = config.get("command_config") if hasattr(config, "get") else None
     if section is not None:
-        keys = set(section.keys())
-        if {"min", "max"} <= keys:
+        present = set(section.keys())
+        if {"min", "max"} <= present:
             low, high = [float(v) for v in section["min"]], [float(v) for v in section["max"]]
-        elif "a" in keys:  # Go1/G1: amplitude a, sampled uniformly in [-a, a]
+        elif "a" in present:  # Go1/G1: amplitude a, sampled uniformly in [-a, a]
             high = [float(v) for v in section["a"]]
             low = [-v for v in high]
-        elif {"lin_vel_x", "lin_vel_y", "ang_vel_yaw"} <= keys:
+        elif {"lin_vel_x", "lin_vel_y", "ang_vel_yaw"} <= present:
             ranges = [section["lin_vel_x"], section["lin_vel_y"], section["ang_vel_yaw"]]
             low, high = [float(r[0]) for r in ranges], [float(r[1]) for r in ranges]
     if len(low) != size or len(high) != size:

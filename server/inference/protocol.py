@@ -12,7 +12,8 @@ from typing import Annotated, Literal
 import msgspec
 import numpy as np
 
-from server.commands.types import CommandSpec  # part of Hello (and so of the generated wire types)
+# Part of Hello and SetSchedule (and so of the generated wire types).
+from server.commands.types import CommandSchedule, CommandSpec
 
 PROTOCOL_VERSION = 1
 FLOAT = np.dtype("<f8")
@@ -66,7 +67,16 @@ class SetCommand(msgspec.Struct, frozen=True, kw_only=True, tag="command", tag_f
     values: list[float]
 
 
-ClientMessage = Reset | Step | SetCommand
+class SetSchedule(msgspec.Struct, frozen=True, kw_only=True, tag="schedule", tag_field="type"):
+    """Drive the command from a schedule (docs/COMMANDS.md) instead of SetCommand: at each control step the
+    server sets the command for the time since the episode began, so each Reset starts it again. `null`
+    clears it (the last SetCommand, or zeros, then apply). The reply is a Status naming what will play and
+    any values clipped into the command's range, or a `bad_command` Error (the session stays open)."""
+
+    schedule: CommandSchedule | None
+
+
+ClientMessage = Reset | Step | SetCommand | SetSchedule
 
 
 # Server -> browser ------------------------------------------------------------------------------

@@ -51,10 +51,12 @@ def test_close_codes_are_the_servers_own() -> None:
 
 def test_a_type_without_a_typescript_form_is_refused() -> None:
     class Odd(msgspec.Struct):
-        table: dict[str, int]
+        table: dict[int, int]  # msgpack allows int keys; a TypeScript Record would lie about them
+        named: dict[str, float]
 
     writer = _Writer()
     info = mi.type_info(Odd)
     assert isinstance(info, mi.StructType)
     with pytest.raises(UnsupportedTypeError, match="no TypeScript form"):
         writer.ts_type(info.fields[0].type)
+    assert writer.ts_type(info.fields[1].type) == "Record<string, number>"

@@ -61,7 +61,28 @@ export interface SetCommand {
   values: number[];
 }
 
-export type ClientMessage = Reset | Step | SetCommand;
+/** Hold `command` for `duration_s` seconds of simulated time. */
+export interface CommandSegment {
+  duration_s: number;
+  /** by CommandSpec.keys; missing: 0 */
+  command: Record<string, number>;
+  /** what this part of the sentence asked */
+  label?: string;
+}
+
+/** The segments in order; after the last one the schedule starts again when `repeat`, else the last segment's command is held. */
+export interface CommandSchedule {
+  segments: CommandSegment[];
+  repeat?: boolean;
+}
+
+/** Drive the command from a schedule (docs/COMMANDS.md) instead of SetCommand: at each control step the server sets the command for the time since the episode began, so each Reset starts it again. `null` clears it (the last SetCommand, or zeros, then apply). The reply is a Status naming what will play and any values clipped into the command's range, or a `bad_command` Error (the session stays open). */
+export interface SetSchedule {
+  type: "schedule";
+  schedule: CommandSchedule | null;
+}
+
+export type ClientMessage = Reset | Step | SetCommand | SetSchedule;
 
 // Server -> browser -------------------------------------------------------------------------------
 
@@ -160,6 +181,9 @@ export const FIELDS = {
   Reset: ["seed", "state"],
   Step: ["seq", "before", "after"],
   SetCommand: ["values"],
+  CommandSegment: ["duration_s", "command", "label"],
+  CommandSchedule: ["segments", "repeat"],
+  SetSchedule: ["schedule"],
   Status: ["phase", "message"],
   CommandSpec: ["names", "low", "high", "keys", "units"],
   Hello: ["version", "policy_id", "scene_id", "ctrl_dt", "timestep", "substeps", "nq", "nv", "na", "nu", "nmocap", "send", "reward_terms", "weights", "episode_length", "command"],

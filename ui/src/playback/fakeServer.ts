@@ -188,7 +188,7 @@ export class FakeServer {
     } else if (message.type === "step") {
       this.queue.push({ socket, seq: message.seq, after: message.after });
       if (this.autoAnswer) setTimeout(() => this.answer(), 0);
-    } else {
+    } else if (message.type === "command") {
       this.command = message.values;
     }
   }

@@ -131,6 +131,8 @@ function toWire(message: ClientMessage): wire.ClientMessage {
       };
     case "command":
       return { type: "command", values: message.values };
+    case "schedule":
+      return { type: "schedule", schedule: message.schedule };
   }
 }
 
