@@ -27,6 +27,7 @@ _DISTURBANCE_WORDS = ("pert", "push", "kick")
 COMMAND_NAMES_3 = ["forward velocity", "sideways velocity", "turning velocity"]
 COMMAND_KEYS_3 = ["forward", "sideways", "turn"]
 COMMAND_UNITS_3 = ["m/s", "m/s", "rad/s"]
+COMMAND_KEY = "command"  # Playground's joystick envs keep the command in state.info under this key
 
 
 def _is_section(value: Any) -> bool:
@@ -105,3 +106,16 @@ def command_spec(config: Any, size: int) -> CommandSpec:
     if len(low) != size or len(high) != size:
         low, high = [-1.0] * size, [1.0] * size
     return CommandSpec(names=names, keys=keys, units=units, low=low, high=high)
+
+
+def env_command_spec(env: Any) -> CommandSpec | None:
+    """The command `env`'s policy follows, or None when its state carries none. Traces `env.reset`
+    abstractly (shapes only, no compile), which is how the command's size is known for every env."""
+    import jax
+    import numpy as np
+
+    probe = jax.eval_shape(env.reset, jax.random.PRNGKey(0))
+    if COMMAND_KEY not in probe.info:
+        return None
+    size = int(np.prod(probe.info[COMMAND_KEY].shape))
+    return command_spec(env._config, size)

@@ -28,7 +28,7 @@ import numpy as np
 from mujoco import mjx
 from mujoco_playground._src import mjx_env
 
-from server.inference.env_config import command_spec, playback_overrides
+from server.inference.env_config import COMMAND_KEY, env_command_spec, playback_overrides
 from server.inference.protocol import (
     PROTOCOL_VERSION,
     Action,
@@ -47,7 +47,6 @@ from server.rewards.reward_env import TASK_METRIC, RewardEnv, term_metric
 from server.rewards.vocabulary import build_entries
 from server.scenes.loader import SceneLoadError, find_menagerie, load_env
 
-COMMAND_KEY = "command"  # Playground's joystick envs keep the command in state.info under this key
 Physics = Callable[..., Any]
 
 
@@ -148,11 +147,7 @@ class PlaybackModel:
         self.ctrl_dt = float(self.base.dt)
         self.substeps = max(1, round(self.ctrl_dt / self.timestep))
 
-        probe = jax.eval_shape(self.base.reset, jax.random.PRNGKey(0))
-        self.command: CommandSpec | None = None
-        if COMMAND_KEY in probe.info:
-            size = int(np.prod(probe.info[COMMAND_KEY].shape))
-            self.command = command_spec(self.base._config, size)
+        self.command: CommandSpec | None = env_command_spec(self.base)
 
         self._begin = jax.jit(self._begin_impl)
         self._advance = jax.jit(self._advance_impl)

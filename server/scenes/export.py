@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from server.files import sha256_bytes, write_atomic
+from server.inference.env_config import env_command_spec
 from server.scenes import loader
 from server.scenes.catalog import scene_metadata
 from server.scenes.types import SceneFamily, SceneInfo
@@ -105,6 +106,8 @@ def export_scene(scene_id: str, out_dir: Path, menagerie_dir: Path) -> SceneInfo
         model_bytes=len(mjb),
         model_sha256=sha256_bytes(mjb),
         mujoco_version=mujoco.__version__,
+        # Only locomotion envs take a command (the joystick ones); tracing reset for the others costs time.
+        command=env_command_spec(env) if scene.family == "locomotion" else None,
     )
     write_scene(info, mjb, out_dir)
     return info

@@ -29,7 +29,7 @@ from server.scenes.types import SceneFailure, SceneFamily, SceneInfo, SceneList
 log = logging.getLogger(__name__)
 
 # Bump when export.py changes what it writes, to invalidate every cached scene.
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2  # 2: SceneInfo.command
 
 Lister = Callable[[], list[tuple[str, SceneFamily]]]
 Exporter = Callable[[str, Path, Path], export.ExportResult]
