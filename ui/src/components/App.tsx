@@ -103,7 +103,7 @@ export function App() {
         </main>
       )}
       {scene && (
-        <TaskPanel scene={scene} onTrainingStarted={training.started}>
+        <TaskPanel scene={scene} onTrainingStarted={training.started} onPlay={play}>
           <TrainingPanel
             training={training}
             sceneName={sceneName}

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { apiToken } from "../api/client";
+import type { CommandSchedule } from "../api/wire.gen";
 import type { SceneController } from "../viewer/controller";
 import type { PlaybackSnapshot } from "./driver";
 import { boundKey, commandFromKeys } from "./keys";
@@ -10,6 +11,8 @@ export interface PlaybackTarget {
   policyId: string;
   sceneId: string;
   name: string;
+  /** The command tier: timed commands the server drives the policy with, from the first episode. */
+  schedule?: CommandSchedule | null;
 }
 
 const SPEEDS = [0.25, 0.5, 1, 2, 4];
@@ -57,14 +60,14 @@ export function PlaybackPanel({
   useEffect(() => {
     const url = playbackUrl(target.policyId, apiToken(), window.location.href);
     // The worker posts readouts ten times a second (and at once on a phase change or an error).
-    const h = startPlayback(controller, url, target.sceneId, setS);
+    const h = startPlayback(controller, url, target.sceneId, setS, target.schedule ?? null);
     handle.current = h;
     setS(h.snapshot());
     return () => {
       handle.current = null;
       h.stop();
     };
-  }, [controller, target.policyId, target.sceneId]);
+  }, [controller, target.policyId, target.sceneId, target.schedule]);
 
   // The page's play/pause state (SceneView) pauses the worker's stepping too.
   useEffect(() => {

@@ -429,6 +429,31 @@ describe("PolicyDriver errors and connections", () => {
     expect(driver.setCommand([Number.NaN, -9])).toEqual([0, -2]);
     expect(fake.command).toEqual([0, -2]);
   });
+
+  it("sends a schedule after hello and before the first reset, again after a reconnect, and clears it when the user drives", async () => {
+    const schedule = { segments: [{ duration_s: 1, command: { x: 0.5 }, label: "go" }] };
+    const { fake, driver } = await setup({}, { autoAnswer: false });
+    driver.setSchedule(schedule);
+    await until(() => driver.phase === "playing", "the episode");
+    const first = fake.socket.received;
+    expect(first.slice(0, 2).map((m) => m.type)).toEqual(["schedule", "reset"]);
+    expect(first[0]).toEqual({ type: "schedule", schedule });
+    // A new session (the worker died) knows nothing of it: it is sent again before the reset.
+    fake.queue.length = 0;
+    fake.socket.serverClose(1011, "inference worker exited");
+    await until(() => fake.sockets.length === 2 && driver.phase === "playing", "the new episode");
+    expect(fake.sockets[1].received.slice(0, 2).map((m) => m.type)).toEqual(["schedule", "reset"]);
+    // The pad's command takes over: the schedule is cleared first, then the command sent.
+    const r = fake.sockets[1].received;
+    driver.setCommand([0.2, 0]);
+    expect(r.slice(-2)).toEqual([
+      { type: "schedule", schedule: null },
+      { type: "command", values: [0.2, 0] },
+    ]);
+    // Cleared stays cleared: a later command sends no schedule.
+    driver.setCommand([0.1, 0]);
+    expect(r.at(-2)?.type).toBe("command");
+  });
 });
 
 describe("quantile", () => {

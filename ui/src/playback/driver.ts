@@ -11,6 +11,7 @@
  */
 
 import type { MjData, MjModel } from "@mujoco/mujoco";
+import type { CommandSchedule } from "../api/wire.gen";
 import type { Mujoco } from "../sim/mujoco";
 import {
   type ActionMessage,
@@ -162,6 +163,9 @@ export class PolicyDriver {
   private failures = 0; // errors in a row that cost the episode
   private reconnects = 0; // reconnect attempts since the last episode
   private userCommand: number[] | null = null;
+  // The command tier's schedule: sent after every hello (a reconnect starts a fresh session) and
+  // played by the server from each episode's start; null when the user drives the command.
+  private schedule: CommandSchedule | null = null;
   private holdToken = 0; // the end-of-episode hold in progress; any reset cancels it
   private readonly latencies: number[] = [];
   private last = {
@@ -261,10 +265,24 @@ export class PolicyDriver {
     this.sendReset(false);
   }
 
+  /**
+   * Drives the command from a schedule (the server clips it and replies with a status); null clears
+   * it. Kept for reconnects; sent at once when the session is up.
+   */
+  setSchedule(schedule: CommandSchedule | null): void {
+    const had = this.schedule !== null;
+    this.schedule = schedule;
+    if (this.helloMessage && this.socket && (schedule || had)) {
+      this.send({ type: "schedule", schedule });
+    }
+  }
+
   /** Sends a command, each value clipped to hello.command's range. Returns the values sent. */
   setCommand(values: readonly number[]): number[] | null {
     const spec = this.helloMessage?.command;
     if (!spec) return null;
+    // The user's own command takes over from a schedule.
+    if (this.schedule) this.setSchedule(null);
     const clipped = spec.names.map((_, i) =>
       Math.min(spec.high[i], Math.max(spec.low[i], Number.isFinite(values[i]) ? values[i] : 0)),
     );
@@ -368,7 +386,8 @@ export class PolicyDriver {
           if (message.phase === "compiling") {
             this.setPhase("compiling", message.message || "Compiling policy…");
           } else {
-            this.setPhase(this.phaseValue, "Policy ready");
+            // Also the reply to a schedule: it says what will play and what was clipped.
+            this.setPhase(this.phaseValue, message.message || "Policy ready");
           }
           return;
         case "hello":
@@ -430,6 +449,8 @@ export class PolicyDriver {
     }
     this.helloMessage = hello;
     this.debt = 0;
+    // Before the first Reset, so the schedule plays from the episode's start.
+    if (this.schedule && hello.command) this.send({ type: "schedule", schedule: this.schedule });
     // After a reconnect the robot stays where it is; a first connection takes the env's reset.
     this.stateReset = this.hadEpisode;
     this.sendReset(this.stateReset, "starting");

@@ -52,6 +52,8 @@ export function decodeClientFrame(frame: Uint8Array): Received {
       };
     case "command":
       return { type: "command", values: raw.values as number[] };
+    case "schedule":
+      return { type: "schedule", schedule: raw.schedule } as Received;
     default:
       throw new Error(`not a client frame: ${String(raw.type)}`);
   }
@@ -76,7 +78,13 @@ export function fixtureHello(overrides: Partial<HelloMessage> = {}): HelloMessag
     reward_terms: ["upright", "effort"],
     weights: [1, -0.5],
     episode_length: 50,
-    command: { names: ["x", "yaw"], low: [-1, -2], high: [1, 2] },
+    command: {
+      names: ["x", "yaw"],
+      low: [-1, -2],
+      high: [1, 2],
+      keys: ["x", "yaw"],
+      units: ["m/s", "rad/s"],
+    },
     ...overrides,
   };
 }

@@ -5,6 +5,7 @@
  */
 
 import wasmUrl from "@mujoco/mujoco/mujoco.wasm?url";
+import type { CommandSchedule } from "../api/wire.gen";
 import type { SpringState } from "../sim/perturb";
 import type { RemotePhysics, SceneController } from "../viewer/controller";
 import type { PlaybackSnapshot } from "./driver";
@@ -43,6 +44,7 @@ export function startPlayback(
   url: string,
   sceneId: string,
   onChange?: (snapshot: PlaybackSnapshot) => void,
+  schedule: CommandSchedule | null = null,
 ): PlaybackHandle {
   const { sim } = controller;
   let current = localSnapshot();
@@ -103,6 +105,7 @@ export function startPlayback(
       paused: sim.paused,
       speed: 1,
       spring: controller.perturber.state,
+      schedule,
     },
     [state.buffer],
   );

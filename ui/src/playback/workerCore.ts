@@ -157,6 +157,7 @@ export class PlaybackWorkerCore {
       },
     });
     this.driver.speed = this.speed;
+    if (message.schedule) this.driver.setSchedule(message.schedule);
     if (this.command) this.driver.setCommand(this.command);
     this.lastTick = this.now();
     this.postSnapshot();

@@ -1,5 +1,6 @@
 /** Messages between the page and the playback worker (playback.worker.ts, PlaybackWorkerCore). */
 
+import type { CommandSchedule } from "../api/wire.gen";
 import type { SpringState } from "../sim/perturb";
 import type { PlaybackSnapshot } from "./driver";
 
@@ -19,6 +20,8 @@ export type ToWorker =
       paused: boolean;
       speed: number;
       spring: SpringState;
+      /** The command tier: the server drives the command from this schedule from the first episode. */
+      schedule?: CommandSchedule | null;
     }
   | { type: "pause"; paused: boolean }
   | { type: "speed"; speed: number }

@@ -1,5 +1,6 @@
 import { lazy, type ReactNode, Suspense, useCallback, useEffect, useState } from "react";
 import type { SceneInfo } from "../api/client";
+import type { PlaybackTarget } from "../playback/PlaybackPanel";
 import { TrainSection } from "../training/TrainSection";
 import type { JobStatus } from "../training/types";
 import {
@@ -17,6 +18,15 @@ import { checkBlocks, EMPTY_DRAFT, messageOf, type SceneDraft, validationText } 
 import { formatFailure } from "./failure";
 import { ProviderPicker } from "./ProviderPicker";
 import { TermsTable } from "./TermsTable";
+import { CommandPlan, TierOptions } from "./TierOptions";
+import {
+  BUDGETS,
+  optionFor,
+  playBlocked,
+  selectedMethod,
+  type TimeBudget,
+  type TrainingMethod,
+} from "./tiers";
 import { readWeights, setWeight } from "./weights";
 
 // CodeMirror is most of the panel's code: load it with the first draft, not with the viewer.
@@ -28,10 +38,13 @@ const ProgramEditor = lazy(() =>
 export function TaskPanel({
   scene,
   onTrainingStarted,
+  onPlay,
   children,
 }: {
   scene: SceneInfo;
   onTrainingStarted: (job: JobStatus) => void;
+  /** Plays a policy live in the viewer: the command tier drives its base policy with the schedule. */
+  onPlay?: (target: PlaybackTarget) => void;
   /** The training panel, shown under the draft. */
   children?: ReactNode;
 }) {
@@ -40,6 +53,8 @@ export function TaskPanel({
   const [providersError, setProvidersError] = useState<string | null>(null);
   const [chosen, setChosen] = useState<ProviderName | null>(null);
   const [collapsed, setCollapsed] = useState(false);
+  // How long the person will wait: the planner picks the tier from it (one choice for every scene).
+  const [budget, setBudget] = useState<TimeBudget>("fast");
   const sceneId = scene.id;
   const draft = drafts[sceneId] ?? EMPTY_DRAFT;
 
@@ -77,7 +92,10 @@ export function TaskPanel({
     setProviders(await saveApiKey(name, key));
   };
 
-  const runDraft = async (provider: ProviderName | null) => {
+  const runDraft = async (
+    provider: ProviderName | null,
+    plan: { budget?: TimeBudget; method?: TrainingMethod } = {},
+  ) => {
     const id = sceneId;
     const task = draft.task.trim();
     if (!task || draft.running) return;
@@ -91,7 +109,13 @@ export function TaskPanel({
       error: null,
     }));
     try {
-      const outcome = await draftPolicy({ sceneId: id, task, provider: using });
+      const outcome = await draftPolicy({
+        sceneId: id,
+        task,
+        provider: using,
+        timeBudget: plan.budget ?? budget,
+        method: plan.method ?? null,
+      });
       if (outcome.ok) {
         const { policy } = outcome;
         update(id, () => ({
@@ -103,6 +127,7 @@ export function TaskPanel({
           check: policy.check ?? "",
           checkReport: policy.check_validation ?? null,
           checkReportFor: policy.check_validation ? (policy.check ?? "") : null,
+          method: plan.method ?? null,
         }));
       } else {
         update(id, () => ({ running: null, failure: outcome.failure }));
@@ -144,6 +169,11 @@ export function TaskPanel({
     (program: string) => update(sceneId, () => ({ program })),
     [sceneId, update],
   );
+  // A new budget re-plans the shown draft (the drafter runs again with it).
+  const onBudget = (value: TimeBudget) => {
+    setBudget(value);
+    if (draft.policy && draft.task.trim()) void runDraft(null, { budget: value });
+  };
   const onWeight = (name: string, value: number) =>
     update(sceneId, (d) => ({ program: setWeight(d.program, name, value) }));
 
@@ -168,6 +198,23 @@ export function TaskPanel({
     : null;
   const shownErrors = draft.report && !draft.report.ok ? draft.report.errors : [];
   const valid = validationText(draft);
+  const options = draft.policy?.options ?? [];
+  const method = draft.policy
+    ? selectedMethod(options, draft.policy.training_method, draft.method)
+    : null;
+  const option = method ? optionFor(options, method) : null;
+  // The planner's draft names the base it would use; an option may name its own.
+  const basePolicy = option?.base_policy ?? draft.policy?.base_policy ?? null;
+  const playCommands = () => {
+    const report = draft.policy?.command_schedule;
+    if (!onPlay || !basePolicy || !report?.schedule || playBlocked(option, report)) return;
+    onPlay({
+      policyId: basePolicy,
+      sceneId,
+      name: `${basePolicy} · ${draft.policy?.task_description || draft.task}`,
+      schedule: report.schedule,
+    });
+  };
 
   return (
     <aside className="task-panel" aria-label="Task panel">
@@ -213,6 +260,21 @@ export function TaskPanel({
         onSelect={onSelectProvider}
         onSaveKey={onSaveKey}
       />
+      <label className="field">
+        <span>Time budget</span>
+        <select
+          aria-label="Time budget"
+          value={budget}
+          disabled={draft.running !== null}
+          onChange={(e) => onBudget(e.target.value as TimeBudget)}
+        >
+          {BUDGETS.map((b) => (
+            <option key={b.value} value={b.value}>
+              {b.label}
+            </option>
+          ))}
+        </select>
+      </label>
       <button
         type="button"
         className="primary"
@@ -245,6 +307,24 @@ export function TaskPanel({
       {draft.policy && (
         <>
           <DraftSummary policy={draft.policy} label={labelOf(draft.policy.provider)} />
+          {method && options.length > 0 && (
+            <TierOptions
+              options={options}
+              value={method}
+              planned={draft.policy.training_method}
+              onChange={(m) => update(sceneId, () => ({ method: m }))}
+            />
+          )}
+          {method === "command" && (
+            <CommandPlan
+              option={option}
+              report={draft.policy.command_schedule}
+              spec={scene.command}
+              busy={draft.running !== null}
+              onPlay={playCommands}
+              onDraftCommands={() => void runDraft(null, { method: "command" })}
+            />
+          )}
           <Suspense fallback={<p className="task-note">Loading the editor…</p>}>
             <ProgramEditor
               key={sceneId}
@@ -284,17 +364,22 @@ export function TaskPanel({
             onChange={onCheck}
             onValidate={() => void runValidateCheck()}
           />
-          {valid.startsWith("Valid") && (
+          {method !== "command" && valid.startsWith("Valid") && (
             <TrainSection
               sceneId={sceneId}
               program={draft.program}
               check={draft.check.trim() ? draft.check : null}
               blocked={checkBlocks(draft)}
               task={draft.policy.task_description || draft.task}
-              estimate={{
-                text: draft.policy.training_time_estimate,
-                seconds: draft.policy.training_time_estimate_s,
-              }}
+              estimate={
+                option?.estimate_s != null
+                  ? { text: option.estimate, seconds: option.estimate_s }
+                  : {
+                      text: draft.policy.training_time_estimate,
+                      seconds: draft.policy.training_time_estimate_s,
+                    }
+              }
+              basePolicyId={method === "fine_tuning" ? basePolicy : null}
               onStarted={onTrainingStarted}
             />
           )}

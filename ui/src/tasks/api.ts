@@ -13,6 +13,8 @@ export type ProviderFailure = Schemas["ProviderFailure"];
 export type ProgramError = Schemas["ProgramError"];
 export type ValidationReport = Schemas["ValidationReport"];
 export type CheckFigure = Schemas["CheckFigure"];
+type TimeBudget = Schemas["GenerateRequest"]["time_budget"];
+type TrainingMethod = Schemas["TaskDraft"]["training_method"];
 
 export function listProviders(signal?: AbortSignal): Promise<ProviderList> {
   return unwrap(api.GET("/api/llm/providers", { signal }));
@@ -43,7 +45,15 @@ function isProviderFailure(body: unknown): body is ProviderFailure {
 
 /** Drafts a reward program. A provider failure (502) is an outcome; other failures throw. */
 export async function draftPolicy(
-  request: { sceneId: string; task: string; provider: ProviderName | null },
+  request: {
+    sceneId: string;
+    task: string;
+    provider: ProviderName | null;
+    /** How long the user will wait; the planner picks the tier from it (server default: fast). */
+    timeBudget: TimeBudget;
+    /** Forces a tier instead of the planner's pick. */
+    method?: TrainingMethod | null;
+  },
   signal?: AbortSignal,
 ): Promise<DraftOutcome> {
   const { data, error, response } = await api.POST("/api/policy/generate", {
@@ -51,6 +61,8 @@ export async function draftPolicy(
       scene_id: request.sceneId,
       task_description: request.task,
       provider: request.provider,
+      time_budget: request.timeBudget,
+      ...(request.method ? { method: request.method } : {}),
     },
     signal,
   });

@@ -1,6 +1,7 @@
 /** The task panel's per-scene state (kept in React state only, one entry per scene id). */
 
 import type { ProviderFailure, TaskDraft, ValidationReport } from "./api";
+import type { TrainingMethod } from "./tiers";
 
 export interface SceneDraft {
   task: string;
@@ -21,6 +22,8 @@ export interface SceneDraft {
   checkReport: ValidationReport | null;
   checkReportFor: string | null;
   checkValidating: boolean;
+  /** The tier the person picked among the draft's options; null follows the planner's choice. */
+  method: TrainingMethod | null;
 }
 
 export const EMPTY_DRAFT: SceneDraft = {
@@ -37,6 +40,7 @@ export const EMPTY_DRAFT: SceneDraft = {
   checkReport: null,
   checkReportFor: null,
   checkValidating: false,
+  method: null,
 };
 
 /** The text of the "Validation" status; it starts with "Valid" exactly when the shown program is valid. */
@@ -89,6 +93,9 @@ export function attemptsText(policy: TaskDraft): string {
 }
 
 export function methodText(policy: TaskDraft): string {
+  if (policy.training_method === "command") {
+    return policy.base_policy ? `Commands for ${policy.base_policy}` : "Commands";
+  }
   if (policy.training_method === "fine_tuning") {
     return policy.base_policy ? `Fine-tuning ${policy.base_policy}` : "Fine-tuning";
   }

@@ -15,6 +15,7 @@ export function TrainSection({
   blocked,
   task,
   estimate,
+  basePolicyId = null,
   onStarted,
 }: {
   sceneId: string;
@@ -25,6 +26,8 @@ export function TrainSection({
   blocked: string | null;
   task: string;
   estimate: { text: string; seconds: number } | null;
+  /** Fine-tunes this base policy with the program instead of training from scratch. */
+  basePolicyId?: string | null;
   onStarted: (job: JobStatus) => void;
 }) {
   const [preset, setPreset] = useState<Preset>("auto");
@@ -63,6 +66,8 @@ export function TrainSection({
         early_stop_evals: earlyValue,
         reflection_rounds: roundsValue,
         round: 0,
+        base_policy_id: basePolicyId,
+        make_base: false,
       });
       if (outcome.ok) onStarted(outcome.job);
       else {
@@ -78,7 +83,8 @@ export function TrainSection({
 
   return (
     <fieldset className="train">
-      <legend>Train</legend>
+      <legend>{basePolicyId ? "Fine-tune" : "Train"}</legend>
+      {basePolicyId && <p className="task-note">Starts from the base policy {basePolicyId}</p>}
       <label className="field">
         <span>Preset</span>
         <select
