@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_404_NOT_FOUND
 from litestar.types import ControllerRouterHandler
 
+from server.api.bases import prepare_base_policy
 from server.api.body import StrictJSONRequest, StrictStructSchemaPlugin
 from server.api.diagnostics import diagnostics, report_client
 from server.api.errors import EXCEPTION_HANDLERS
@@ -148,6 +149,7 @@ def create_app(settings: Settings) -> Litestar:
         generate_policy,
         TrainingController,
         ModelsController,
+        prepare_base_policy,
         play_policy,
     ]
     if (settings.ui_dist / "index.html").is_file():

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import msgspec
+
 from server.inference.service import InferenceService
 from server.llm.config import load_llm_config
 from server.llm.service import LLMService
@@ -108,3 +110,39 @@ async def start_job(services: Services, spec: JobSpec) -> JobStatus:
         if not check_report.ok:
             raise InvalidProgramError(check_report, "the success check")
     return services.training.submit(spec)
+
+
+async def prepare_base(
+    services: Services,
+    scene_id: str,
+    *,
+    preset: str = "auto",
+    timesteps: int | None = None,
+    seed: int = 0,
+) -> JobStatus:
+    """ "Prepare a base policy": a job training `scene_id`'s own task (server/planning/bases.py) with the
+    built-in drafter's reward and success check, whose policy the library keeps as a base (make_base).
+    The default preset trains on the GPU (or Modal) when there is one. UnknownScene for an unknown id."""
+    from server.llm.builtin import draft_builtin, draft_builtin_check
+    from server.planning.bases import base_name, base_task
+
+    scene = await services.scenes.get(scene_id)
+    vocabulary = await services.rewards.vocabulary(scene.id)
+    task = base_task(scene)
+    spec = msgspec.convert(
+        {
+            "scene_id": scene.id,
+            "program": draft_builtin(task, scene.id, vocabulary),
+            "task_description": task,
+            "name": base_name(scene),
+            "preset": preset,
+            "timesteps": timesteps,
+            "seed": seed,
+            "check": draft_builtin_check(task, scene.id, vocabulary),
+            # One job: a base is the drafted task as it is, judged by its check, not a revised reward.
+            "reflection_rounds": 0,
+            "make_base": True,
+        },
+        JobSpec,
+    )
+    return await start_job(services, spec)

@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/api/bases/prepare": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** PrepareBasePolicy */
+        post: operations["ApiBasesPreparePrepareBasePolicy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/diagnostics": {
         parameters: {
             query?: never;
@@ -762,6 +779,10 @@ export interface components {
             follow_camera: boolean;
             last_scene_id?: string | null;
         };
+        /** PrepareBaseRequest */
+        PrepareBaseRequest: {
+            scene_id: string;
+        };
         /** ProgramError */
         ProgramError: {
             column: number;
@@ -1059,6 +1080,72 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    ApiBasesPreparePrepareBasePolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PrepareBaseRequest"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobStatus"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description Unknown scene id; lists the valid ids */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownSceneBody"];
+                };
+            };
+            /** @description The scene's environment failed to load */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SceneErrorBody"];
+                };
+            };
+            /** @description Playground could not list its scenes, or the reward checker could not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     ApiDiagnosticsDiagnostics: {
         parameters: {
             query?: never;
