@@ -40,6 +40,12 @@ CPU_SCENE_SPEED: dict[str, tuple[float, float]] = {
     "CartpoleBalance": (97.0, 35_000.0),
 }
 QUICK_COMPILE_SECONDS = 40.0
+# Fine-tuning a base with a new reward (the fine-tune tier): this share of the preset's default steps, so
+# the job (early stop by its success check ends it sooner) finishes within the estimate the planner shows.
+# PROVISIONAL: a guess until fine-tune vs from-scratch time-to-pass is measured (docs/BENCHMARKS.md).
+FINE_TUNE_FRACTION = 0.25
+# The command tier trains nothing: the playback worker's first compile, a few seconds (PROVISIONAL).
+COMMAND_SECONDS = 5.0
 PLAYGROUND_STEPS = {"classic_control": 60_000_000, "locomotion": 100_000_000, "manipulation": 100_000_000}
 
 
@@ -81,6 +87,11 @@ def default_steps(preset: PresetName, family: SceneFamily) -> int:
         # a run's trajectory depends on its budget, and at 1M seeds 0 and 2 stayed below 900.
         return 4_000_000 if family == "classic_control" else 2_000_000
     return PLAYGROUND_STEPS[family]  # refined by build_config from Playground's per-env config
+
+
+def fine_tune_steps(preset: PresetName, family: SceneFamily) -> int:
+    """The fine-tune tier's budget: FINE_TUNE_FRACTION of the preset's default steps."""
+    return max(1, int(default_steps(preset, family) * FINE_TUNE_FRACTION))
 
 
 def total_steps(spec: JobSpec, *, device: Device = "cpu", family: SceneFamily = "classic_control") -> int:
