@@ -118,6 +118,13 @@ export function App() {
           sceneName={sceneName}
           onPlay={play}
           onClose={() => setLibrary({ open: false, focus: null })}
+          scenes={list?.scenes ?? []}
+          onTrainingStarted={(job, sceneId) => {
+            // The job shows in the training panel, under the task panel of its scene.
+            training.started(job);
+            selectScene(sceneId);
+            setLibrary({ open: false, focus: null });
+          }}
         />
       )}
     </div>

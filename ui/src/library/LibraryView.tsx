@@ -4,16 +4,19 @@ import type { PlaybackTarget } from "../playback/PlaybackPanel";
 import { messageOf } from "../tasks/draft";
 import { Chart } from "../training/Chart";
 import { formatDate, formatReward, rewardChart } from "../training/format";
-import type { PolicyManifest, PolicySummary } from "../training/types";
+import type { JobStatus, PolicyManifest, PolicySummary } from "../training/types";
 import {
   deletePolicy,
   exportPolicy,
   getPolicy,
   importPolicy,
   listPolicies,
+  prepareBase,
   renamePolicy,
   reviewPolicy,
+  setPolicyBase,
 } from "./api";
+import { baseLabel, baseToggleLabel, deleteBlockedReason, scenesWithoutBase } from "./bases";
 import { canPlay, playBlockedReason, sourceLabel } from "./review";
 
 /**
@@ -25,12 +28,18 @@ export function LibraryView({
   sceneName,
   onPlay,
   onClose,
+  scenes = [],
+  onTrainingStarted,
 }: {
   focusId: string | null;
   sceneName: (id: string) => string;
   /** Plays the policy live in the viewer (closes the library). */
   onPlay?: (target: PlaybackTarget) => void;
   onClose: () => void;
+  /** The scenes shown in the picker: those without a base are offered "Prepare a base policy". */
+  scenes?: readonly { id: string; name: string }[];
+  /** A base policy's training job started: the app shows it in the training panel. */
+  onTrainingStarted?: (job: JobStatus, sceneId: string) => void;
 }) {
   const [policies, setPolicies] = useState<PolicySummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -151,6 +160,7 @@ export function LibraryView({
                     </button>
                   )}
                   {sourceLabel(p) && <span className="policy-source">{sourceLabel(p)}</span>}
+                  {baseLabel(p) && <span className="badge badge-base">{baseLabel(p)}</span>}
                 </td>
                 <td>{sceneName(p.scene_id)}</td>
                 <td className="policy-task">{p.task}</td>
@@ -201,7 +211,21 @@ export function LibraryView({
                       <button type="button" onClick={() => act(() => exportPolicy(p.id, p.name))}>
                         Export
                       </button>
-                      <button type="button" onClick={() => setConfirming(p.id)}>
+                      {baseToggleLabel(p) && (
+                        <button
+                          type="button"
+                          title="A base is what the fine-tune and command tiers start from"
+                          onClick={() => act(() => setPolicyBase(p.id, p.base !== "user"))}
+                        >
+                          {baseToggleLabel(p)}
+                        </button>
+                      )}
+                      <button
+                        type="button"
+                        disabled={deleteBlockedReason(p) !== undefined}
+                        title={deleteBlockedReason(p)}
+                        onClick={() => setConfirming(p.id)}
+                      >
                         Delete
                       </button>
                     </>
@@ -212,6 +236,14 @@ export function LibraryView({
           </tbody>
         </table>
       )}
+      {policies !== null && onTrainingStarted && (
+        <PrepareBase
+          scenes={scenesWithoutBase(scenes, policies)}
+          onPrepare={(sceneId) =>
+            act(async () => onTrainingStarted(await prepareBase(sceneId), sceneId))
+          }
+        />
+      )}
       {openId && (
         <PolicyDetails
           key={`${openId}:${version}`}
@@ -220,6 +252,58 @@ export function LibraryView({
         />
       )}
     </section>
+  );
+}
+
+/**
+ * "Prepare a base policy" for a scene no base serves: trains the scene's own task once, so the command
+ * and fine-tune tiers can start from it.
+ */
+function PrepareBase({
+  scenes,
+  onPrepare,
+}: {
+  scenes: readonly { id: string; name: string }[];
+  onPrepare: (sceneId: string) => Promise<void>;
+}) {
+  const [sceneId, setSceneId] = useState("");
+  const [busy, setBusy] = useState(false);
+  if (scenes.length === 0) return null;
+  const chosen = scenes.some((s) => s.id === sceneId) ? sceneId : scenes[0].id;
+  return (
+    <fieldset className="prepare-base">
+      <legend>Base policies</legend>
+      <p className="task-note">
+        The command and fine-tune tiers start from a base policy. These scenes have none yet:
+        preparing one trains the scene's own task once (on a GPU or Modal when there is one) and
+        keeps it in the library.
+      </p>
+      <label className="field">
+        <span>Scene without a base</span>
+        <select
+          aria-label="Scene without a base"
+          value={chosen}
+          onChange={(e) => setSceneId(e.target.value)}
+        >
+          {scenes.map((s) => (
+            <option key={s.id} value={s.id}>
+              {s.name}
+            </option>
+          ))}
+        </select>
+      </label>
+      <button
+        type="button"
+        disabled={busy}
+        aria-busy={busy}
+        onClick={() => {
+          setBusy(true);
+          void onPrepare(chosen).finally(() => setBusy(false));
+        }}
+      >
+        Prepare a base policy
+      </button>
+    </fieldset>
   );
 }
 

@@ -1,9 +1,12 @@
-/** Policy library calls: list, read, rename, delete, review, export and import trained policies. */
+/**
+ * Policy library calls: list, read, rename, delete, review, export and import trained policies, and mark
+ * one as a base policy.
+ */
 
 import { api, authHeaders, readBody, unwrap } from "../api/client";
 import type { paths } from "../api/schema";
 import { errorFromResponse } from "../api/token";
-import type { PolicyManifest, PolicySummary } from "../training/types";
+import type { JobStatus, PolicyManifest, PolicySummary } from "../training/types";
 
 const policyParams = (id: string) => ({ params: { path: { policy_id: id } } });
 
@@ -23,6 +26,22 @@ export function renamePolicy(id: string, name: string): Promise<PolicyManifest> 
 /** Records that the user has read the policy's reward program: an imported policy may then play. */
 export function reviewPolicy(id: string): Promise<PolicyManifest> {
   return unwrap(api.POST("/api/models/{policy_id}/review", policyParams(id)));
+}
+
+/**
+ * Makes one of the user's own trained policies a base for fine-tuning (or stops). Shipped bases are
+ * refused (they always are bases); a policy whose network does not suit fine-tuning says why (4xx).
+ */
+export function setPolicyBase(id: string, base: boolean): Promise<PolicySummary> {
+  return unwrap(api.POST("/api/models/{policy_id}/base", { ...policyParams(id), body: { base } }));
+}
+
+/**
+ * "Prepare a base policy": starts a job training the scene's own task once (on the GPU or Modal when
+ * there is one); its policy joins the library as the user's base. 404 names the valid scene ids.
+ */
+export function prepareBase(sceneId: string): Promise<JobStatus> {
+  return unwrap(api.POST("/api/bases/prepare", { body: { scene_id: sceneId } }));
 }
 
 /** 204 on success (no body, so not `unwrap`, which wants data). */
