@@ -1,5 +1,6 @@
 import { lazy, type ReactNode, Suspense, useCallback, useEffect, useState } from "react";
 import type { SceneInfo } from "../api/client";
+import { prepareBase } from "../library/api";
 import type { PlaybackTarget } from "../playback/PlaybackPanel";
 import { TrainSection } from "../training/TrainSection";
 import type { JobStatus } from "../training/types";
@@ -53,6 +54,7 @@ export function TaskPanel({
   const [providersError, setProvidersError] = useState<string | null>(null);
   const [chosen, setChosen] = useState<ProviderName | null>(null);
   const [collapsed, setCollapsed] = useState(false);
+  const [preparing, setPreparing] = useState(false);
   // How long the person will wait: the planner picks the tier from it (one choice for every scene).
   const [budget, setBudget] = useState<TimeBudget>("fast");
   const sceneId = scene.id;
@@ -205,6 +207,18 @@ export function TaskPanel({
   const option = method ? optionFor(options, method) : null;
   // The planner's draft names the base it would use; an option may name its own.
   const basePolicy = option?.base_policy ?? draft.policy?.base_policy ?? null;
+  // Fine-tuning is unavailable exactly when the library has no base for the scene.
+  const needsBase = optionFor(options, "fine_tuning")?.available === false;
+  const runPrepareBase = async () => {
+    setPreparing(true);
+    try {
+      onTrainingStarted(await prepareBase(sceneId));
+    } catch (e) {
+      update(sceneId, () => ({ error: messageOf(e) }));
+    } finally {
+      setPreparing(false);
+    }
+  };
   const playCommands = () => {
     const report = draft.policy?.command_schedule;
     if (!onPlay || !basePolicy || !report?.schedule || playBlocked(option, report)) return;
@@ -314,6 +328,21 @@ export function TaskPanel({
               planned={draft.policy.training_method}
               onChange={(m) => update(sceneId, () => ({ method: m }))}
             />
+          )}
+          {needsBase && (
+            <div className="validate-row">
+              <button
+                type="button"
+                disabled={preparing}
+                aria-busy={preparing}
+                onClick={() => void runPrepareBase()}
+              >
+                Prepare a base policy
+              </button>
+              <span className="task-note">
+                trains {scene.name}'s own task once; then commands and fine-tuning start from it
+              </span>
+            </div>
           )}
           {method === "command" && (
             <CommandPlan
