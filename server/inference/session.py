@@ -28,6 +28,9 @@ import numpy as np
 from mujoco import mjx
 from mujoco_playground._src import mjx_env
 
+from server.commands.schedule import command_at
+from server.commands.types import CommandSchedule, ScheduleReport
+from server.commands.validate import check_schedule
 from server.inference.env_config import COMMAND_KEY, env_command_spec, playback_overrides
 from server.inference.protocol import (
     PROTOCOL_VERSION,
@@ -269,8 +272,15 @@ class PlaybackSession:
         # (the env's redraws are overwritten each step). A reset's own observation still shows the
         # env's drawn command: the held one takes over from the first step.
         self.command: np.ndarray | None = None
+        # A command schedule (the command tier) overrides `command`: each step's command is the one the
+        # schedule asks for at that step's time since the episode began, so each reset replays it.
+        self.schedule: CommandSchedule | None = None
 
-    def _command_array(self) -> jax.Array | None:
+    def _command_array(self, step: int = 0) -> jax.Array | None:
+        """The command for the policy's decision at control step `step` of the episode."""
+        spec = self.model.command
+        if self.schedule is not None and spec is not None:
+            return jnp.asarray(command_at(self.schedule, spec, step * self.model.ctrl_dt), jnp.float32)
         return None if self.command is None else jnp.asarray(self.command)
 
     def _command_list(self, state: Any) -> list[float] | None:
@@ -287,16 +297,33 @@ class PlaybackSession:
         if not all(np.isfinite(values)):
             raise ValueError("the command contains NaN or infinite values")
         self.command = np.clip(np.asarray(values, np.float32), spec.low, spec.high).astype(np.float32)
+        self.schedule = None  # the user took the stick: a command set by hand replaces the schedule
+
+    def set_schedule(self, schedule: CommandSchedule | None) -> ScheduleReport | None:
+        """Play `schedule` from the next step (its time counts from the episode's start), or clear it
+        (None: back to the last command set by hand, else the env's own). ValueError says why a schedule
+        cannot play; the report says what will play, with any values clipped into range."""
+        if schedule is None:
+            self.schedule = None
+            return None
+        spec = self.model.command
+        if spec is None:
+            raise ValueError("this policy takes no command, so it cannot follow a command schedule")
+        report = check_schedule(schedule, spec)
+        if report.schedule is None:
+            raise ValueError("; ".join(report.errors))
+        self.schedule = report.schedule
+        return report
 
     def reset(self, seed: int, resume_from: PhysicsState | None = None) -> Episode:
         m = self.model
         start = None if resume_from is None else m.browser_state(resume_from, "state", warmstart=False)
-        state, action, ctrl = m._begin(jax.random.PRNGKey(seed), self._command_array())
+        state, action, ctrl = m._begin(jax.random.PRNGKey(seed), self._command_array(0))
         if start is not None:
             # A fresh episode memory around the browser's current pose: one step that ends where the
             # robot already is (so its observation is computed from that pose), with a zero action.
             zero = jnp.zeros_like(action)
-            state, action, ctrl = m._advance(state, zero, start, start, self._command_array())
+            state, action, ctrl = m._advance(state, zero, start, start, self._command_array(0))
         self.state, self.action = state, action
         self.steps, self.episode_return = 0, 0.0
         data = state.data
@@ -320,7 +347,10 @@ class PlaybackSession:
             raise LookupError("no episode: send reset first")
         b = m.browser_state(before, "before", warmstart=True)
         a = m.browser_state(after, "after", warmstart=False)
-        state, action, ctrl = m._advance(self.state, self.action, b, a, self._command_array())
+        # The action this step yields drives interval `steps + 1`: it follows that moment's command, which
+        # is also what the reply (Action.step = steps + 1) reports.
+        command = self._command_array(self.steps + 1)
+        state, action, ctrl = m._advance(self.state, self.action, b, a, command)
         metrics = state.metrics
         reward, terms, task, done, ctrl_host = jax.device_get(
             (

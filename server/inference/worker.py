@@ -18,12 +18,15 @@ import traceback
 from pathlib import Path
 from typing import IO, Any
 
+from server.commands.types import ScheduleReport
 from server.inference import ipc
 from server.inference.protocol import (
     Error,
     FrameError,
     Reset,
     SetCommand,
+    SetSchedule,
+    Status,
     Step,
     decode_client,
     encode,
@@ -38,6 +41,16 @@ def _private_stdout() -> IO[bytes]:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     return channel
+
+
+def schedule_note(report: ScheduleReport | None) -> str:
+    """The reply to SetSchedule, for a person: what will play, and every value clipped into range."""
+    if report is None or report.schedule is None:
+        return "command schedule cleared"
+    count = len(report.schedule.segments)
+    ending = "then repeats" if report.schedule.repeat else "then holds the last command"
+    note = f"command schedule set: {count} segment{'s' * (count != 1)}, {report.duration_s:g} s, {ending}"
+    return "; ".join([note, *report.clipped])
 
 
 def handle(session: Any, frame: bytes) -> bytes:
@@ -56,6 +69,12 @@ def handle(session: Any, frame: bytes) -> bytes:
             except ValueError as exc:
                 return encode(Error(code="bad_command", message=str(exc)))
             return b""  # no reply: every Action carries the command in force
+        if isinstance(message, SetSchedule):
+            try:
+                report = session.set_schedule(message.schedule)
+            except ValueError as exc:
+                return encode(Error(code="bad_command", message=str(exc)))
+            return encode(Status(phase="ready", message=schedule_note(report)))
     except FrameError as exc:
         return encode(Error(code="bad_frame", message=str(exc)))
     except LookupError as exc:
