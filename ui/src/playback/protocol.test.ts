@@ -93,7 +93,13 @@ describe("server -> browser frames written by Python decode", () => {
       reward_terms: ["up", "effort"],
       weights: [1, -0.01],
       episode_length: 1000,
-      command: { names: ["x", "y", "yaw"], low: [-1, -0.5, -1.5], high: [1, 0.5, 1.5] },
+      command: {
+        names: ["x", "y", "yaw"],
+        low: [-1, -0.5, -1.5],
+        high: [1, 0.5, 1.5],
+        keys: [],
+        units: [],
+      },
     });
   });
 

@@ -198,10 +198,19 @@ function commandSpec(raw: Raw): CommandSpec | null {
   const names = field(spec, "names", isStrings, "a list of strings");
   const low = field(spec, "low", isNumbers, "a list of numbers");
   const high = field(spec, "high", isNumbers, "a list of numbers");
-  if (low.length !== names.length || high.length !== names.length) {
-    throw new ProtocolError("hello.command: names, low and high differ in length");
+  // Absent from an older server: no schedule keys, no units.
+  const keys = "keys" in spec ? field(spec, "keys", isStrings, "a list of strings") : [];
+  const units = "units" in spec ? field(spec, "units", isStrings, "a list of strings") : [];
+  const n = names.length;
+  // keys and units may be empty: an env whose command components have no schedule keys.
+  const sized = (list: unknown[]) => list.length === n;
+  if (!sized(low) || !sized(high) || !(sized(keys) || keys.length === 0)) {
+    throw new ProtocolError("hello.command: names, low, high and keys differ in length");
   }
-  return { names, low, high };
+  if (!(sized(units) || units.length === 0)) {
+    throw new ProtocolError("hello.command: names and units differ in length");
+  }
+  return { names, low, high, keys, units };
 }
 
 /** Decodes and checks one server frame; throws ProtocolError for anything that is not a message. */

@@ -15,7 +15,13 @@ describe("playbackUrl", () => {
 });
 
 describe("keyboard commands", () => {
-  const spec = { names: ["x", "y", "yaw"], low: [-0.5, -0.4, -1], high: [1, 0.4, 1] };
+  const spec = {
+    names: ["x", "y", "yaw"],
+    low: [-0.5, -0.4, -1],
+    high: [1, 0.4, 1],
+    keys: ["x", "y", "yaw"],
+    units: ["m/s", "m/s", "rad/s"],
+  };
   it("push components to the ends of their range", () => {
     expect(commandFromKeys(new Set(["w"]), spec, [0, 0, 0])).toEqual([1, 0, 0]);
     expect(commandFromKeys(new Set(["arrowdown", "d", "q"]), spec, [0, 0, 0])).toEqual([
@@ -25,7 +31,13 @@ describe("keyboard commands", () => {
     expect(commandFromKeys(new Set(["a", "d"]), spec, [0.2, 0.3, 5])).toEqual([0.2, 0.3, 1]);
   });
   it("ignore keys for components the policy lacks", () => {
-    const xy = { names: ["x", "y"], low: [-1, -1], high: [1, 1] };
+    const xy = {
+      names: ["x", "y"],
+      low: [-1, -1],
+      high: [1, 1],
+      keys: ["x", "y"],
+      units: ["", ""],
+    };
     expect(boundKey("Q", xy)).toBeNull();
     expect(boundKey("ArrowUp", xy)).toBe("arrowup");
     expect(boundKey("z", spec)).toBeNull();

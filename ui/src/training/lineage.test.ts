@@ -57,6 +57,7 @@ function job(id: string, state: JobState, extra: Partial<JobStatus> = {}, round 
     spec: {
       scene_id: "CartpoleBalance",
       program: "x",
+      make_base: false,
       task_description: "Balance",
       name: "",
       preset: "cpu_quick",

@@ -39,6 +39,7 @@ function job(state: JobState, extra: Partial<JobStatus> = {}): JobStatus {
     spec: {
       scene_id: "CartpoleBalance",
       program: "x",
+      make_base: false,
       task_description: "",
       name: "",
       preset: "auto",
