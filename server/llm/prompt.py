@@ -13,6 +13,7 @@ import math
 import re
 
 from server.checks.types import FigureResult, Reflection
+from server.commands.types import MAX_SEGMENT_S, MAX_SEGMENTS, CommandSpec
 from server.rewards.types import ValidationReport, Vocabulary, VocabularyEntry
 
 # Keep in step with docs/REWARDS.md ("Rules"). The example is the one from that page.
@@ -320,3 +321,64 @@ def _strip_chatter(text: str) -> str:
         return text + "\n" if text else ""
     ends = [i for i, line in enumerate(lines) if i >= starts[0] and _CODE_LINE.match(line)]
     return "\n".join(lines[starts[0] : max(ends) + 1]).strip() + "\n"
+
+
+# ----- the command tier: a sentence -> a command schedule (docs/COMMANDS.md) ------------------------
+
+_SCHEDULE_RULES = """\
+You turn a sentence into a command schedule for a legged robot that already walks: a trained policy \
+follows a velocity command, and the schedule says which command to hold for how long, in order. Answer \
+with one ```json code block holding the schedule and nothing else:
+{"segments": [{"duration_s": <seconds, > 0, at most %(max_s)s>, "command": {<key>: <number>, ...}, \
+"label": "<the words of the sentence this segment does>"}, ...], "repeat": <true to loop, else false>}
+Up to %(max_n)s segments. A key left out of a command is 0. After the last segment its command is held \
+(so end with a stop, all keys 0, when the sentence ends with stopping).
+Positive forward is ahead, positive sideways is to the robot's left, positive turn is to the left \
+(counterclockwise). Speed words: slowly is about 30%% of the limit, normally about 60%%, fast 100%%. \
+A step takes about 0.5 s. Turning by an angle lasts angle / turn rate (90 degrees at 0.72 rad/s: 2.18 s).
+If the sentence asks for something a velocity command cannot do (jump, sit, flip, lift a leg...), answer \
+with exactly: null"""
+
+
+def schedule_system_prompt(spec: CommandSpec) -> str:
+    keys = (
+        spec.keys if len(spec.keys) == len(spec.low) else [f"command_{i + 1}" for i in range(len(spec.low))]
+    )
+    lines = ["This robot's command keys (unit; allowed range; meaning):"]
+    for i, key in enumerate(keys):
+        unit = spec.units[i] if i < len(spec.units) and spec.units[i] else "no unit"
+        name = spec.names[i] if i < len(spec.names) else key
+        lines.append(f"- {key} ({unit}; {_number(spec.low[i])} to {_number(spec.high[i])}): {name}")
+    example = _SCHEDULE_EXAMPLE if {"forward", "turn"} <= set(keys) else ""
+    rules = _SCHEDULE_RULES % {"max_s": _number(MAX_SEGMENT_S), "max_n": MAX_SEGMENTS}
+    return "\n".join([rules, "", *lines, example])
+
+
+_SCHEDULE_EXAMPLE = """
+Example: "walk forward two steps slowly, then turn right" (forward up to 1.5 m/s, turn up to 1.2 rad/s):
+```json
+{"segments": [{"duration_s": 1.0, "command": {"forward": 0.45}, "label": "walk forward two steps slowly"}, \
+{"duration_s": 2.0, "command": {"turn": -0.72}, "label": "turn right"}], "repeat": false}
+```"""
+
+
+def schedule_message(sentence: str) -> str:
+    return f"Sentence: {sentence.strip()}\n\nAnswer with the ```json schedule, or null."
+
+
+def schedule_repair_message(errors: list[str]) -> str:
+    problems = "\n".join(f"- {error}" for error in errors)
+    return f"That schedule cannot be used:\n{problems}\nAnswer with the corrected ```json schedule, or null."
+
+
+def extract_schedule(reply: str) -> str | None:
+    """The schedule JSON in a model's reply (its last code block, else the reply from its first `{` to
+    its last `}`), or None when the model answered null (not a motion command)."""
+    text = _THINKING.sub("", reply).strip()
+    blocks = [str(body).strip() for _lang, body in _FENCE.findall(text)]
+    if blocks:
+        text = blocks[-1]
+    if text.strip("` \n").lower() in ("null", "none"):
+        return None
+    start, end = text.find("{"), text.rfind("}")
+    return text[start : end + 1] if 0 <= start < end else text

@@ -20,13 +20,20 @@ from typing import Literal, NamedTuple, Protocol
 import msgspec
 
 from server.checks.types import Reflection
+from server.commands.types import CommandSpec, ScheduleReport
+from server.commands.validate import check_schedule, check_schedule_text
+from server.llm.builtin.commands import draft_schedule as draft_builtin_schedule
 from server.llm.config import REMOTE_PROVIDERS, LLMConfig, RemoteProviderName
 from server.llm.credentials import ENV_VARS, KeySource, KeyStore
 from server.llm.prompt import (
     extract_check,
     extract_program,
+    extract_schedule,
     reflection_message,
     repair_message,
+    schedule_message,
+    schedule_repair_message,
+    schedule_system_prompt,
     system_prompt,
     task_message,
 )
@@ -421,6 +428,55 @@ class LLMService:
             check_report=check_report,
         )
 
+    async def draft_schedule(
+        self,
+        sentence: str,
+        scene_id: str,
+        spec: CommandSpec,
+        *,
+        provider: ProviderName | None = None,
+        model: str | None = None,
+        max_attempts: int = 2,
+    ) -> tuple[ScheduleReport | None, list[str]]:
+        """The command tier's draft: a checked command schedule for `sentence` on a scene whose policy
+        follows `spec` (values clipped into range, each clip in the report), or None when the sentence
+        is not a motion command; and notes for people. The active provider is asked for the schedule's
+        JSON; when it fails or never answers a usable schedule, the built-in drafter writes it and a
+        note says why. Never raises ProviderError."""
+        provider, model = await self._resolve(provider, model)
+        if provider == "builtin":
+            return _builtin_schedule(sentence, spec), []
+        adapter = await self._built(provider)
+        log.info("Drafting a command schedule for %s with %s (%s)", scene_id, provider, model)
+        system = schedule_system_prompt(spec)
+        messages = [ChatMessage(role="user", content=schedule_message(sentence))]
+        errors: list[str] = []
+        try:
+            for _attempt in range(max_attempts):
+                reply = await adapter.complete(
+                    system, messages, model, timeout_s=self.config.provider(provider).timeout_s
+                )
+                text = extract_schedule(reply)
+                if text is None:
+                    return None, [f"{adapter.label} ({model}) read the sentence as not a motion command."]
+                report = check_schedule_text(text, spec)
+                if report.ok:
+                    return report, [f"{adapter.label} ({model}) wrote the command schedule."]
+                errors = report.errors
+                messages.append(ChatMessage(role="assistant", content=f"```json\n{text}\n```"))
+                messages.append(ChatMessage(role="user", content=schedule_repair_message(errors)))
+        except ProviderError as exc:
+            note = f"{exc.detail} The built-in drafter wrote the command schedule instead."
+            log.info("Schedule draft by %s failed (%s); using the built-in drafter", provider, exc.cause)
+            return _builtin_schedule(sentence, spec), [note]
+        note = (
+            f"{adapter.label} did not write a usable command schedule in {max_attempts} attempt"
+            f"{'s' if max_attempts != 1 else ''} (the last problem: {errors[0] if errors else 'none'}); "
+            "the built-in drafter wrote it instead."
+        )
+        log.info("%s", note)
+        return _builtin_schedule(sentence, spec), [note]
+
     async def _revise_builtin(
         self,
         reflection: Reflection,
@@ -510,6 +566,11 @@ class LLMService:
             report=report,
             program=program,
         )
+
+
+def _builtin_schedule(sentence: str, spec: CommandSpec) -> ScheduleReport | None:
+    schedule = draft_builtin_schedule(sentence, spec)
+    return None if schedule is None else check_schedule(schedule, spec)
 
 
 def _last_problem(report: ValidationReport, *, sentence: bool = False) -> str:
