@@ -29,13 +29,12 @@ from mujoco import mjx
 from mujoco_playground._src import mjx_env
 
 from server.commands.schedule import command_at
-from server.commands.types import CommandSchedule, ScheduleReport
+from server.commands.types import CommandSchedule, CommandSpec, ScheduleReport
 from server.commands.validate import check_schedule
 from server.inference.env_config import COMMAND_KEY, env_command_spec, playback_overrides
 from server.inference.protocol import (
     PROTOCOL_VERSION,
     Action,
-    CommandSpec,
     Episode,
     Hello,
     PhysicsState,
