@@ -4,6 +4,7 @@ not the gait) driven by a SetSchedule; the env's own state reports the command i
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import msgspec
@@ -11,7 +12,19 @@ import pytest
 
 from server.commands.schedule import command_at
 from server.commands.types import CommandSchedule, CommandSegment
-from server.inference.protocol import Action, Episode, Error, Reset, SetCommand, SetSchedule, Status
+from server.inference.protocol import (
+    Action,
+    Episode,
+    Error,
+    Reset,
+    SetCommand,
+    SetSchedule,
+    Status,
+    decode_server,
+    encode,
+)
+from server.inference.session import PlaybackSession
+from server.inference.worker import handle
 from server.policies.library import PolicyLibrary
 from server.settings import Settings, load_settings
 from server.training.runner import load_scene
@@ -131,3 +144,12 @@ def test_bad_schedules_are_refused_and_the_session_goes_on(setup: tuple[Any, str
         socket.send(SetCommand(values=[0.0, 0.0, 0.7]))
         seen = run(socket, browser, 3)
         assert seen[2] == pytest.approx([0.0, 0.0, 0.7])
+
+
+def test_a_policy_without_a_command_refuses_a_schedule() -> None:
+    # The worker's handling with a session whose model takes no command (as CartpoleBalance's): no compile.
+    session = PlaybackSession(SimpleNamespace(command=None, ctrl_dt=0.01))  # type: ignore[arg-type]
+    error = decode_server(handle(session, encode(SetSchedule(schedule=SCHEDULE))))
+    assert isinstance(error, Error) and error.code == "bad_command" and "takes no command" in error.message
+    cleared = decode_server(handle(session, encode(SetSchedule(schedule=None))))
+    assert isinstance(cleared, Status) and cleared.message == "command schedule cleared"
