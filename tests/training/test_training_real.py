@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -155,7 +156,10 @@ def test_cli_trains_from_a_reward_file(tmp_path: Path, scene_cache: Path) -> Non
         timeout=900,
         env={**os.environ, "ROBOCOACH_CACHE_DIR": str(scene_cache)},
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    # A tiny budget rarely passes the drafted check; either way the exit code follows the verdict printed.
+    verdicts = re.findall(r"^\s*check (passed|failed)", result.stderr, re.MULTILINE)
+    assert verdicts, result.stdout + result.stderr
+    assert result.returncode == (0 if verdicts[-1] == "passed" else 3), result.stdout + result.stderr
     folder = Path(result.stdout.strip().splitlines()[-1])  # stdout is the policy folder, nothing else
     assert (folder / "manifest.json").is_file()
     assert (folder / "params.msgpack").is_file()
@@ -198,7 +202,9 @@ def test_cli_drafts_from_a_task_with_the_builtin_provider_and_trains(
     robocoach = Path(sys.executable).parent / "robocoach"
     # No Ollama answers on port 9, so the configured provider falls back to the built-in drafter.
     env = {**os.environ, "ROBOCOACH_CACHE_DIR": str(scene_cache), "OLLAMA_HOST": "http://127.0.0.1:9"}
+    # One round: reflection rounds have their own test; here the CLI's draft, train, save and exit code.
     command = ["train", "--scene", "CartpoleBalance", "--task", "keep the pole up", "--preset", "cpu_quick"]
+    command += ["--rounds", "0"]
     result = subprocess.run(
         [str(robocoach), *command, "--data-dir", str(tmp_path / "data")],
         capture_output=True,
@@ -206,7 +212,10 @@ def test_cli_drafts_from_a_task_with_the_builtin_provider_and_trains(
         timeout=900,
         env=env,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    # A tiny budget rarely passes the drafted check; either way the exit code follows the verdict printed.
+    verdicts = re.findall(r"^\s*check (passed|failed)", result.stderr, re.MULTILINE)
+    assert verdicts, result.stdout + result.stderr
+    assert result.returncode == (0 if verdicts[-1] == "passed" else 3), result.stdout + result.stderr
     folder = Path(result.stdout.strip().splitlines()[-1])
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["task_description"] == "keep the pole up"
