@@ -119,3 +119,27 @@ def test_draft_for_go1(page: Page, served_app: RunningApp) -> None:
     )
     expect(page.get_by_role("textbox", name="Reward program")).to_contain_text("WEIGHTS")
     expect(page.get_by_role("table", name="Reward terms").get_by_role("spinbutton").first).to_be_visible()
+
+
+def test_the_three_tiers_are_offered_cheapest_first(page: Page, served_app: RunningApp) -> None:
+    """Cartpole takes no commands and (in a fresh library) has no base: the command and fine-tune tiers
+    are shown disabled with their reasons, training from scratch is preselected, and the panel offers to
+    prepare a base."""
+    draft_reward(page, served_app, "Cartpole Balance", "CartpoleBalance", "Keep the pole upright")
+    tiers = page.get_by_role("radiogroup", name="Training method")
+    radios = tiers.get_by_role("radio")
+    expect(radios).to_have_count(3)
+    command = tiers.get_by_role("radio", name=re.compile(r"^Command a base policy"))
+    fine = tiers.get_by_role("radio", name=re.compile(r"^Fine-tune a base policy"))
+    full = tiers.get_by_role("radio", name=re.compile(r"^Train from scratch"))
+    expect(command).to_be_disabled()
+    expect(tiers).to_contain_text("takes no commands")
+    expect(fine).to_be_disabled()
+    expect(tiers).to_contain_text(re.compile(r"no base policy for CartpoleBalance"))
+    expect(full).to_be_checked()
+    expect(page.get_by_role("button", name="Prepare a base policy")).to_be_visible()
+    # The cheapest first: the order of the cards on the page.
+    values = [radios.nth(i).get_attribute("value") for i in range(3)]
+    assert values == ["command", "fine_tuning", "full_training"]
+    expect(page.get_by_role("button", name="Train policy")).to_be_enabled()
+    expect(page.get_by_role("combobox", name="Time budget")).to_have_value("fast")
