@@ -225,7 +225,7 @@ export function TaskPanel({
     onPlay({
       policyId: basePolicy,
       sceneId,
-      name: `${basePolicy} · ${draft.policy?.task_description || draft.task}`,
+      name: `Commands · ${draft.policy?.task_description || draft.task}`,
       schedule: report.schedule,
     });
   };
