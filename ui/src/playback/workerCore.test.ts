@@ -146,6 +146,15 @@ describe("PlaybackWorkerCore", () => {
     expect(core.simulation?.isDisposed).toBe(true);
   });
 
+  it("starts the command tier's schedule with the session: sent before the first reset", async () => {
+    const schedule = { segments: [{ duration_s: 2, command: { x: -0.5 }, label: "back" }] };
+    const { fake, run } = await setup({}, { schedule });
+    await run(40);
+    const sent = fake.socket.received;
+    expect(sent[0]).toEqual({ type: "schedule", schedule });
+    expect(sent[1]?.type).toBe("reset");
+  });
+
   it("applies the page's drag as xfrc_applied before each substep", async () => {
     const { core, run } = await setup();
     await run(100);
