@@ -6,28 +6,27 @@ trained network."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 import msgspec
 from litestar import Response, post
 from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
+from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
 
-from server.api.errors import SCENE_ERRORS
+from server.api.errors import SCENE_ERRORS, SceneErrorBody
 from server.commands.types import ScheduleReport
 from server.llm.service import CheckSource, LLMService
 from server.llm.types import ProviderFailure, ProviderName
-from server.planning.plan import (
-    TierOption,
-    TimeBudget,
-    TrainingMethod,
-    training_method,
-    training_time_estimate,
-)
+from server.planning.plan import TierOption, TierUnavailable, TimeBudget, TrainingMethod, plan_tiers
+from server.policies.library import PolicyLibrary
 from server.rewards.checker import RewardChecker
 from server.rewards.types import TermType, ValidationReport
 from server.scenes.registry import SceneRegistry
+from server.scenes.types import SceneInfo
+from server.training.manager import TrainingManager
 
 
 class GenerateRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -73,8 +72,26 @@ class TaskDraft(msgspec.Struct, frozen=True, kw_only=True):
     command_schedule: ScheduleReport | None = None
 
 
+class TierUnavailableExtra(msgspec.Struct, frozen=True, kw_only=True):
+    method: TrainingMethod
+
+
+class TierUnavailableBody(msgspec.Struct, frozen=True, kw_only=True):
+    """The 422 body when the asked `method` cannot run: `detail` says why and the one action that fixes it."""
+
+    status_code: int
+    detail: str
+    extra: TierUnavailableExtra
+
+
 _RESPONSES = {
     **SCENE_ERRORS,
+    422: ResponseSpec(
+        data_container=cast("type[Any]", SceneErrorBody | TierUnavailableBody),  # a oneOf
+        generate_examples=False,
+        description="The scene's environment failed to load, or the asked method cannot run here (why, "
+        "and how to make it possible)",
+    ),
     502: ResponseSpec(
         data_container=ProviderFailure,
         generate_examples=False,
@@ -88,12 +105,34 @@ async def generate_policy(
     scenes: NamedDependency[SceneRegistry],
     rewards: NamedDependency[RewardChecker],
     llm: NamedDependency[LLMService],
+    policies: NamedDependency[PolicyLibrary],
+    training: NamedDependency[TrainingManager],
     data: JSONBody[GenerateRequest],
 ) -> TaskDraft | Response[ProviderFailure]:
+    """The reward program and check for the sentence, the three tiers (options) with the planner's choice
+    for `time_budget` (or the forced `method`: 422 with the reason when it cannot run), and for a joystick
+    scene the command schedule the command tier would play."""
     from server.llm.builtin import draft_builtin, draft_builtin_check
     from server.llm.provider import ProviderError
 
     scene = await scenes.get(data.scene_id)
+    try:
+        schedule = await _draft_schedule(llm, scene, data)
+    except ProviderError as exc:
+        return Response(exc.failure, status_code=502)
+    try:
+        chosen, options, base_policy = plan_tiers(
+            scene,
+            schedule_possible=schedule is not None and schedule.ok,
+            bases=policies.bases(scene.id),
+            device=training.device,
+            budget=data.time_budget,
+            override=data.method,
+        )
+    except TierUnavailable as exc:  # before drafting the reward: nothing the user asked for can run
+        raise HTTPException(
+            status_code=HTTP_422_UNPROCESSABLE_ENTITY, detail=str(exc), extra={"method": exc.method}
+        ) from exc
     vocabulary = await rewards.vocabulary(scene.id)
 
     async def validate(program: str) -> ValidationReport:
@@ -122,15 +161,13 @@ async def generate_policy(
         return Response(
             ProviderFailure(provider=draft.provider, cause="bad_output", detail=detail), status_code=502
         )
-    method = training_method(scene)
-    seconds, sentence = training_time_estimate(scene, method)
     return TaskDraft(
         policy_id=uuid.uuid4().hex,
         task_description=data.task_description,
         scene_id=scene.id,
-        training_method=method,
-        training_time_estimate=sentence,
-        training_time_estimate_s=seconds,
+        training_method=chosen.method,
+        training_time_estimate=chosen.estimate,
+        training_time_estimate_s=chosen.estimate_s or 0.0,
         reward_functions=[
             RewardFunction(name=t.name, type=t.type, weight=t.weight, code=t.code) for t in draft.report.terms
         ],
@@ -145,4 +182,23 @@ async def generate_policy(
         check_validation=draft.check_report,
         check_source=draft.check_source,
         notes=draft.notes,
+        base_policy=base_policy,
+        time_budget=data.time_budget,
+        options=options,
+        command_schedule=schedule,
     )
+
+
+async def _draft_schedule(llm: LLMService, scene: SceneInfo, data: GenerateRequest) -> ScheduleReport | None:
+    """The command tier's schedule for a joystick scene (None for other scenes). LLMService.draft_schedule
+    comes with the command schedules' work; until it is there, no schedule (the tier says why)."""
+    draft_schedule = getattr(llm, "draft_schedule", None)
+    if scene.command is None or draft_schedule is None:
+        return None
+    result = await draft_schedule(
+        data.task_description, scene.id, scene.command, provider=data.provider, model=data.model
+    )
+    if result is None or isinstance(result, ScheduleReport):
+        return result
+    report = getattr(result, "report", None)  # a draft carrying its checked report
+    return report if isinstance(report, ScheduleReport) else None

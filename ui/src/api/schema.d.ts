@@ -958,8 +958,20 @@ export interface components {
             /** @enum {string} */
             method: "command" | "fine_tuning" | "full_training";
             summary: string;
+            timesteps?: number | null;
             /** @default  */
             unavailable_reason: string;
+        };
+        /** TierUnavailableBody */
+        TierUnavailableBody: {
+            detail: string;
+            extra: components["schemas"]["TierUnavailableExtra"];
+            status_code: number;
+        };
+        /** TierUnavailableExtra */
+        TierUnavailableExtra: {
+            /** @enum {string} */
+            method: "command" | "fine_tuning" | "full_training";
         };
         /** TrainingOutcome */
         TrainingOutcome: {
@@ -1900,13 +1912,13 @@ export interface operations {
                     "application/json": components["schemas"]["UnknownSceneBody"];
                 };
             };
-            /** @description The scene's environment failed to load */
+            /** @description The scene's environment failed to load, or the asked method cannot run here (why, and how to make it possible) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SceneErrorBody"];
+                    "application/json": components["schemas"]["SceneErrorBody"] | components["schemas"]["TierUnavailableBody"];
                 };
             };
             /** @description The provider failed (no key, bad key, rate limit, timeout, down, unusable output) */

@@ -1,0 +1,181 @@
+"""`POST /api/policy/generate` with the planner, through the real app (real library, real built-in drafter,
+the real static reward check; stand-in scenes): the three options, the planner's choice per time budget,
+the base used, a forced tier that cannot run refused with 422 and the reason, and a joystick scene's
+command schedule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+import pytest
+from litestar.testing import TestClient
+
+from server.commands.types import CommandSchedule, CommandSegment, CommandSpec, ScheduleReport
+from server.policies.library import PolicyLibrary
+from server.rewards.checker import RewardChecker
+from server.rewards.types import ValidationReport, Vocabulary
+from server.scenes.registry import SceneRegistry, UnknownScene
+from server.services import Services
+from server.settings import Settings
+from tests.conftest import make_client
+from tests.policies.helpers import add_policy
+from tests.training.test_prepare_base import Rewards, scene_info
+
+JOY = "JoyCartpole"  # a cartpole that takes a command: the joystick case without Go1's minutes of loading
+COMMAND = CommandSpec(names=["forward velocity"], low=[-1.0], high=[1.0], keys=["forward"], units=["m/s"])
+SCHEDULES: list[tuple[str, str]] = []  # (sentence, scene) asked of draft_schedule
+
+
+class Checker(RewardChecker):
+    """The real static checks of rewards and checks, on the cartpole's names (no worker)."""
+
+    def __init__(self) -> None:
+        self.stub = Rewards()
+
+    async def vocabulary(self, scene_id: str) -> Vocabulary:
+        return await self.stub.vocabulary(scene_id)
+
+    async def validate(self, scene_id: str, program: str) -> ValidationReport:
+        return await self.stub.validate(scene_id, program)
+
+    async def validate_check(self, scene_id: str, source: str) -> ValidationReport:
+        return await self.stub.validate_check(scene_id, source)
+
+    async def close(self) -> None:
+        pass
+
+
+class Scenes(SceneRegistry):
+    """Two scenes, ready at once (a subclass: handlers receive the registry by its type)."""
+
+    def __init__(self) -> None:
+        pass
+
+    async def get(self, scene_id: str) -> Any:
+        if scene_id not in ("CartpoleBalance", JOY):
+            raise UnknownScene(scene_id, ["CartpoleBalance", JOY])
+        info = scene_info(scene_id)
+        return info if scene_id != JOY else msgspec.structs.replace(info, command=COMMAND)
+
+    async def close(self) -> None:
+        pass
+
+
+async def draft_schedule(
+    sentence: str, scene_id: str, spec: CommandSpec, *, provider: Any = None, model: Any = None
+) -> ScheduleReport:
+    """Stands in for LLMService.draft_schedule: 'walk ...' is a command, anything else is not."""
+    SCHEDULES.append((sentence, scene_id))
+    if not sentence.startswith("walk"):
+        return ScheduleReport(ok=False, schedule=None, errors=["not a motion command"])
+    segment = CommandSegment(duration_s=2.0, command={"forward": -0.5}, label=sentence)
+    return ScheduleReport(ok=True, schedule=CommandSchedule(segments=[segment]), duration_s=2.0)
+
+
+@pytest.fixture
+def api(app_settings: Settings) -> Iterator[TestClient]:  # type: ignore[type-arg]
+    client = make_client(app_settings)
+
+    async def swap(app: Any) -> None:
+        services: Services = app.state.services
+        await services.rewards.close()
+        services.scenes = Scenes()
+        services.rewards = Checker()
+        services.llm.draft_schedule = draft_schedule  # type: ignore[attr-defined]
+
+    client.app.on_startup.append(swap)
+    SCHEDULES.clear()
+    with client:
+        yield client
+
+
+def library(api: TestClient) -> PolicyLibrary:  # type: ignore[type-arg]
+    return api.app.state.services.policies  # type: ignore[no-any-return]
+
+
+def generate(api: TestClient, task: str, scene_id: str, **extra: Any) -> Any:  # type: ignore[type-arg]
+    body = {"task_description": task, "scene_id": scene_id, "provider": "builtin"} | extra
+    return api.post("/api/policy/generate", json=body)
+
+
+def make_base(api: TestClient, scene_id: str) -> str:  # type: ignore[type-arg]
+    manifest = add_policy(library(api))
+    folder = library(api).folder(manifest.policy_id)
+    data = folder / "manifest.json"
+    data.write_text(data.read_text().replace('"CartpoleBalance"', f'"{scene_id}"'))
+    library(api).set_base(manifest.policy_id, True)
+    return manifest.policy_id
+
+
+def test_without_a_base_full_training_and_why(api: TestClient) -> None:  # type: ignore[type-arg]
+    response = generate(api, "keep the pole upright", "CartpoleBalance")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["training_method"], body["base_policy"], body["time_budget"]) == (
+        "full_training",
+        None,
+        "fast",
+    )
+    assert [o["method"] for o in body["options"]] == ["command", "fine_tuning", "full_training"]
+    command, fine, full = body["options"]
+    assert not command["available"] and "takes no commands" in command["unavailable_reason"]
+    assert not fine["available"] and "Prepare a base policy for CartpoleBalance" in fine["unavailable_reason"]
+    assert full["available"] and body["training_time_estimate"] == full["estimate"]
+    assert body["training_time_estimate_s"] == full["estimate_s"]
+    assert body["command_schedule"] is None and SCHEDULES == []  # not a joystick scene: not asked
+    assert body["validation"]["ok"]
+
+    refused = generate(api, "keep the pole upright", "CartpoleBalance", method="fine_tuning")
+    assert refused.status_code == 422
+    assert "Prepare a base policy for CartpoleBalance (Library > Prepare)" in refused.json()["detail"]
+    assert refused.json()["extra"] == {"method": "fine_tuning"}
+
+
+def test_with_a_base_budget_picks(api: TestClient) -> None:  # type: ignore[type-arg]
+    base_id = make_base(api, "CartpoleBalance")
+    fast = generate(api, "keep the pole upright", "CartpoleBalance").json()
+    assert (fast["training_method"], fast["base_policy"]) == ("fine_tuning", base_id)
+    assert fast["training_time_estimate"] == fast["options"][1]["estimate"]
+    assert fast["options"][1]["timesteps"] > 0
+    full = generate(api, "keep the pole upright", "CartpoleBalance", time_budget="unlimited").json()
+    assert (full["training_method"], full["base_policy"], full["time_budget"]) == (
+        "full_training",
+        None,
+        "unlimited",
+    )
+    forced = generate(
+        api, "keep the pole upright", "CartpoleBalance", time_budget="unlimited", method="fine_tuning"
+    )
+    assert forced.json()["training_method"] == "fine_tuning"
+
+
+def test_joystick_scene_command_tier(api: TestClient) -> None:  # type: ignore[type-arg]
+    no_base = generate(api, "walk backwards slowly", JOY)
+    assert no_base.status_code == 200, no_base.text
+    body = no_base.json()
+    assert body["training_method"] == "full_training"
+    assert body["command_schedule"]["ok"] and body["command_schedule"]["schedule"]["segments"]
+    assert f"Prepare a base policy for {JOY}" in body["options"][0]["unavailable_reason"]
+    refused = generate(api, "walk backwards slowly", JOY, method="command")
+    assert refused.status_code == 422 and "scripts/build_bases.py" in refused.json()["detail"]
+
+    base_id = make_base(api, JOY)
+    fast = generate(api, "walk backwards slowly", JOY).json()
+    assert (fast["training_method"], fast["base_policy"]) == ("command", base_id)
+    assert fast["training_time_estimate"].startswith("at once")
+    medium = generate(api, "walk backwards slowly", JOY, time_budget="medium").json()
+    assert medium["training_method"] == "fine_tuning"
+    # A sentence that is no command: the cheapest tier left is the fine-tune.
+    other = generate(api, "stand on the hind legs", JOY).json()
+    assert other["training_method"] == "fine_tuning"
+    assert other["command_schedule"]["ok"] is False
+    assert "motion command" in other["options"][0]["unavailable_reason"]
+    assert SCHEDULES[0] == ("walk backwards slowly", JOY)
+
+
+def test_bad_tier_fields(api: TestClient) -> None:  # type: ignore[type-arg]
+    assert generate(api, "keep the pole upright", "CartpoleBalance", time_budget="soon").status_code == 400
+    assert generate(api, "keep the pole upright", "CartpoleBalance", method="magic").status_code == 400
+    assert generate(api, "keep the pole upright", "Nope").status_code == 404
