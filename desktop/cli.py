@@ -79,6 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=_bounded(int, 0, 5),
         help="reflection rounds: revise the reward and train again while the check fails (default 2)",
     )
+    train.add_argument(
+        "--budget",
+        default="fast",
+        choices=("fast", "medium", "unlimited"),
+        help="how long you will wait: fast plays a base with commands or fine-tunes one when it can, medium "
+        "fine-tunes a base when there is one, unlimited trains from scratch (default: fast)",
+    )
+    train.add_argument(
+        "--tier",
+        choices=("command", "fine_tuning", "full_training"),
+        help="force a tier instead of the planner's choice (refused with the reason when it cannot run)",
+    )
     parser.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error"), help="default: info"
     )

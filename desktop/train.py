@@ -37,7 +37,9 @@ from server.training.types import JobSpec, JobStatus
 
 if TYPE_CHECKING:
     from server.checks.types import CheckResult, TrainingOutcome
-    from server.scenes.types import SceneFamily
+    from server.commands.types import ScheduleReport
+    from server.planning.plan import TierOption
+    from server.scenes.types import SceneFamily, SceneInfo
     from server.services import Services
     from server.training.manager import TrainingManager
 
@@ -368,15 +370,20 @@ def _estimate(spec: JobSpec, family: SceneFamily, device: str) -> str:
     return sentence
 
 
-def _spec(args: argparse.Namespace, program: str, check: str | None) -> JobSpec:
-    """The job spec from the arguments, with the API's own limits applied (msgspec.ValidationError)."""
+def _spec(
+    args: argparse.Namespace, program: str, check: str | None, tier: TierOption | None = None
+) -> JobSpec:
+    """The job spec from the arguments, with the API's own limits applied (msgspec.ValidationError). A
+    fine-tune tier starts from its base with the planner's budget (unless --timesteps says otherwise)."""
+    fine_tune = tier is not None and tier.method == "fine_tuning"
     fields: dict[str, Any] = {
         "scene_id": args.scene,
         "program": program,
         "task_description": args.task or "",
         "name": args.name,
         "preset": args.preset,
-        "timesteps": args.timesteps,
+        "timesteps": args.timesteps if args.timesteps is not None or not fine_tune else tier.timesteps,
+        "base_policy_id": tier.base_policy if fine_tune and tier is not None else None,
         "time_budget_s": None if args.minutes is None else args.minutes * 60.0,
         "seed": args.seed,
         "check": check,
@@ -408,11 +415,14 @@ async def _train(args: argparse.Namespace, settings: Settings, line: StatusLine 
         except SceneFailedError as exc:
             line.say(f"scene '{args.scene}' failed to load: {exc.error}")
             return EXIT_FAILED
+        tier = await _plan(args, services, scene, line)
+        if isinstance(tier, int):
+            return tier
         programs = await _programs(args, services, line)
         if isinstance(programs, int):
             return programs
         try:
-            spec = _spec(args, programs.program, programs.check)
+            spec = _spec(args, programs.program, programs.check, tier)
         except msgspec.ValidationError as exc:
             line.say(f"invalid training options: {exc}")
             return EXIT_USAGE
@@ -430,6 +440,78 @@ async def _train(args: argparse.Namespace, settings: Settings, line: StatusLine 
     finally:
         line.end()
         await services.close()
+
+
+# ---- the tiers ----------------------------------------------------------------------------------------
+async def _schedule(args: argparse.Namespace, services: Services, scene: SceneInfo) -> ScheduleReport | None:
+    """The command schedule drafted from --task for a joystick scene (None: no command spec, no --task,
+    or a drafter without schedules yet)."""
+    from server.commands.types import ScheduleReport
+
+    draft_schedule: Any = getattr(services.llm, "draft_schedule", None)
+    if scene.command is None or not args.task or draft_schedule is None:
+        return None
+    result = await draft_schedule(args.task, scene.id, scene.command, provider=None, model=None)
+    if result is None or isinstance(result, ScheduleReport):
+        return result
+    report = getattr(result, "report", None)
+    return report if isinstance(report, ScheduleReport) else None
+
+
+async def _plan(
+    args: argparse.Namespace, services: Services, scene: SceneInfo, line: StatusLine
+) -> TierOption | int:
+    """The planner's tier for --budget (or the forced --tier), after listing the three; for the command
+    tier, the schedule is printed and the exit code returned (nothing to train)."""
+    from server.llm.provider import ProviderError
+    from server.planning.plan import TierUnavailable, plan_tiers
+
+    try:
+        schedule = await _schedule(args, services, scene)
+    except ProviderError as exc:
+        line.say(f"drafting the command schedule failed ({exc.failure.cause}): {exc.failure.detail}")
+        schedule = None
+    try:
+        chosen, options, _ = plan_tiers(
+            scene,
+            schedule_possible=schedule is not None and schedule.ok,
+            bases=services.policies.bases(scene.id),
+            device=services.training.device,
+            budget=args.budget,
+            override=args.tier,
+        )
+    except TierUnavailable as exc:
+        line.say(f"--tier {exc.method}: {exc}")
+        return EXIT_USAGE
+    for option in options:
+        mark = "*" if option is chosen else " "
+        what = option.estimate if option.available else f"unavailable: {option.unavailable_reason}"
+        line.say(f" {mark} {option.method}: {what}")
+    if chosen.method != "command":
+        if chosen.method == "fine_tuning":
+            line.say(
+                f"fine-tuning the base policy {chosen.base_policy} (--tier full_training trains from scratch)"
+            )
+        return chosen
+    assert schedule is not None and schedule.schedule is not None  # the command tier needs one
+    base = services.policies.get(chosen.base_policy or "")
+    line.say(f"command tier: no training; the base policy '{base.name}' ({base.policy_id}) would play:")
+    for index, segment in enumerate(schedule.schedule.segments, 1):
+        values = (
+            ", ".join(f"{key} {format_number(value)}" for key, value in segment.command.items()) or "stand"
+        )
+        label = f"  ({segment.label})" if segment.label else ""
+        line.say(f"  {index}. {format_number(segment.duration_s)} s: {values}{label}")
+    if schedule.schedule.repeat:
+        line.say("  then again from the start")
+    for note in schedule.clipped:
+        line.say(f"  clipped: {note}")
+    line.say(
+        f"to play it, open the app (robocoach), pick {scene.id}, type the task and press Play on the command "
+        "tier; the command line has no window"
+    )
+    print(base.policy_id, flush=True)  # stdout: the base that would play, for scripts
+    return 0
 
 
 # ---- following a job and its reflection rounds ------------------------------------------------------

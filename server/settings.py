@@ -82,5 +82,6 @@ def load_settings(
         token=token or secrets.token_urlsafe(32),
         allow_remote=allow_remote,
         ui_dist=_env_path("ROBOCOACH_UI_DIST") or DEFAULT_UI_DIST,
+        bases_dir=_env_path("ROBOCOACH_BASES_DIR") or SHIPPED_BASES_DIR,
         build_scenes_on_start=os.environ.get("ROBOCOACH_BUILD_SCENES", "1") != "0",
     )

@@ -76,7 +76,8 @@ class Rewards(StubRewards):
 
 
 @pytest.fixture(autouse=True)
-def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
+def fakes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ROBOCOACH_BASES_DIR", str(tmp_path / "no-bases"))  # only the bases a test ships
     monkeypatch.setattr("server.services.SceneRegistry", Scenes)
     monkeypatch.setattr("server.services.RewardChecker", Rewards)
     monkeypatch.setattr("server.training.manager.WORKER_MODULE", "tests.training.fake_worker")

@@ -29,6 +29,7 @@ def ship_base(bases_dir: Path, scene_id: str = "CartpoleBalance") -> PolicyManif
     manifest = msgspec.structs.replace(
         manifest,
         policy_id=SHIPPED_ID,
+        scene_id=scene_id,
         is_base=True,
         params_sha256=hashlib.sha256(b"shipped params").hexdigest(),
     )

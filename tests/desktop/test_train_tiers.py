@@ -1,0 +1,113 @@
+"""`robocoach train` with the tier planner (--budget, --tier), in process with the fake worker and the
+stand-ins of test_train_cli.py: a shipped base is fine-tuned with the planner's budget, a forced tier that
+cannot run exits 2 with the reason, and the command tier prints its schedule and base without training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from desktop.cli import main
+from server.commands.types import CommandSchedule, CommandSegment, CommandSpec, ScheduleReport
+from server.scenes.types import SceneInfo
+from server.training.presets import default_steps, fine_tune_steps
+from tests.desktop.test_train_cli import Scenes, fakes  # noqa: F401 (the autouse stand-ins)
+from tests.policies.test_bases_api import SHIPPED_ID, ship_base
+from tests.training.test_api_training import PROGRAM
+
+JOY = "CartpoleSwingup"  # stands in for a joystick scene: the stand-in registry gives it a command
+COMMAND = CommandSpec(names=["forward velocity"], low=[-1.0], high=[1.0], keys=["forward"], units=["m/s"])
+
+
+class JoyScenes(Scenes):
+    async def get(self, scene_id: str) -> SceneInfo:
+        info = await super().get(scene_id)
+        return msgspec.structs.replace(info, command=COMMAND) if scene_id == JOY else info
+
+
+async def draft_schedule(
+    self: object, sentence: str, scene_id: str, spec: CommandSpec, *, provider: Any, model: Any
+) -> ScheduleReport:
+    segments = [
+        CommandSegment(duration_s=3.0, command={"forward": -0.5}, label="walk backwards slowly"),
+        CommandSegment(duration_s=2.0, command={}, label="stop"),
+    ]
+    return ScheduleReport(ok=True, schedule=CommandSchedule(segments=segments), clipped=["forward -2 -> -1"])
+
+
+@pytest.fixture
+def bases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "bases"
+    monkeypatch.setenv("ROBOCOACH_BASES_DIR", str(folder))
+    monkeypatch.setattr("server.services.SceneRegistry", JoyScenes)
+    monkeypatch.setattr("server.llm.service.LLMService.draft_schedule", draft_schedule, raising=False)
+    return folder
+
+
+def train(tmp_path: Path, *extra: str) -> int:
+    reward = tmp_path / "reward.py"
+    reward.write_text(PROGRAM)
+    args = ["train", "--reward", str(reward), "--data-dir", str(tmp_path / "d"), "--name", "steps=2"]
+    return main([*args, *extra])
+
+
+def seen_specs(tmp_path: Path) -> list[dict[str, Any]]:
+    return [
+        msgspec.json.decode(p.read_bytes())["spec"] for p in (tmp_path / "d" / "jobs").glob("*/job_seen.json")
+    ]
+
+
+def test_fine_tunes_a_shipped_base(tmp_path: Path, bases: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ship_base(bases)
+    assert train(tmp_path, "--scene", "CartpoleBalance") == 0
+    err = capsys.readouterr().err
+    [spec] = seen_specs(tmp_path)
+    assert spec["base_policy_id"] == SHIPPED_ID
+    assert (
+        spec["timesteps"]
+        == fine_tune_steps("cpu", "classic_control")
+        < default_steps("cpu", "classic_control")
+    )
+    assert (
+        " * fine_tuning: about" in err and "   command: unavailable: CartpoleBalance takes no commands" in err
+    )
+    assert f"fine-tuning the base policy {SHIPPED_ID}" in err
+
+    assert train(tmp_path, "--scene", "CartpoleBalance", "--budget", "unlimited") == 0
+    assert " * full_training:" in capsys.readouterr().err
+    full = [s for s in seen_specs(tmp_path) if s["base_policy_id"] is None]
+    assert len(full) == 1 and full[0]["timesteps"] is None
+
+
+def test_a_forced_tier_without_a_base_is_refused(
+    tmp_path: Path, bases: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert train(tmp_path, "--scene", "CartpoleBalance", "--tier", "fine_tuning") == 2
+    err = capsys.readouterr().err
+    assert "--tier fine_tuning: fine tuning cannot run" in err
+    assert "Prepare a base policy for CartpoleBalance (Library > Prepare)" in err
+    assert not (tmp_path / "d" / "jobs").exists() or seen_specs(tmp_path) == []
+    with pytest.raises(SystemExit):
+        main(["train", "--scene", "CartpoleBalance", "--task", "x", "--tier", "magic"])
+    with pytest.raises(SystemExit):
+        main(["train", "--scene", "CartpoleBalance", "--task", "x", "--budget", "soon"])
+
+
+def test_the_command_tier_prints_its_schedule(
+    tmp_path: Path, bases: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ship_base(bases, JOY)
+    code = main(
+        ["train", "--scene", JOY, "--task", "walk backwards slowly", "--data-dir", str(tmp_path / "d")]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.strip() == SHIPPED_ID  # the base that would play
+    assert " * command: at once" in err
+    assert "1. 3 s: forward -0.5  (walk backwards slowly)" in err and "2. 2 s: stand  (stop)" in err
+    assert "clipped: forward -2 -> -1" in err
+    assert "press Play on the command tier" in err
+    assert not (tmp_path / "d" / "jobs").exists() or seen_specs(tmp_path) == []  # nothing trained
