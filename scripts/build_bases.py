@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from server.files import write_atomic  # noqa: E402
+from server.policies.library import new_policy_id  # noqa: E402
 from server.policies.manifest import (  # noqa: E402
     MANIFEST_FILE,
     POLICY_FILES,
@@ -65,7 +66,10 @@ def ship(folder: Path, out_dir: Path, provenance: BaseProvenance) -> Path:
     """Copies a library policy folder to `out_dir/<SceneId>/` as a shipped base (replacing an older one):
     staged beside it, then renamed, so a reader never sees half a base."""
     manifest = read_checked(folder)
-    manifest = msgspec.structs.replace(manifest, is_base=True, provenance=provenance, job_id=None)
+    # A fresh id: the shipped base never shares one with the policy it was copied from.
+    manifest = msgspec.structs.replace(
+        manifest, policy_id=new_policy_id(), is_base=True, provenance=provenance, job_id=None
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = out_dir / f".staging-{uuid.uuid4().hex}"
     staging.mkdir()
@@ -136,6 +140,8 @@ async def build_one(settings: Settings, args: argparse.Namespace, scene_id: str,
         target = ship(folder, args.out, provenance)
         verdict = provenance.check.summary if provenance.check is not None else "no check"
         print(f"{scene_id}: shipped {target} in {seconds:.0f} s of training; check {verdict}")
+        if provenance.check is not None and not provenance.check.passed:
+            print(f"{scene_id}: WARNING: the base fails its own success check; a bigger budget may be needed")
         return target
     finally:
         await services.close()
