@@ -409,6 +409,7 @@ export function TaskPanel({
                     }
               }
               basePolicyId={method === "fine_tuning" ? basePolicy : null}
+              plannedTimesteps={method === "fine_tuning" ? (option?.timesteps ?? null) : null}
               onStarted={onTrainingStarted}
             />
           )}

@@ -1,6 +1,7 @@
 import { createElement } from "react";
 import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
+import { TrainSection } from "../training/TrainSection";
 import { CommandPlan, TierOptions } from "./TierOptions";
 import {
   type CommandSchedule,
@@ -164,5 +165,43 @@ describe("TierOptions and CommandPlan markup", () => {
     expect(html).toContain("turn 1.4 rad/s clipped to 1 rad/s");
     expect(html).toMatch(/role="alert"[^>]*>.*unknown key &#x27;jump&#x27;/);
     expect(html).toMatch(/<button[^>]*disabled=""[^>]*>Play<\/button>/);
+  });
+});
+
+describe("the fine-tune choice in the Train section", () => {
+  it("names the base it starts from and shows the planner's step budget as the default", () => {
+    const html = renderToStaticMarkup(
+      createElement(TrainSection, {
+        sceneId: "CartpoleBalance",
+        program: "p",
+        check: null,
+        blocked: null,
+        task: "t",
+        estimate: { text: "about 2 minutes on this computer's CPU at most", seconds: 120 },
+        basePolicyId: "base-cartpole",
+        plannedTimesteps: 50_000,
+        onStarted: () => {},
+      }),
+    );
+    expect(html).toContain("<legend>Fine-tune</legend>");
+    expect(html).toContain("Starts from the base policy base-cartpole");
+    expect(html).toContain('placeholder="50000"');
+    expect(html).toContain("about 2 minutes on this computer&#x27;s CPU at most");
+  });
+
+  it("trains from scratch with the preset's steps when there is no base", () => {
+    const html = renderToStaticMarkup(
+      createElement(TrainSection, {
+        sceneId: "CartpoleBalance",
+        program: "p",
+        check: null,
+        blocked: null,
+        task: "t",
+        estimate: null,
+        onStarted: () => {},
+      }),
+    );
+    expect(html).toContain("<legend>Train</legend>");
+    expect(html).toContain('placeholder="preset&#x27;s"');
   });
 });

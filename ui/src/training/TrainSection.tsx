@@ -16,6 +16,7 @@ export function TrainSection({
   task,
   estimate,
   basePolicyId = null,
+  plannedTimesteps = null,
   onStarted,
 }: {
   sceneId: string;
@@ -28,6 +29,8 @@ export function TrainSection({
   estimate: { text: string; seconds: number } | null;
   /** Fine-tunes this base policy with the program instead of training from scratch. */
   basePolicyId?: string | null;
+  /** The planner's step budget (a fine-tune's, sized to its estimate), used while Timesteps is empty. */
+  plannedTimesteps?: number | null;
   onStarted: (job: JobStatus) => void;
 }) {
   const [preset, setPreset] = useState<Preset>("auto");
@@ -40,7 +43,10 @@ export function TrainSection({
   const [error, setError] = useState<string | null>(null);
   const [errors, setErrors] = useState<ProgramError[]>([]);
 
-  const steps = timesteps.trim() === "" ? null : Number(timesteps);
+  const typed = timesteps.trim() !== "";
+  // The planner sized its budget for the default preset; another preset keeps its own step count.
+  const planned = preset === "auto" ? plannedTimesteps : null;
+  const steps = typed ? Number(timesteps) : planned;
   const seedValue = seed.trim() === "" ? 0 : Number(seed);
   const stepsOk = steps === null || (Number.isInteger(steps) && steps >= 1);
   const seedOk = Number.isInteger(seedValue) && seedValue >= 0 && seedValue <= 2 ** 31 - 1;
@@ -107,7 +113,7 @@ export function TrainSection({
             type="number"
             min={1}
             step={1}
-            placeholder="preset's"
+            placeholder={planned ? String(planned) : "preset's"}
             value={timesteps}
             aria-invalid={!stepsOk}
             onChange={(e) => setTimesteps(e.target.value)}
@@ -170,7 +176,7 @@ export function TrainSection({
       </label>
       <BackendSettings />
       <output className="task-note train-estimate" aria-label="Time estimate">
-        Estimated time: {estimateText(preset, estimate, steps !== null)}
+        Estimated time: {estimateText(preset, estimate, typed)}
       </output>
       <button
         type="button"
