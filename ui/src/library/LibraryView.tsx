@@ -16,7 +16,13 @@ import {
   reviewPolicy,
   setPolicyBase,
 } from "./api";
-import { baseLabel, baseToggleLabel, deleteBlockedReason, scenesWithoutBase } from "./bases";
+import {
+  baseLabel,
+  baseToggleLabel,
+  deleteBlockedReason,
+  renameBlockedReason,
+  scenesWithoutBase,
+} from "./bases";
 import { canPlay, playBlockedReason, sourceLabel } from "./review";
 
 /**
@@ -205,7 +211,12 @@ export function LibraryView({
                           Play
                         </button>
                       )}
-                      <button type="button" onClick={() => setRenaming(p.id)}>
+                      <button
+                        type="button"
+                        disabled={renameBlockedReason(p) !== undefined}
+                        title={renameBlockedReason(p)}
+                        onClick={() => setRenaming(p.id)}
+                      >
                         Rename
                       </button>
                       <button type="button" onClick={() => act(() => exportPolicy(p.id, p.name))}>

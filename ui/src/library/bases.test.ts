@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { baseLabel, baseToggleLabel, deleteBlockedReason, scenesWithoutBase } from "./bases";
+import {
+  baseLabel,
+  baseToggleLabel,
+  deleteBlockedReason,
+  renameBlockedReason,
+  scenesWithoutBase,
+} from "./bases";
 
 describe("base policies in the library", () => {
   const shipped = { base: "shipped", source: "trained" } as const;
@@ -18,6 +24,8 @@ describe("base policies in the library", () => {
     expect(deleteBlockedReason(shipped)).toMatch(/shipped.*cannot be deleted/);
     expect(deleteBlockedReason(mine)).toMatch(/stop using it as a base/);
     expect(deleteBlockedReason(plain)).toBeUndefined();
+    expect(renameBlockedReason(shipped)).toMatch(/read-only/);
+    expect(renameBlockedReason(mine)).toBeUndefined();
   });
 
   it("offers the toggle on the user's own trained policies only", () => {

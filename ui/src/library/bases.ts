@@ -23,6 +23,13 @@ export function deleteBlockedReason(policy: Based): string | undefined {
   return undefined;
 }
 
+/** Why Rename is disabled (shipped bases are read-only), or undefined. */
+export function renameBlockedReason(policy: Based): string | undefined {
+  return policy.base === "shipped"
+    ? "A base policy shipped with Robocoach is read-only"
+    : undefined;
+}
+
 /** The base toggle's label for the user's own trained policies; null where there is no toggle. */
 export function baseToggleLabel(policy: Based): string | null {
   if (policy.base === "shipped" || policy.source !== "trained") return null;
