@@ -382,7 +382,9 @@ def _spec(
         "task_description": args.task or "",
         "name": args.name,
         "preset": args.preset,
-        "timesteps": args.timesteps if args.timesteps is not None or not fine_tune else tier.timesteps,
+        "timesteps": tier.timesteps
+        if fine_tune and tier is not None and args.timesteps is None
+        else args.timesteps,
         "base_policy_id": tier.base_policy if fine_tune and tier is not None else None,
         "time_budget_s": None if args.minutes is None else args.minutes * 60.0,
         "seed": args.seed,
@@ -443,19 +445,17 @@ async def _train(args: argparse.Namespace, settings: Settings, line: StatusLine 
 
 
 # ---- the tiers ----------------------------------------------------------------------------------------
-async def _schedule(args: argparse.Namespace, services: Services, scene: SceneInfo) -> ScheduleReport | None:
+async def _schedule(
+    args: argparse.Namespace, services: Services, scene: SceneInfo, line: StatusLine
+) -> ScheduleReport | None:
     """The command schedule drafted from --task for a joystick scene (None: no command spec, no --task,
-    or a drafter without schedules yet)."""
-    from server.commands.types import ScheduleReport
-
-    draft_schedule: Any = getattr(services.llm, "draft_schedule", None)
-    if scene.command is None or not args.task or draft_schedule is None:
+    or the sentence is no motion command)."""
+    if scene.command is None or not args.task:
         return None
-    result = await draft_schedule(args.task, scene.id, scene.command, provider=None, model=None)
-    if result is None or isinstance(result, ScheduleReport):
-        return result
-    report = getattr(result, "report", None)
-    return report if isinstance(report, ScheduleReport) else None
+    report, notes = await services.llm.draft_schedule(args.task, scene.id, scene.command)
+    for note in notes:
+        line.say(note)
+    return report
 
 
 async def _plan(
@@ -463,14 +463,9 @@ async def _plan(
 ) -> TierOption | int:
     """The planner's tier for --budget (or the forced --tier), after listing the three; for the command
     tier, the schedule is printed and the exit code returned (nothing to train)."""
-    from server.llm.provider import ProviderError
     from server.planning.plan import TierUnavailable, plan_tiers
 
-    try:
-        schedule = await _schedule(args, services, scene)
-    except ProviderError as exc:
-        line.say(f"drafting the command schedule failed ({exc.failure.cause}): {exc.failure.detail}")
-        schedule = None
+    schedule = await _schedule(args, services, scene, line)  # never raises ProviderError
     try:
         chosen, options, _ = plan_tiers(
             scene,

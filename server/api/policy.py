@@ -116,10 +116,7 @@ async def generate_policy(
     from server.llm.provider import ProviderError
 
     scene = await scenes.get(data.scene_id)
-    try:
-        schedule = await _draft_schedule(llm, scene, data)
-    except ProviderError as exc:
-        return Response(exc.failure, status_code=502)
+    schedule, schedule_notes = await _draft_schedule(llm, scene, data)  # never raises ProviderError
     try:
         chosen, options, base_policy = plan_tiers(
             scene,
@@ -181,7 +178,7 @@ async def generate_policy(
         check=draft.check,
         check_validation=draft.check_report,
         check_source=draft.check_source,
-        notes=draft.notes,
+        notes=[*draft.notes, *schedule_notes],
         base_policy=base_policy,
         time_budget=data.time_budget,
         options=options,
@@ -189,16 +186,13 @@ async def generate_policy(
     )
 
 
-async def _draft_schedule(llm: LLMService, scene: SceneInfo, data: GenerateRequest) -> ScheduleReport | None:
-    """The command tier's schedule for a joystick scene (None for other scenes). LLMService.draft_schedule
-    comes with the command schedules' work; until it is there, no schedule (the tier says why)."""
-    draft_schedule = getattr(llm, "draft_schedule", None)
-    if scene.command is None or draft_schedule is None:
-        return None
-    result = await draft_schedule(
+async def _draft_schedule(
+    llm: LLMService, scene: SceneInfo, data: GenerateRequest
+) -> tuple[ScheduleReport | None, list[str]]:
+    """The command tier's schedule for a joystick scene and its notes; (None, []) for other scenes. None
+    also when the sentence is no motion command (the tier then says so)."""
+    if scene.command is None:
+        return None, []
+    return await llm.draft_schedule(
         data.task_description, scene.id, scene.command, provider=data.provider, model=data.model
     )
-    if result is None or isinstance(result, ScheduleReport):
-        return result
-    report = getattr(result, "report", None)  # a draft carrying its checked report
-    return report if isinstance(report, ScheduleReport) else None

@@ -11,6 +11,7 @@ CLI); the training manager adopts finished jobs' policies into it, the API and p
 
 from __future__ import annotations
 
+import builtins
 import re
 import shutil
 import uuid
@@ -150,7 +151,7 @@ class PolicyLibrary:
                 continue
         return summaries
 
-    def bases(self, scene_id: str | None = None) -> list[PolicySummary]:
+    def bases(self, scene_id: str | None = None) -> builtins.list[PolicySummary]:  # `list` is a method here
         """The base policies (for one scene): shipped first, then the user's newest first."""
         found = [s for s in self.list() if s.base is not None and scene_id in (None, s.scene_id)]
         return sorted(found, key=lambda s: s.base != "shipped")  # stable: the user's stay newest first

@@ -1,6 +1,7 @@
 """`robocoach train` with the tier planner (--budget, --tier), in process with the fake worker and the
 stand-ins of test_train_cli.py: a shipped base is fine-tuned with the planner's budget, a forced tier that
-cannot run exits 2 with the reason, and the command tier prints its schedule and base without training."""
+cannot run exits 2 with the reason, and the command tier prints its schedule (the built-in schedule
+drafter's) and base without training."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import msgspec
 import pytest
 
 from desktop.cli import main
-from server.commands.types import CommandSchedule, CommandSegment, CommandSpec, ScheduleReport
+from server.commands.types import CommandSpec
 from server.scenes.types import SceneInfo
 from server.training.presets import default_steps, fine_tune_steps
 from tests.desktop.test_train_cli import Scenes, fakes  # noqa: F401 (the autouse stand-ins)
@@ -19,7 +20,13 @@ from tests.policies.test_bases_api import SHIPPED_ID, ship_base
 from tests.training.test_api_training import PROGRAM
 
 JOY = "CartpoleSwingup"  # stands in for a joystick scene: the stand-in registry gives it a command
-COMMAND = CommandSpec(names=["forward velocity"], low=[-1.0], high=[1.0], keys=["forward"], units=["m/s"])
+COMMAND = CommandSpec(
+    names=["forward velocity", "sideways velocity", "turn rate"],
+    low=[-1.5, -0.8, -1.2],
+    high=[1.5, 0.8, 1.2],
+    keys=["forward", "sideways", "turn"],
+    units=["m/s", "m/s", "rad/s"],
+)
 
 
 class JoyScenes(Scenes):
@@ -28,22 +35,11 @@ class JoyScenes(Scenes):
         return msgspec.structs.replace(info, command=COMMAND) if scene_id == JOY else info
 
 
-async def draft_schedule(
-    self: object, sentence: str, scene_id: str, spec: CommandSpec, *, provider: Any, model: Any
-) -> ScheduleReport:
-    segments = [
-        CommandSegment(duration_s=3.0, command={"forward": -0.5}, label="walk backwards slowly"),
-        CommandSegment(duration_s=2.0, command={}, label="stop"),
-    ]
-    return ScheduleReport(ok=True, schedule=CommandSchedule(segments=segments), clipped=["forward -2 -> -1"])
-
-
 @pytest.fixture
 def bases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "bases"
     monkeypatch.setenv("ROBOCOACH_BASES_DIR", str(folder))
     monkeypatch.setattr("server.services.SceneRegistry", JoyScenes)
-    monkeypatch.setattr("server.llm.service.LLMService.draft_schedule", draft_schedule, raising=False)
     return folder
 
 
@@ -100,14 +96,12 @@ def test_the_command_tier_prints_its_schedule(
     tmp_path: Path, bases: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ship_base(bases, JOY)
-    code = main(
-        ["train", "--scene", JOY, "--task", "walk backwards slowly", "--data-dir", str(tmp_path / "d")]
-    )
+    code = main(["train", "--scene", JOY, "--task", "walk forward 5 m/s", "--data-dir", str(tmp_path / "d")])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert out.strip() == SHIPPED_ID  # the base that would play
     assert " * command: at once" in err
-    assert "1. 3 s: forward -0.5  (walk backwards slowly)" in err and "2. 2 s: stand  (stop)" in err
-    assert "clipped: forward -2 -> -1" in err
+    assert "1. 2 s: forward 1.5  (walk forward 5 m/s)" in err  # the built-in schedule drafter's
+    assert "clipped: segment 1 ('walk forward 5 m/s'): forward 5 m/s is outside [-1.5, 1.5]" in err
     assert "press Play on the command tier" in err
     assert not (tmp_path / "d" / "jobs").exists() or seen_specs(tmp_path) == []  # nothing trained

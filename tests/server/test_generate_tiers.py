@@ -1,7 +1,7 @@
 """`POST /api/policy/generate` with the planner, through the real app (real library, real built-in drafter,
 the real static reward check; stand-in scenes): the three options, the planner's choice per time budget,
 the base used, a forced tier that cannot run refused with 422 and the reason, and a joystick scene's
-command schedule."""
+command schedule from the real built-in schedule drafter."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import msgspec
 import pytest
 from litestar.testing import TestClient
 
-from server.commands.types import CommandSchedule, CommandSegment, CommandSpec, ScheduleReport
+from server.commands.types import CommandSpec
 from server.policies.library import PolicyLibrary
 from server.rewards.checker import RewardChecker
 from server.rewards.types import ValidationReport, Vocabulary
@@ -24,8 +24,13 @@ from tests.policies.helpers import add_policy
 from tests.training.test_prepare_base import Rewards, scene_info
 
 JOY = "JoyCartpole"  # a cartpole that takes a command: the joystick case without Go1's minutes of loading
-COMMAND = CommandSpec(names=["forward velocity"], low=[-1.0], high=[1.0], keys=["forward"], units=["m/s"])
-SCHEDULES: list[tuple[str, str]] = []  # (sentence, scene) asked of draft_schedule
+COMMAND = CommandSpec(
+    names=["forward velocity", "sideways velocity", "turn rate"],
+    low=[-1.5, -0.8, -1.2],
+    high=[1.5, 0.8, 1.2],
+    keys=["forward", "sideways", "turn"],
+    units=["m/s", "m/s", "rad/s"],
+)
 
 
 class Checker(RewardChecker):
@@ -63,17 +68,6 @@ class Scenes(SceneRegistry):
         pass
 
 
-async def draft_schedule(
-    sentence: str, scene_id: str, spec: CommandSpec, *, provider: Any = None, model: Any = None
-) -> ScheduleReport:
-    """Stands in for LLMService.draft_schedule: 'walk ...' is a command, anything else is not."""
-    SCHEDULES.append((sentence, scene_id))
-    if not sentence.startswith("walk"):
-        return ScheduleReport(ok=False, schedule=None, errors=["not a motion command"])
-    segment = CommandSegment(duration_s=2.0, command={"forward": -0.5}, label=sentence)
-    return ScheduleReport(ok=True, schedule=CommandSchedule(segments=[segment]), duration_s=2.0)
-
-
 @pytest.fixture
 def api(app_settings: Settings) -> Iterator[TestClient]:  # type: ignore[type-arg]
     client = make_client(app_settings)
@@ -83,10 +77,8 @@ def api(app_settings: Settings) -> Iterator[TestClient]:  # type: ignore[type-ar
         await services.rewards.close()
         services.scenes = Scenes()
         services.rewards = Checker()
-        services.llm.draft_schedule = draft_schedule  # type: ignore[attr-defined]
 
     client.app.on_startup.append(swap)
-    SCHEDULES.clear()
     with client:
         yield client
 
@@ -124,7 +116,7 @@ def test_without_a_base_full_training_and_why(api: TestClient) -> None:  # type:
     assert not fine["available"] and "Prepare a base policy for CartpoleBalance" in fine["unavailable_reason"]
     assert full["available"] and body["training_time_estimate"] == full["estimate"]
     assert body["training_time_estimate_s"] == full["estimate_s"]
-    assert body["command_schedule"] is None and SCHEDULES == []  # not a joystick scene: not asked
+    assert body["command_schedule"] is None  # not a joystick scene
     assert body["validation"]["ok"]
 
     refused = generate(api, "keep the pole upright", "CartpoleBalance", method="fine_tuning")
@@ -170,9 +162,12 @@ def test_joystick_scene_command_tier(api: TestClient) -> None:  # type: ignore[t
     # A sentence that is no command: the cheapest tier left is the fine-tune.
     other = generate(api, "stand on the hind legs", JOY).json()
     assert other["training_method"] == "fine_tuning"
-    assert other["command_schedule"]["ok"] is False
+    assert other["command_schedule"] is None
     assert "motion command" in other["options"][0]["unavailable_reason"]
-    assert SCHEDULES[0] == ("walk backwards slowly", JOY)
+    # A command out of range is clipped and said so.
+    clipped = generate(api, "walk forward 5 m/s", JOY).json()["command_schedule"]
+    assert clipped["schedule"]["segments"][0]["command"]["forward"] == 1.5
+    assert "outside [-1.5, 1.5]: clipped to 1.5" in clipped["clipped"][0]
 
 
 def test_bad_tier_fields(api: TestClient) -> None:  # type: ignore[type-arg]

@@ -103,15 +103,23 @@ def test_budget_picks_the_tier(
 @pytest.mark.parametrize("s", [GO1, CARTPOLE])
 def test_override(s: SceneInfo, method: str, present: bool) -> None:
     available = method == "full_training" or (present and (method == "fine_tuning" or s.command is not None))
-    plan = lambda: plan_tiers(  # noqa: E731
-        s,
-        schedule_possible=True,
-        bases=bases_for(s, present),
-        budget="unlimited",
-        override=method,  # type: ignore[arg-type]
-    )
+
+    def plan() -> object:
+        return plan_tiers(
+            s,
+            schedule_possible=True,
+            bases=bases_for(s, present),
+            budget="unlimited",
+            override=method,  # type: ignore[arg-type]
+        )
+
     if available:
-        chosen, _, _ = plan()
+        chosen = plan_tiers(
+            s,
+            schedule_possible=True,
+            bases=bases_for(s, present),
+            override=method,  # type: ignore[arg-type]
+        )[0]
         assert chosen.method == method
         return
     with pytest.raises(TierUnavailable) as raised:
