@@ -30,13 +30,17 @@ async def prepare_base_policy(
 ) -> JobStatus:
     """Starts a job training the scene's own task (the built-in drafter's reward and success check) on
     the default preset, so on the GPU or Modal when there is one; its policy joins the library marked as
-    a base (`base: "user"`). 404 for an unknown scene, with the valid ids."""
+    a base (`base: "user"`). 404 for an unknown scene, with the valid ids; 422 when the scene cannot load
+    or its drafted program does not validate."""
     try:
         return await prepare_base(services, data.scene_id)
     except InvalidProgramError as exc:  # the built-in drafter's program for the scene: our bug, said plainly
         first = exc.report.errors[0] if exc.report.errors else None
         where = f" (line {first.line}: {first.message})" if first is not None else ""
+        detail = f"the base task's drafted program for {data.scene_id} does not validate{where}"
+        # The scene errors' 422 body: the scene and what went wrong with it.
         raise HTTPException(
             status_code=HTTP_422_UNPROCESSABLE_ENTITY,
-            detail=f"the base task's drafted program for {data.scene_id} does not validate{where}",
+            detail=detail,
+            extra={"scene_id": data.scene_id, "error": detail},
         ) from exc
