@@ -3,7 +3,8 @@ a reward program and its success check (the same drafts a user would get for tha
 
 A base serves its scene's fine-tune tier (and, for a joystick scene, the command tier): the sentences are
 the scene's Playground task in plain words, the ones scripts/bench_behaviour.py judges. Scenes not listed
-take their family's sentence.
+take their family's sentence; a joystick scene (its env keeps a command) learns to follow whatever command
+its episodes sample, since a base that only walks forward would ignore the command tier's schedule.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ OWN_TASKS: dict[str, str] = {
     "ReacherHard": "touch the target",
     "FingerSpin": "spin the spinner",
 }
+JOYSTICK_TASK = "follow the joystick command"  # the built-in drafter tracks `s.command` for it
 _BY_FAMILY: dict[SceneFamily, str] = {
     "classic_control": "stand upright",
     "locomotion": "walk forward at 0.5 m/s",
@@ -34,7 +36,9 @@ _BY_FAMILY: dict[SceneFamily, str] = {
 
 def base_task(scene: SceneInfo) -> str:
     """The sentence a base for `scene` is trained on."""
-    return OWN_TASKS.get(scene.id, _BY_FAMILY[scene.family])
+    if scene.id in OWN_TASKS:
+        return OWN_TASKS[scene.id]
+    return JOYSTICK_TASK if scene.command is not None else _BY_FAMILY[scene.family]
 
 
 def base_name(scene: SceneInfo) -> str:

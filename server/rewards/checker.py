@@ -46,7 +46,7 @@ from server.scenes.registry import UnknownScene, cache_key
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-VOCABULARY_FORMAT = 1  # bump when vocabulary.py or families.py change what they produce
+VOCABULARY_FORMAT = 2  # bump when vocabulary.py or families.py change what they produce (2: `command`)
 _SCENE_ID = re.compile(r"^[A-Za-z0-9_]{1,100}$")
 
 

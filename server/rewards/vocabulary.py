@@ -15,6 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from server.inference.env_config import COMMAND_KEY, env_command_spec
 from server.rewards.context import Entry, RewardContext
 from server.rewards.families import FLOATING_BASE, KIND_ENTRIES, LEGGED, legged
 from server.rewards.helpers import JNP_FUNCTIONS, helper_entries
@@ -149,9 +150,30 @@ def floating_base_entries(env: Any) -> dict[str, Entry]:
     }
 
 
+def command_entries(env: Any) -> dict[str, Entry]:
+    """`command`, for an env that keeps one in `state.info` (Playground's joystick envs sample one per
+    episode, and some resample it mid-episode): what the policy is asked to do at this step."""
+    spec = env_command_spec(env)
+    if spec is None:
+        return {}
+    units = spec.units or [""] * len(spec.names)
+    parts = ", ".join(f"{n} ({u})" if u else n for n, u in zip(spec.names, units, strict=True))
+    ranges = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in zip(spec.low, spec.high, strict=True))
+    three = len(spec.names) == 3  # Playground's joystick convention: body-frame vx, vy, then yaw rate
+    frame = "; body frame, x forward, y left, + turn = left" if three else ""
+    return {
+        "command": Entry(
+            lambda c: c.info[COMMAND_KEY],
+            f"the env's current command: {parts}{frame}; ranges {ranges}",
+        )
+    }
+
+
 def build_entries(scene_id: str, env: Any) -> dict[str, Entry]:
     kind = robot_kind(scene_id)
     entries = generic_entries(env)
+    if kind in FLOATING_BASE:  # only robots with a base take a command; tracing reset costs time elsewhere
+        entries |= command_entries(env)
     layers = [named_entries(env)]
     if kind in FLOATING_BASE:
         layers.append(floating_base_entries(env))

@@ -27,6 +27,7 @@ class Intent:
     target: bool = False  # "reach the target", "to the goal": the scene's own target
     spin: bool = False  # "spin", "rotate"
     reverse: bool = False  # "the other way", "reverse", "counterclockwise" (spin direction)
+    follow_command: bool = False  # "follow the joystick command": track the env's own command, any one
 
 
 def parse(task: str) -> Intent:
@@ -91,4 +92,7 @@ def parse(task: str) -> Intent:
         target=bool(words & {"target", "goal", "reach", "touch", "catch", "cup"}),
         spin=bool(words & {"spin", "spins", "spinning", "rotate", "rotating", "twirl"}),
         reverse=bool(re.search(r"other way|reverse|counter-?clockwise|anticlockwise|opposite", text)),
+        follow_command=bool(
+            re.search(r"\bjoystick\b|\b(follow|track|obey)\w*\b.*\b(command|commands|commanded)\b", text)
+        ),
     )

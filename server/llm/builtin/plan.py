@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass, field, replace
 
 # Roles: the physical condition a term pays for and a figure judges. The reviser raises the weight of
-# the terms that share a failing figure's role.
-Role = str  # "upright", "height", "speed", "turn", "cart", "target", "still", "spin", "lift", "effort"
+# the terms that share a failing figure's role; "track" is following a commanded velocity.
+Role = str  # e.g. "upright", "height", "speed", "track", "turn", "cart", "target", "still", "effort"
 
 KNOB_DEFAULTS: dict[str, float] = {
     "aim": 1.0,  # multiplies the reward's target (speed, spin rate, cart offset) when a figure fell short

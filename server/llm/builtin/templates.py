@@ -5,7 +5,9 @@ cart-pole `upright * centred * small_velocity`, walker `stand * (5 move + 1) / 6
 height, hopper `standing * hopping`, cheetah's run speed, humanoid `standing * upright * move`, the
 reach tasks' distance tolerance, and so on, with the same constants. Each phrase maps to the physical
 condition it names in both programs: "stand" is a height, "without falling" a height and an upright
-torso, "cart at the left" a cart target on the rail. Menagerie robots keep the floating-base template.
+torso, "cart at the left" a cart target on the rail. Menagerie robots keep the floating-base template;
+"follow the joystick command" on a scene whose env keeps a command tracks `s.command` (Playground's
+joystick reward).
 Pure string work: no JAX, safe in the API process.
 """
 
@@ -856,6 +858,98 @@ def _floating(d: _Draft, intent: Intent, names: set[str], robot: RobotEntry | No
     )
 
 
+# Command tracking, as Playground's joystick rewards (go1/joystick.py): exp kernels with sigma 0.25 on the
+# body-frame planar velocity error (weight 1) and the yaw-rate error (weight 0.5).
+TRACKING_SIGMA = 0.25
+# Check bounds, NOT measured here: a trained Playground joystick policy follows its commands closely
+# (the paper shows close tracking curves, no error table). 0.3 m/s is where the velocity kernel still pays
+# exp(-0.09 / 0.25) = 0.70 of its maximum, about a fifth of Go1's widest forward command (1.5 m/s); 0.4
+# rad/s is a third of its widest turn (1.2 rad/s). Means over the whole episode, start-up included.
+TRACKING_VELOCITY_ERROR = 0.3  # m/s
+TRACKING_YAW_ERROR = 0.4  # rad/s
+
+
+def _joystick(d: _Draft, intent: Intent, names: set[str]) -> None:
+    """Follow the env's own command (`s.command`: body-frame vx, vy in m/s, yaw rate in rad/s), whatever
+    command the episode samples: the base a command schedule later drives."""
+    d.term(
+        "track_velocity",
+        1.0,
+        "Body-frame planar velocity near the commanded one (Playground's tracking_lin_vel).",
+        f"return exp_kernel(s.base_lin_vel[0:2] - s.command[0:2], {fmt(TRACKING_SIGMA)})",
+        "track",
+    )
+    d.term(
+        "track_yaw_rate",
+        0.5,
+        "Yaw rate near the commanded one (Playground's tracking_ang_vel).",
+        f"return exp_kernel(s.base_ang_vel[2] - s.command[2], {fmt(TRACKING_SIGMA)})",
+        "turn",
+    )
+    if intent.height is not None:
+        d.term(
+            "height",
+            0.5,
+            f"Base height near {fmt(intent.height)} m.",
+            f"return exp_kernel(s.base_height - {fmt(intent.height)}, 0.01)",
+            "height",
+        )
+    d.term("upright", 0.5, "Stay upright.", "return tolerance(s.up_vector[2], 0.9, 1.0, 0.5)", "upright")
+    if "joint_vel" in names:
+        d.term(
+            "joint_speed",
+            -0.0001,
+            "Penalise fast joints (smoothness).",
+            "return jnp.sum(jnp.square(s.joint_vel))",
+            "effort",
+        )
+    d.terms.append(EFFORT)
+
+    d.need(
+        "velocity_error",
+        "Mean distance of the body-frame planar velocity from the commanded one (m/s); the bound is "
+        "unmeasured here.",
+        "return jnp.mean(jnp.sqrt(jnp.sum(jnp.square(s.base_lin_vel[:, 0:2] - s.command[:, 0:2]), 1)))",
+        "track",
+        at_most=TRACKING_VELOCITY_ERROR,
+    )
+    d.need(
+        "yaw_rate_error",
+        "Mean distance of the yaw rate from the commanded one (rad/s); the bound is unmeasured here.",
+        "return jnp.mean(jnp.abs(s.base_ang_vel[:, 2] - s.command[:, 2]))",
+        "turn",
+        at_most=TRACKING_YAW_ERROR,
+    )
+    d.need(
+        "never_fell",
+        "1 if the episode ran to its end, 0 if the robot fell.",
+        "return jnp.min(s.alive)",
+        "upright",
+        at_least=1.0,
+    )
+    d.need(
+        "upright",
+        "Mean uprightness of the base (1 = level).",
+        "return jnp.mean(s.up_vector[:, 2])",
+        "upright",
+        at_least=0.9,
+    )
+    if intent.height is not None:
+        d.need(
+            "height_error",
+            f"Mean distance of the base from {fmt(intent.height)} m.",
+            f"return jnp.mean(jnp.abs(s.base_height - {fmt(intent.height)}))",
+            "height",
+            at_most=0.05,
+        )
+    d.report(
+        "commanded_speed",
+        "Mean commanded planar speed (m/s): how much the episode's commands asked for.",
+        "return jnp.mean(jnp.sqrt(jnp.sum(jnp.square(s.command[:, 0:2]), 1)))",
+    )
+    d.report("base_height", "Mean base height (m).", "return jnp.mean(s.base_height)")
+
+
 def _manipulation(d: _Draft, intent: Intent, names: set[str]) -> None:
     gripper = next((n for n in ("gripper_pos", "left_gripper_pos") if n in names), None)
     if gripper and intent.point is not None:
@@ -982,6 +1076,8 @@ def build_plan(task: str, scene_id: str, names: set[str], intent: Intent, knobs:
         and (intent.target or (intent.direction in (None, "forward") and not intent.turn))
     ):
         _swimmer_or_fish(d, intent, scene_id, fish=True)
+    elif intent.follow_command and {"command", "base_lin_vel", "base_ang_vel", "up_vector"} <= names:
+        _joystick(d, intent, names)
     elif "base_lin_vel" in names:
         _floating(d, intent, names, robot)
     elif "forward_velocity" in names:
