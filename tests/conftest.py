@@ -20,6 +20,20 @@ from server.settings import Settings, load_settings
 TEST_PORT = 48123  # never bound: the TestClient calls the app in process, but the Host check needs it
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_shipped_bases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Apps, CLIs and windows started by tests see no shipped bases unless a test passes its own
+    ROBOCOACH_BASES_DIR: the planner's choice (fine-tune when a base exists) must not change with what the
+    repository happens to ship."""
+    previous = os.environ.get("ROBOCOACH_BASES_DIR")
+    os.environ["ROBOCOACH_BASES_DIR"] = str(tmp_path_factory.mktemp("no-shipped-bases"))
+    yield
+    if previous is None:
+        os.environ.pop("ROBOCOACH_BASES_DIR", None)
+    else:
+        os.environ["ROBOCOACH_BASES_DIR"] = previous
+
+
 @pytest.fixture
 def app_settings(tmp_path: Path) -> Settings:
     settings = load_settings(data_dir=tmp_path / "data", port=TEST_PORT)
