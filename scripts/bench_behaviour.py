@@ -204,6 +204,18 @@ SUITE: tuple[Task, ...] = (
         ),
     ),
     Task(
+        "cartpole-right",
+        "CartpoleBalance",
+        "balance the pole with the cart at the right",
+        "pole within 18 deg of vertical in >= 90% of all steps; cart never beyond +-1.6 m; mean cart "
+        "position in the second half >= 0.5 m (right of centre, +x)",
+        (
+            Need("upright", _pole_up_all, at_least=0.9),
+            *_cart_needs(),
+            Need("cart_late", lambda r: r.late(r.joint_q("slider")).mean(axis=1), at_least=0.5, unit="m"),
+        ),
+    ),
+    Task(
         "cartpole-still",
         "CartpoleBalance",
         "hold the pole up and keep the cart still",
