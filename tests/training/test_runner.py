@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -270,7 +270,10 @@ def test_a_failing_check_still_saves_its_best_marked_failed(cache: Path, tmp_pat
     assert manifest.outcome is not None and manifest.outcome.check is not None
     assert not manifest.outcome.check.passed and manifest.outcome.stop_reason == "completed"
     # Every figure is listed; the unmet requirement carries its bound and worst episode.
-    assert re.match(r"failed: travel [\d.]+, upright [\d.]+ \(>= 1\.5, worst [\d.]+\) in 0/5", manifest.outcome.check.summary)
+    assert re.match(
+        r"failed: travel [\d.]+, upright [\d.]+ \(>= 1\.5, worst [\d.]+\) in 0/5",
+        manifest.outcome.check.summary,
+    )
     assert (tmp_path / "policy" / "params.msgpack").is_file()
 
 
