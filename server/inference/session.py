@@ -160,7 +160,10 @@ class PlaybackModel:
         if command is None or self.command is None:
             return state
         info = dict(state.info)
-        info[COMMAND_KEY] = command.reshape(info[COMMAND_KEY].shape).astype(info[COMMAND_KEY].dtype)
+        own = info[COMMAND_KEY]
+        held = command.reshape(own.shape).astype(own.dtype)
+        # NaN: no command from the user, keep the env's own (one compiled function serves both cases).
+        info[COMMAND_KEY] = jnp.where(jnp.isnan(held), own, held)
         return state.replace(info=info)
 
     def _require_one_physics_call(self, calls: list[int]) -> None:
@@ -278,9 +281,13 @@ class PlaybackSession:
     def _command_array(self, step: int = 0) -> jax.Array | None:
         """The command for the policy's decision at control step `step` of the episode."""
         spec = self.model.command
-        if self.schedule is not None and spec is not None:
+        if spec is None:
+            return None
+        if self.schedule is not None:
             return jnp.asarray(command_at(self.schedule, spec, step * self.model.ctrl_dt), jnp.float32)
-        return None if self.command is None else jnp.asarray(self.command)
+        if self.command is None:  # the env's own command (see _with_command): the same traced shapes
+            return jnp.full((len(spec.names),), jnp.nan, jnp.float32)
+        return jnp.asarray(self.command)
 
     def _command_list(self, state: Any) -> list[float] | None:
         if self.model.command is None:
