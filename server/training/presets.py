@@ -14,6 +14,7 @@ Importing this module is cheap (no JAX): the API uses `total_steps` and `estimat
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -87,6 +88,21 @@ def default_steps(preset: PresetName, family: SceneFamily) -> int:
         # a run's trajectory depends on its budget, and at 1M seeds 0 and 2 stayed below 900.
         return 4_000_000 if family == "classic_control" else 2_000_000
     return PLAYGROUND_STEPS[family]  # refined by build_config from Playground's per-env config
+
+
+# A fine-tune starts from a policy that already works, with a fresh critic (the reward changed): full-size
+# steps on the first, noisy advantages undo the base within an evaluation or two, and the entropy bonus
+# shakes a precise policy loose. Smaller steps and a smaller bonus keep what the base knows.
+FINE_TUNE_LEARNING_RATE_SCALE = 1 / 3
+FINE_TUNE_ENTROPY_SCALE = 0.1
+
+
+def for_fine_tune(config: PpoConfig) -> PpoConfig:
+    """`config` as a fine-tune from a base runs it (gentler updates; the steps are the caller's)."""
+    ppo = dict(config.ppo)
+    ppo["learning_rate"] = float(ppo["learning_rate"]) * FINE_TUNE_LEARNING_RATE_SCALE
+    ppo["entropy_cost"] = float(ppo["entropy_cost"]) * FINE_TUNE_ENTROPY_SCALE
+    return dataclasses.replace(config, ppo=ppo)
 
 
 def fine_tune_steps(preset: PresetName, family: SceneFamily) -> int:

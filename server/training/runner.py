@@ -35,7 +35,7 @@ from server.policies.manifest import OBS_IS_DICT, InvalidPolicy, PolicyManifest
 from server.policies.networks import network_factory
 from server.policies.params import load_policy, save_policy
 from server.scenes.loader import LoadedScene
-from server.training.presets import PpoConfig, build_config, resolve_preset
+from server.training.presets import PpoConfig, build_config, for_fine_tune, resolve_preset
 from server.training.protocol import BEST_DIR, POLICY_DIR
 from server.training.types import Device, JobSpec, TrainingProgress
 
@@ -281,6 +281,8 @@ def train(
         episode_length=scene.episode_length,
         timesteps=spec.timesteps,
     )
+    if base_params_dir is not None:  # a resumed fine-tune must run the same config as its first run
+        config = for_fine_tune(config)
     manifest = _draft_manifest(spec, scene, config, job_id=job_id, policy_id=policy_id)
 
     restore: Any = None
@@ -376,7 +378,17 @@ def train(
             state["good"] = params
             done = keeper.offer(params, progress)
         report(progress)
-        if left > 0 and done:
+        # A fine-tune whose base already passes the new check has nothing to learn: keep the base as it is
+        # (more updates with a fresh critic can only put at risk what passes).
+        base_passes = (
+            base_params_dir is not None
+            and not resume
+            and absolute == 0
+            and spec.early_stop_evals > 0
+            and verdict is not None
+            and verdict.passed
+        )
+        if left > 0 and (done or base_passes):
             keeper.stop_reason = "check_passed"
             raise _StopTraining
         over_time = spec.time_budget_s is not None and now - started >= spec.time_budget_s
