@@ -21,10 +21,10 @@ from server.api.body import StrictJSONRequest, StrictStructSchemaPlugin
 from server.api.diagnostics import diagnostics, report_client
 from server.api.errors import EXCEPTION_HANDLERS
 from server.api.health import health
-from server.api.inference import play_policy
+from server.api.inference import play_policy, warm_policy
 from server.api.llm import list_providers, save_api_key, select_provider
 from server.api.models import ModelsController
-from server.api.policy import generate_policy
+from server.api.policy import draft_commands, generate_policy
 from server.api.preferences import get_preferences, put_preferences
 from server.api.rewards import get_vocabulary, validate_program
 from server.api.scenes import ScenesController
@@ -147,10 +147,12 @@ def create_app(settings: Settings) -> Litestar:
         select_provider,
         save_api_key,
         generate_policy,
+        draft_commands,
         TrainingController,
         ModelsController,
         prepare_base_policy,
         play_policy,
+        warm_policy,
     ]
     if (settings.ui_dist / "index.html").is_file():
         handlers.append(

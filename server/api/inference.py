@@ -1,4 +1,5 @@
-"""`WS /api/models/{policy_id}/inference`: live playback of a trained policy (docs/INFERENCE_PROTOCOL.md).
+"""`WS /api/models/{policy_id}/inference`: live playback of a trained policy (docs/INFERENCE_PROTOCOL.md),
+and `POST /api/models/{policy_id}/warm`, which starts the policy's worker ahead of the first socket.
 
 The handler relays binary frames between the browser and the policy's inference worker; it never
 decodes state arrays or runs model code itself. The token and Host/Origin checks happen before this
@@ -12,11 +13,15 @@ import contextlib
 import logging
 from typing import Any
 
-from litestar import WebSocket, websocket
+import msgspec
+from litestar import WebSocket, post, websocket
 from litestar.di import NamedDependency
-from litestar.exceptions import WebSocketDisconnect
+from litestar.exceptions import HTTPException, WebSocketDisconnect
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
+from litestar.status_codes import HTTP_409_CONFLICT, HTTP_422_UNPROCESSABLE_ENTITY
 
+from server.api.errors import UNKNOWN_POLICY, ErrorBody
 from server.inference.protocol import (
     CLOSE_UNKNOWN_MODEL,
     CLOSE_UNPLAYABLE,
@@ -25,7 +30,12 @@ from server.inference.protocol import (
     Status,
     encode,
 )
-from server.inference.service import InferenceService, PlaybackLink, PlaybackUnavailable
+from server.inference.service import (
+    InferenceService,
+    PlaybackLink,
+    PlaybackUnavailable,
+    PolicyNeedsReview,
+)
 from server.policies.library import PolicyLibrary, UnknownPolicy
 
 log = logging.getLogger(__name__)
@@ -116,3 +126,42 @@ async def play_policy(
         pass
     finally:
         link.close()
+
+
+class PlaybackWarm(msgspec.Struct, frozen=True, kw_only=True):
+    policy_id: str
+    ready: bool  # the worker has compiled: a socket opened now gets its hello at once
+
+
+@post(
+    "/api/models/{policy_id:str}/warm",
+    status_code=202,
+    tags=["models"],
+    responses={
+        **UNKNOWN_POLICY,
+        409: ResponseSpec(
+            data_container=ErrorBody,
+            generate_examples=False,
+            description="An imported policy whose reward program the user has not confirmed reading",
+        ),
+        422: ResponseSpec(
+            data_container=ErrorBody, generate_examples=False, description="The policy cannot be played"
+        ),
+    },
+)
+async def warm_policy(
+    policies: NamedDependency[PolicyLibrary],
+    inference: NamedDependency[InferenceService],
+    policy_id: FromPath[str],
+) -> PlaybackWarm:
+    """Starts the policy's playback worker and its compile now (idempotent), so the first socket's hello
+    is immediate; `ready` says whether it has compiled (ask again to know). A worker no socket uses stops
+    after the usual idle time. 409 for an imported policy not yet reviewed, as playback refuses it."""
+    policies.get(policy_id)  # UnknownPolicy: 404
+    try:
+        ready = await inference.warm(policy_id, policies.folder(policy_id))
+    except PolicyNeedsReview as exc:
+        raise HTTPException(status_code=HTTP_409_CONFLICT, detail=str(exc)) from exc
+    except PlaybackUnavailable as exc:
+        raise HTTPException(status_code=HTTP_422_UNPROCESSABLE_ENTITY, detail=str(exc)) from exc
+    return PlaybackWarm(policy_id=policy_id, ready=ready)

@@ -1,7 +1,11 @@
 """Drafting a task from a sentence (`POST /api/policy/generate`, the product's documented endpoint): the
 reward program and its success check (from an LLM or the offline drafter), validated, with how it will
 be trained and how long that takes. The response is a `TaskDraft`: a "policy" in this codebase is a
-trained network."""
+trained network.
+
+`POST /api/policy/commands` is the command tier's fast path: only the command schedule and the tier, no
+reward drafting or validation (no reward worker), so a joystick scene's Play can start while the reward
+and the other tiers are still being drafted by generate."""
 
 from __future__ import annotations
 
@@ -70,6 +74,25 @@ class TaskDraft(msgspec.Struct, frozen=True, kw_only=True):
     options: list[TierOption] = msgspec.field(default_factory=list)  # the three tiers, cheapest first
     # The command tier's schedule for a joystick scene (checked and clipped against its command ranges).
     command_schedule: ScheduleReport | None = None
+
+
+class CommandsRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    task_description: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    scene_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    provider: ProviderName | None = None  # None: the active provider
+    model: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+
+
+class CommandDraft(msgspec.Struct, frozen=True, kw_only=True):
+    """The command tier alone for a sentence: its schedule (None for a scene that takes no command or a
+    sentence that is no motion command), the base it would drive, and the tier as the planner offers it
+    (`option.available` false with the reason when it cannot play)."""
+
+    scene_id: str
+    schedule: ScheduleReport | None
+    base_policy: str | None
+    option: TierOption
+    notes: list[str] = msgspec.field(default_factory=list)
 
 
 class TierUnavailableExtra(msgspec.Struct, frozen=True, kw_only=True):
@@ -186,8 +209,33 @@ async def generate_policy(
     )
 
 
+@post("/api/policy/commands", status_code=200, responses=SCENE_ERRORS)
+async def draft_commands(
+    scenes: NamedDependency[SceneRegistry],
+    llm: NamedDependency[LLMService],
+    policies: NamedDependency[PolicyLibrary],
+    training: NamedDependency[TrainingManager],
+    data: JSONBody[CommandsRequest],
+) -> CommandDraft:
+    """The command tier only: the sentence's command schedule and the base it would drive, without
+    drafting or validating a reward (answers in about a second, while generate may take much longer).
+    The same schedule and tier generate returns for the sentence."""
+    scene = await scenes.get(data.scene_id)
+    schedule, notes = await _draft_schedule(llm, scene, data)
+    _chosen, options, _base = plan_tiers(
+        scene,
+        schedule_possible=schedule is not None and schedule.ok,
+        bases=policies.bases(scene.id),
+        device=training.device,
+    )
+    command = next(o for o in options if o.method == "command")
+    return CommandDraft(
+        scene_id=scene.id, schedule=schedule, base_policy=command.base_policy, option=command, notes=notes
+    )
+
+
 async def _draft_schedule(
-    llm: LLMService, scene: SceneInfo, data: GenerateRequest
+    llm: LLMService, scene: SceneInfo, data: GenerateRequest | CommandsRequest
 ) -> tuple[ScheduleReport | None, list[str]]:
     """The command tier's schedule for a joystick scene and its notes; (None, []) for other scenes. None
     also when the sentence is no motion command (the tier then says so)."""

@@ -6,6 +6,10 @@ meanwhile wait for that hello (the socket shows "compiling"). It stays up `idle_
 session closes, so a reconnect or a replay does not compile again, unless another policy starts
 playing first (idle workers then stop at once: each holds 1-2 GB). If it dies, its sessions get
 `None` (the socket closes with 1011) and the next session starts a fresh one.
+
+`warm()` starts a policy's worker before any session (the UI warms a joystick scene's base when the scene
+is opened), so the first socket's hello is immediate. A warmed worker no session uses is idle from its
+hello on: the same idle rule stops it.
 """
 
 from __future__ import annotations
@@ -201,6 +205,34 @@ class InferenceService:
                 worker.idle_timer.cancel()
                 worker.idle_timer = None
             return PlaybackLink(self, worker, next(self._ids))
+
+    async def warm(self, policy_id: str, policy_dir: Path) -> bool:
+        """Start the policy's worker (and its compile) now if none runs; True when it has said hello.
+        Idempotent. Refuses like `open` (PolicyNeedsReview, PlaybackUnavailable), before any worker runs."""
+        _check_playable(policy_id, policy_dir)
+        async with self._lock:
+            if self._closed:
+                raise PlaybackUnavailable("the server is shutting down")
+            worker = self._workers.get(policy_id)
+            if worker is None or not worker.alive:
+                await self._retire_idle_locked()
+                worker = await self._start(policy_id, policy_dir)
+                self._workers[policy_id] = worker
+                # Idle from its hello on (not from now: a cold compile can take longer than idle_s).
+                worker.hello.add_done_callback(lambda _: self._warmed(worker))
+            elif worker.hello.done():
+                self._warmed(worker)  # warmed again: the user is still there, keep it idle_s longer
+            return worker.hello.done()
+
+    def _warmed(self, worker: _Worker) -> None:
+        if not worker.hello.cancelled():
+            worker.hello.exception()  # a failed compile is said to the socket that opens; not logged twice
+        if worker.sessions:
+            return
+        if worker.idle_timer is not None:
+            worker.idle_timer.cancel()
+            worker.idle_timer = None
+        self._released(worker)
 
     async def _start(self, policy_id: str, policy_dir: Path) -> _Worker:
         self.log_dir.mkdir(parents=True, exist_ok=True)

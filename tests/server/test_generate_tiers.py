@@ -174,3 +174,46 @@ def test_bad_tier_fields(api: TestClient) -> None:  # type: ignore[type-arg]
     assert generate(api, "keep the pole upright", "CartpoleBalance", time_budget="soon").status_code == 400
     assert generate(api, "keep the pole upright", "CartpoleBalance", method="magic").status_code == 400
     assert generate(api, "keep the pole upright", "Nope").status_code == 404
+
+
+def commands(api: TestClient, task: str, scene_id: str, **extra: Any) -> Any:  # type: ignore[type-arg]
+    body = {"task_description": task, "scene_id": scene_id, "provider": "builtin"} | extra
+    return api.post("/api/policy/commands", json=body)
+
+
+def test_commands_fast_path_matches_generate(api: TestClient) -> None:  # type: ignore[type-arg]
+    # No base yet: the schedule is drafted, the tier says which base is missing and how to get it.
+    no_base = commands(api, "walk backwards slowly, then turn left", JOY)
+    assert no_base.status_code == 200, no_base.text
+    body = no_base.json()
+    assert body["base_policy"] is None and not body["option"]["available"]
+    assert f"Prepare a base policy for {JOY}" in body["option"]["unavailable_reason"]
+    segments = body["schedule"]["schedule"]["segments"]
+    assert [s["command"] for s in segments] == [{"forward": -0.45}, {"turn": pytest.approx(0.72)}]
+
+    base_id = make_base(api, JOY)
+    fast = commands(api, "walk backwards slowly, then turn left", JOY).json()
+    assert (fast["scene_id"], fast["base_policy"], fast["option"]["method"]) == (JOY, base_id, "command")
+    assert fast["option"]["available"] and fast["option"]["estimate"].startswith("at once")
+    full = generate(api, "walk backwards slowly, then turn left", JOY).json()
+    assert fast["schedule"] == full["command_schedule"] and fast["option"] == full["options"][0]
+    # Out of range: clipped and said so, as generate does.
+    clipped = commands(api, "walk forward 5 m/s", JOY).json()["schedule"]
+    assert "outside [-1.5, 1.5]: clipped to 1.5" in clipped["clipped"][0]
+    # Not a motion command: no schedule, and the tier says why.
+    other = commands(api, "stand on the hind legs", JOY).json()
+    assert other["schedule"] is None and not other["option"]["available"]
+    assert "motion command" in other["option"]["unavailable_reason"]
+
+
+def test_commands_for_a_scene_without_commands_and_bad_input(api: TestClient) -> None:  # type: ignore[type-arg]
+    plain = commands(api, "walk forward", "CartpoleBalance")
+    assert plain.status_code == 200, plain.text
+    assert (
+        plain.json()["schedule"] is None
+        and "takes no commands" in plain.json()["option"]["unavailable_reason"]
+    )
+    unknown = commands(api, "walk forward", "Nope")
+    assert unknown.status_code == 404 and "CartpoleBalance" in unknown.json()["extra"]["valid_ids"]
+    assert commands(api, "", JOY).status_code == 400
+    assert commands(api, "walk", JOY, time_budget="fast").status_code == 400  # not a field of this route

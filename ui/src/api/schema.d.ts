@@ -227,6 +227,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/models/{policy_id}/warm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** WarmPolicy */
+        post: operations["ApiModelsPolicyIdWarmWarmPolicy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/playground/scenes": {
         parameters: {
             query?: never;
@@ -272,6 +289,23 @@ export interface paths {
         get: operations["ApiPlaygroundScenesSceneIdModelMjbGetModel"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/policy/commands": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** DraftCommands */
+        post: operations["ApiPolicyCommandsDraftCommands"];
         delete?: never;
         options?: never;
         head?: never;
@@ -559,6 +593,14 @@ export interface components {
             /** @default  */
             webgl_renderer: string;
         };
+        /** CommandDraft */
+        CommandDraft: {
+            base_policy: string | null;
+            notes?: string[];
+            option: components["schemas"]["TierOption"];
+            scene_id: string;
+            schedule: components["schemas"]["ScheduleReport"] | null;
+        };
         /** CommandSchedule */
         CommandSchedule: {
             /** @default false */
@@ -581,6 +623,14 @@ export interface components {
             low: number[];
             names: string[];
             units?: string[];
+        };
+        /** CommandsRequest */
+        CommandsRequest: {
+            model?: string | null;
+            /** @enum {null|string} */
+            provider?: "builtin" | "ollama" | "anthropic" | "openai" | "deepseek" | "gemini" | null;
+            scene_id: string;
+            task_description: string;
         };
         /** DeviceReport */
         DeviceReport: {
@@ -714,6 +764,11 @@ export interface components {
             policy_obs_key: string;
             value_hidden_layer_sizes: number[];
             value_obs_key: string;
+        };
+        /** PlaybackWarm */
+        PlaybackWarm: {
+            policy_id: string;
+            ready: boolean;
         };
         /** PolicyManifest */
         PolicyManifest: {
@@ -1718,6 +1773,70 @@ export interface operations {
             };
         };
     };
+    ApiModelsPolicyIdWarmWarmPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                policy_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request accepted, processing continues off-line */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlaybackWarm"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description Unknown policy id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownPolicyBody"];
+                };
+            };
+            /** @description An imported policy whose reward program the user has not confirmed reading */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The policy cannot be played */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     ApiPlaygroundScenesListScenes: {
         parameters: {
             query?: never;
@@ -1820,6 +1939,72 @@ export interface operations {
                 };
                 content: {
                     "application/octet-stream": unknown;
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description Unknown scene id; lists the valid ids */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownSceneBody"];
+                };
+            };
+            /** @description The scene's environment failed to load */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SceneErrorBody"];
+                };
+            };
+            /** @description Playground could not list its scenes, or the reward checker could not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiPolicyCommandsDraftCommands: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CommandsRequest"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandDraft"];
                 };
             };
             /** @description Bad request syntax or unsupported method */
