@@ -1,10 +1,11 @@
-import { lazy, type ReactNode, Suspense, useCallback, useEffect, useState } from "react";
+import { lazy, type ReactNode, Suspense, useCallback, useEffect, useRef, useState } from "react";
 import type { SceneInfo } from "../api/client";
-import { prepareBase } from "../library/api";
+import { listPolicies, prepareBase } from "../library/api";
 import type { PlaybackTarget } from "../playback/PlaybackPanel";
 import { TrainSection } from "../training/TrainSection";
 import type { JobStatus } from "../training/types";
 import {
+  draftCommands,
   draftPolicy,
   listProviders,
   type ProviderList,
@@ -12,18 +13,29 @@ import {
   saveApiKey,
   selectProvider,
   validateProgram,
+  warmPlayback,
 } from "./api";
 import { CheckSection } from "./CheckSection";
 import { DraftSummary, Elapsed, ErrorList, FailureNotice } from "./DraftResult";
-import { checkBlocks, EMPTY_DRAFT, messageOf, type SceneDraft, validationText } from "./draft";
+import {
+  checkBlocks,
+  EMPTY_DRAFT,
+  earlyCommands,
+  mergeEarlyCommands,
+  messageOf,
+  type SceneDraft,
+  validationText,
+} from "./draft";
 import { formatFailure } from "./failure";
 import { ProviderPicker } from "./ProviderPicker";
 import { TermsTable } from "./TermsTable";
 import { CommandPlan, TierOptions } from "./TierOptions";
 import {
   BUDGETS,
+  type CommandSchedule,
   optionFor,
   playBlocked,
+  sceneBase,
   selectedMethod,
   type TimeBudget,
   type TrainingMethod,
@@ -59,6 +71,10 @@ export function TaskPanel({
   const [budget, setBudget] = useState<TimeBudget>("fast");
   const sceneId = scene.id;
   const draft = drafts[sceneId] ?? EMPTY_DRAFT;
+  // The base the command tier would drive, per joystick scene (absent: not looked up, or none).
+  const [bases, setBases] = useState<Record<string, string | null>>({});
+  const warmed = useRef(new Set<string>());
+  const takesCommands = scene.command != null;
 
   // Requests finish after the person may have switched scenes: always update by the id they started on.
   const update = useCallback((id: string, patch: (d: SceneDraft) => Partial<SceneDraft>) => {
@@ -77,6 +93,24 @@ export function TaskPanel({
       });
     return () => abort.abort();
   }, []);
+
+  // A joystick scene with a base: start its playback worker's compile while the person types, so Play's
+  // first hello is immediate (once per base; the server stops an unused worker after its idle time).
+  useEffect(() => {
+    if (!takesCommands) return;
+    const abort = new AbortController();
+    listPolicies(abort.signal)
+      .then((policies) => {
+        const base = sceneBase(policies, sceneId);
+        setBases((all) => ({ ...all, [sceneId]: base }));
+        if (base && !warmed.current.has(base)) {
+          warmed.current.add(base);
+          warmPlayback(base).catch(() => warmed.current.delete(base)); // Play will compile instead
+        }
+      })
+      .catch(() => undefined); // no early commands then; the full draft still offers the tier
+    return () => abort.abort();
+  }, [sceneId, takesCommands]);
 
   const labelOf = (name: string) =>
     providers?.providers.find((p) => p.name === name)?.label ?? name;
@@ -102,14 +136,19 @@ export function TaskPanel({
     const task = draft.task.trim();
     if (!task || draft.running) return;
     const using = provider ?? chosen ?? providers?.active ?? null;
+    const startedAt = performance.now();
     update(id, () => ({
-      running: {
-        startedAt: performance.now(),
-        provider: using ? labelOf(using) : "the provider",
-      },
+      running: { startedAt, provider: using ? labelOf(using) : "the provider" },
       failure: null,
       error: null,
+      commands: null,
     }));
+    // The command tier's schedule comes in about a second; the reward draft may take minutes.
+    if (takesCommands && bases[id] && (plan.method ?? "command") === "command") {
+      draftCommands({ sceneId: id, task, provider: using })
+        .then((early) => update(id, (d) => mergeEarlyCommands(d, early, startedAt)))
+        .catch(() => undefined); // the full draft carries the schedule too
+    }
     try {
       const outcome = await draftPolicy({
         sceneId: id,
@@ -219,15 +258,19 @@ export function TaskPanel({
       setPreparing(false);
     }
   };
+  const playSchedule = (policyId: string, schedule: CommandSchedule, task: string) =>
+    onPlay?.({ policyId, sceneId, name: `Commands · ${task}`, schedule });
   const playCommands = () => {
     const report = draft.policy?.command_schedule;
-    if (!onPlay || !basePolicy || !report?.schedule || playBlocked(option, report)) return;
-    onPlay({
-      policyId: basePolicy,
-      sceneId,
-      name: `Commands · ${draft.policy?.task_description || draft.task}`,
-      schedule: report.schedule,
-    });
+    if (!basePolicy || !report?.schedule || playBlocked(option, report)) return;
+    playSchedule(basePolicy, report.schedule, draft.policy?.task_description || draft.task);
+  };
+  const early = earlyCommands(draft);
+  const playEarly = () => {
+    const report = early?.schedule;
+    const base = early?.base_policy;
+    if (!early || !base || !report?.schedule || playBlocked(early.option, report)) return;
+    playSchedule(base, report.schedule, draft.task);
   };
 
   return (
@@ -313,6 +356,16 @@ export function TaskPanel({
           onFallback={() => failure.fallback && void runDraft(failure.fallback)}
         />
       )}
+      {early && (
+        <CommandPlan
+          option={early.option}
+          report={early.schedule}
+          spec={scene.command}
+          busy={false}
+          onPlay={playEarly}
+          onDraftCommands={() => undefined}
+        />
+      )}
       {draft.error && (
         <p className="task-error" role="alert">
           {draft.error}
@@ -344,7 +397,7 @@ export function TaskPanel({
               </span>
             </div>
           )}
-          {method === "command" && (
+          {method === "command" && !early && (
             <CommandPlan
               option={option}
               report={draft.policy.command_schedule}

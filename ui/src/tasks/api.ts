@@ -9,6 +9,7 @@ export type ProviderName = Schemas["ProviderStatus"]["name"];
 export type ProviderStatus = Schemas["ProviderStatus"];
 export type ProviderList = Schemas["ProviderList"];
 export type TaskDraft = Schemas["TaskDraft"];
+export type CommandDraft = Schemas["CommandDraft"];
 export type ProviderFailure = Schemas["ProviderFailure"];
 export type ProgramError = Schemas["ProgramError"];
 export type ValidationReport = Schemas["ValidationReport"];
@@ -69,6 +70,36 @@ export async function draftPolicy(
   if (response.status === 502 && isProviderFailure(error)) return { ok: false, failure: error };
   if (!response.ok || data === undefined) throw errorFromResponse(response, error);
   return { ok: true, policy: data as TaskDraft };
+}
+
+/**
+ * The command tier alone (schedule, base, option): answers in about a second, without drafting the
+ * reward, so a joystick scene's Play can show while generate is still drafting.
+ */
+export function draftCommands(
+  request: { sceneId: string; task: string; provider: ProviderName | null },
+  signal?: AbortSignal,
+): Promise<CommandDraft> {
+  return unwrap(
+    api.POST("/api/policy/commands", {
+      body: {
+        scene_id: request.sceneId,
+        task_description: request.task,
+        provider: request.provider,
+      },
+      signal,
+    }),
+  );
+}
+
+/** Starts a policy's playback worker and its compile now, so the first Play's hello is immediate. */
+export function warmPlayback(policyId: string, signal?: AbortSignal): Promise<{ ready: boolean }> {
+  return unwrap(
+    api.POST("/api/models/{policy_id}/warm", {
+      params: { path: { policy_id: policyId } },
+      signal,
+    }),
+  );
 }
 
 export type ProgramKind = "reward" | "check";

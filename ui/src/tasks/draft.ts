@@ -1,6 +1,6 @@
 /** The task panel's per-scene state (kept in React state only, one entry per scene id). */
 
-import type { ProviderFailure, TaskDraft, ValidationReport } from "./api";
+import type { CommandDraft, ProviderFailure, TaskDraft, ValidationReport } from "./api";
 import type { TrainingMethod } from "./tiers";
 
 export interface SceneDraft {
@@ -24,6 +24,11 @@ export interface SceneDraft {
   checkValidating: boolean;
   /** The tier the person picked among the draft's options; null follows the planner's choice. */
   method: TrainingMethod | null;
+  /**
+   * The command tier's early answer (POST /api/policy/commands) for the request in flight: its schedule
+   * and Play show before the full draft returns, which then carries the same schedule.
+   */
+  commands: CommandDraft | null;
 }
 
 export const EMPTY_DRAFT: SceneDraft = {
@@ -41,7 +46,28 @@ export const EMPTY_DRAFT: SceneDraft = {
   checkReportFor: null,
   checkValidating: false,
   method: null,
+  commands: null,
 };
+
+/**
+ * The change the early command answer makes to a scene's draft state: kept only while the draft request
+ * it belongs to (`startedAt`) is still running; after that the full draft's own schedule is what counts,
+ * and an answer for an older request is dropped.
+ */
+export function mergeEarlyCommands(
+  d: SceneDraft,
+  early: CommandDraft,
+  startedAt: number,
+): Partial<SceneDraft> {
+  if (!d.running || d.running.startedAt !== startedAt) return {};
+  return { commands: early };
+}
+
+/** The early command answer to show: while its request runs, or when the full draft failed. */
+export function earlyCommands(d: SceneDraft): CommandDraft | null {
+  if (!d.commands?.option.available || !d.commands.schedule) return null;
+  return d.running || !d.policy ? d.commands : null;
+}
 
 /** The text of the "Validation" status; it starts with "Valid" exactly when the shown program is valid. */
 export function validationText(d: SceneDraft): string {

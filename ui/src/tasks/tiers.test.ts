@@ -2,6 +2,8 @@ import { createElement } from "react";
 import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
 import { TrainSection } from "../training/TrainSection";
+import type { CommandDraft, TaskDraft } from "./api";
+import { EMPTY_DRAFT, earlyCommands, mergeEarlyCommands, type SceneDraft } from "./draft";
 import { CommandPlan, TierOptions } from "./TierOptions";
 import {
   type CommandSchedule,
@@ -10,6 +12,7 @@ import {
   orderedOptions,
   playBlocked,
   type ScheduleReport,
+  sceneBase,
   segmentLines,
   selectedMethod,
   type TierOption,
@@ -203,5 +206,69 @@ describe("the fine-tune choice in the Train section", () => {
     );
     expect(html).toContain("<legend>Train</legend>");
     expect(html).toContain('placeholder="preset&#x27;s"');
+  });
+});
+
+describe("the early command answer (POST /api/policy/commands) in the draft state", () => {
+  const early: CommandDraft = {
+    scene_id: "Go1JoystickFlatTerrain",
+    schedule: report,
+    base_policy: "base-go1",
+    option: option("command"),
+    notes: [],
+  };
+  const running: SceneDraft = {
+    ...EMPTY_DRAFT,
+    task: "walk backwards slowly",
+    running: { startedAt: 10, provider: "Built-in" },
+  };
+
+  it("fills in the command plan while its draft request is still running", () => {
+    const merged = { ...running, ...mergeEarlyCommands(running, early, 10) };
+    expect(merged.commands).toBe(early);
+    expect(earlyCommands(merged)).toBe(early);
+    // Play is possible at once: a base, an available option, a valid schedule.
+    expect(playBlocked(merged.commands?.option ?? null, merged.commands?.schedule)).toBeNull();
+  });
+
+  it("is dropped when it answers an older request or after the full draft arrived", () => {
+    expect(mergeEarlyCommands(running, early, 9)).toEqual({});
+    expect(mergeEarlyCommands({ ...running, running: null }, early, 10)).toEqual({});
+  });
+
+  it("gives way to the full draft once it arrives, but stays when the full draft failed", () => {
+    const merged = { ...running, ...mergeEarlyCommands(running, early, 10) };
+    const done = { ...merged, running: null, policy: {} as TaskDraft };
+    expect(earlyCommands(done)).toBeNull();
+    expect(earlyCommands({ ...merged, running: null, error: "timed out" })).toBe(early);
+  });
+
+  it("shows nothing for an unavailable tier or a sentence with no schedule", () => {
+    const noBase = { ...early, option: option("command", { available: false }), base_policy: null };
+    expect(earlyCommands({ ...running, commands: noBase })).toBeNull();
+    expect(earlyCommands({ ...running, commands: { ...early, schedule: null } })).toBeNull();
+  });
+});
+
+describe("sceneBase", () => {
+  const policy = (id: string, scene: string, base: "shipped" | "user" | null, at: string) => ({
+    id,
+    scene_id: scene,
+    base,
+    created_at: at,
+  });
+
+  it("picks the shipped base first, else the user's newest, as the planner does", () => {
+    const user = [
+      policy("old", "Go1", "user", "2026-01-01T00:00:00Z"),
+      policy("new", "Go1", "user", "2026-02-01T00:00:00Z"),
+      policy("plain", "Go1", null, "2026-03-01T00:00:00Z"),
+      policy("other", "Spot", "shipped", "2026-01-01T00:00:00Z"),
+    ];
+    expect(sceneBase(user, "Go1")).toBe("new");
+    expect(
+      sceneBase([...user, policy("ship", "Go1", "shipped", "2025-01-01T00:00:00Z")], "Go1"),
+    ).toBe("ship");
+    expect(sceneBase(user, "H1")).toBeNull();
   });
 });

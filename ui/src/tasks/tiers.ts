@@ -6,6 +6,7 @@
  */
 
 import type { components } from "../api/schema";
+import type { PolicySummary } from "../training/types";
 
 type Schemas = components["schemas"];
 export type TierOption = Schemas["TierOption"];
@@ -125,4 +126,17 @@ export function playBlocked(
   if (!report.ok || !report.schedule) return "The command schedule is invalid.";
   if (report.schedule.segments.length === 0) return "The command schedule is empty.";
   return null;
+}
+
+/** The base the planner would drive for a scene (server/planning/plan.py pick_base): shipped first, else
+ * the user's newest. */
+export function sceneBase(
+  policies: readonly Pick<PolicySummary, "id" | "scene_id" | "base" | "created_at">[],
+  sceneId: string,
+): string | null {
+  const mine = policies.filter((p) => p.base && p.scene_id === sceneId);
+  const shipped = mine.find((p) => p.base === "shipped");
+  if (shipped) return shipped.id;
+  const newest = [...mine].sort((a, b) => b.created_at.localeCompare(a.created_at))[0];
+  return newest?.id ?? null;
 }
