@@ -5,12 +5,16 @@
 
 A base for Go1JoystickFlatTerrain ships in a temporary bases folder (ROBOCOACH_BASES_DIR) with UNTRAINED
 weights: the same network and sizes as a trained base, and the latency does not depend on the weights.
-Per sentence: POST /api/policy/generate (time_budget fast -> the command tier, with its schedule), then the
-playback socket: time to `hello` (the worker's compile when it is the first session), `schedule` + `reset`,
-and the steps until an `action` reports the schedule's first command (the robot moving under it;
-"moving s" counts from `hello`, so a compile that waits for the first commanded step shows there). The
-first sentence is cold (a fresh server, worker and, unless --reuse-compile-cache, an empty JAX compilation
-cache: a first use of the app); the second is warm (the worker the service keeps for a replay).
+The path a user takes (the task panel): the scene is opened, which sends POST /api/models/{base}/warm (the
+playback worker starts compiling); the user types (here: until warm says ready, or 10 s, whichever comes
+first; "warm s" is how long the compile took, or ">10" with the rest showing in "hello s"). Per sentence:
+POST /api/policy/commands (the schedule and the command tier only, no reward drafting), then the playback
+socket: time to `hello`, `schedule` + `reset`, and the steps until an `action` reports the schedule's first
+command (the robot moving under it). "total s" counts from pressing Draft. The first sentence is cold (a
+fresh server and, unless --reuse-compile-cache, an empty JAX compilation cache: a first use of the app);
+the second is warm (the worker kept for a replay). A last row times the full POST /api/policy/generate
+(time_budget fast) for the first sentence, cold (its reward worker was not started before): what the
+command tier waited for before the fast path.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from websockets.sync.client import ClientConnection, connect
 
-from server.api.policy import TaskDraft
+from server.api.inference import PlaybackWarm
+from server.api.policy import CommandDraft, TaskDraft
 from server.commands.schedule import command_at
 from server.files import write_atomic
 from server.inference.protocol import (
@@ -97,24 +102,45 @@ def receive(ws: ClientConnection) -> ServerMessage:
     return decode_server(frame)
 
 
-def generate(app: RunningApp, sentence: str) -> TaskDraft:
-    body = {"task_description": sentence, "scene_id": SCENE, "provider": "builtin", "time_budget": "fast"}
+def post(app: RunningApp, path: str, body: object | None = None) -> bytes:
     request = urllib.request.Request(  # noqa: S310 (our own http://127.0.0.1 server)
-        f"{app.base}/api/policy/generate",
-        data=msgspec.json.encode(body),
+        f"{app.base}{path}",
+        data=msgspec.json.encode(body) if body is not None else b"",
         headers={"Authorization": f"Bearer {app.token}", "Content-Type": "application/json"},
+        method="POST",
     )
     with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310
-        return msgspec.json.decode(response.read(), type=TaskDraft)
+        return response.read()  # type: ignore[no-any-return]
+
+
+def generate(app: RunningApp, sentence: str) -> TaskDraft:
+    body = {"task_description": sentence, "scene_id": SCENE, "provider": "builtin", "time_budget": "fast"}
+    return msgspec.json.decode(post(app, "/api/policy/generate", body), type=TaskDraft)
+
+
+def warm(app: RunningApp, base_id: str) -> bool:
+    return msgspec.json.decode(post(app, f"/api/models/{base_id}/warm"), type=PlaybackWarm).ready
+
+
+def user_types(app: RunningApp, base_id: str, limit_s: float = 10.0) -> float | None:
+    """The scene is open (warm sent) and the user types: until warm is ready or `limit_s`, whichever comes
+    first. The compile's seconds, or None when it was still compiling at `limit_s`."""
+    started = time.perf_counter()
+    while not warm(app, base_id):
+        if time.perf_counter() - started > limit_s:
+            return None
+        time.sleep(0.1)
+    return time.perf_counter() - started
 
 
 def one_sentence(app: RunningApp, base_id: str, model: object, sentence: str) -> dict[str, float]:
     """Seconds from the sentence to each milestone, and how many control steps the first command took."""
     started = time.perf_counter()
-    draft = generate(app, sentence)
+    body = {"task_description": sentence, "scene_id": SCENE, "provider": "builtin"}
+    draft = msgspec.json.decode(post(app, "/api/policy/commands", body), type=CommandDraft)
     drafted = time.perf_counter()
-    report = draft.command_schedule
-    assert draft.training_method == "command", (draft.training_method, draft.options)
+    report = draft.schedule
+    assert draft.option.available, draft.option
     assert draft.base_policy == base_id, draft.base_policy
     assert report is not None and report.ok and report.schedule is not None, report
     url = f"{app.base.replace('http://', 'ws://')}/api/models/{base_id}/inference?token={app.token}"
@@ -143,7 +169,7 @@ def one_sentence(app: RunningApp, base_id: str, model: object, sentence: str) ->
             raise AssertionError(f"no action reported the first command {first} in 50 steps")
         moving = time.perf_counter()
     return {
-        "generate": drafted - started,
+        "commands": drafted - started,
         "hello": helloed - drafted,
         "moving": moving - helloed,
         "total": moving - started,
@@ -165,8 +191,8 @@ def main() -> None:
     print(f"load at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
     print(f"sentences: cold {SENTENCES[0]!r}, warm {SENTENCES[1]!r}")
     model = load_scene(SCENE, args.cache_dir).env.mj_model  # the browser's side, outside the figures
-    heads = f"{'generate s':>10} {'hello s':>8} {'moving s':>9} {'steps':>5} {'total s':>8}"
-    print(f"{'run':>3} {'sentence':<6} {heads}")
+    heads = f"{'warm s':>7} {'commands s':>10} {'hello s':>8} {'moving s':>9} {'steps':>5} {'total s':>8}"
+    print(f"{'run':>3} {'sentence':<8} {heads}")
     for repeat in range(args.repeats):
         with tempfile.TemporaryDirectory(prefix="robocoach-bench-") as tmp:
             scratch = Path(tmp)
@@ -181,13 +207,24 @@ def main() -> None:
                 )
                 with urllib.request.urlopen(opened, timeout=600) as response:  # noqa: S310
                     response.read()
+                warmed = user_types(app, base_id)  # the UI sends warm when the scene is selected
+                warm_text = f"{warmed:.2f}" if warmed is not None else ">10"
                 for kind, sentence in zip(("cold", "warm"), SENTENCES, strict=True):
                     f = one_sentence(app, base_id, model, sentence)
                     print(
-                        f"{repeat + 1:>3} {kind:<6} {f['generate']:>10.2f} "
-                        f"{f['hello']:>8.2f} {f['moving']:>9.2f} {f['steps']:>5.0f} {f['total']:>8.2f}",
+                        f"{repeat + 1:>3} {kind:<8} {warm_text if kind == 'cold' else '-':>7} "
+                        f"{f['commands']:>10.2f} {f['hello']:>8.2f} {f['moving']:>9.2f} "
+                        f"{f['steps']:>5.0f} {f['total']:>8.2f}",
                         flush=True,
                     )
+                started = time.perf_counter()
+                full = generate(app, SENTENCES[0])  # the old path: reward drafted and validated too
+                assert full.training_method == "command", full.training_method
+                print(
+                    f"{repeat + 1:>3} generate: POST /api/policy/generate (cold reward worker) "
+                    f"{time.perf_counter() - started:.2f} s",
+                    flush=True,
+                )
             finally:
                 stop_app(app)
     print(f"load at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
