@@ -1,4 +1,4 @@
-import { lazy, type ReactNode, Suspense, useCallback, useEffect, useRef, useState } from "react";
+import { lazy, type ReactNode, Suspense, useCallback, useEffect, useState } from "react";
 import type { SceneInfo } from "../api/client";
 import { listPolicies, prepareBase } from "../library/api";
 import type { PlaybackTarget } from "../playback/PlaybackPanel";
@@ -73,7 +73,6 @@ export function TaskPanel({
   const draft = drafts[sceneId] ?? EMPTY_DRAFT;
   // The base the command tier would drive, per joystick scene (absent: not looked up, or none).
   const [bases, setBases] = useState<Record<string, string | null>>({});
-  const warmed = useRef(new Set<string>());
   const takesCommands = scene.command != null;
 
   // Requests finish after the person may have switched scenes: always update by the id they started on.
@@ -95,7 +94,7 @@ export function TaskPanel({
   }, []);
 
   // A joystick scene with a base: start its playback worker's compile while the person types, so Play's
-  // first hello is immediate (once per base; the server stops an unused worker after its idle time).
+  // first hello is immediate (idempotent on the server, which stops an unused worker after its idle time).
   useEffect(() => {
     if (!takesCommands) return;
     const abort = new AbortController();
@@ -103,10 +102,7 @@ export function TaskPanel({
       .then((policies) => {
         const base = sceneBase(policies, sceneId);
         setBases((all) => ({ ...all, [sceneId]: base }));
-        if (base && !warmed.current.has(base)) {
-          warmed.current.add(base);
-          warmPlayback(base).catch(() => warmed.current.delete(base)); // Play will compile instead
-        }
+        if (base) warmPlayback(base).catch(() => undefined); // Play will compile instead
       })
       .catch(() => undefined); // no early commands then; the full draft still offers the tier
     return () => abort.abort();
@@ -144,7 +140,9 @@ export function TaskPanel({
       commands: null,
     }));
     // The command tier's schedule comes in about a second; the reward draft may take minutes.
-    if (takesCommands && bases[id] && (plan.method ?? "command") === "command") {
+    const base = bases[id];
+    if (takesCommands && base && (plan.method ?? "command") === "command") {
+      warmPlayback(base).catch(() => undefined); // again: a long pause may have let the worker go idle
       draftCommands({ sceneId: id, task, provider: using })
         .then((early) => update(id, (d) => mergeEarlyCommands(d, early, startedAt)))
         .catch(() => undefined); // the full draft carries the schedule too
