@@ -156,10 +156,8 @@ def test_cli_trains_from_a_reward_file(tmp_path: Path, scene_cache: Path) -> Non
         timeout=900,
         env={**os.environ, "ROBOCOACH_CACHE_DIR": str(scene_cache)},
     )
-    # A tiny budget rarely passes the drafted check; either way the exit code follows the verdict printed.
-    verdicts = re.findall(r"^\s*check (passed|failed)", result.stderr, re.MULTILINE)
-    assert verdicts, result.stdout + result.stderr
-    assert result.returncode == (0 if verdicts[-1] == "passed" else 3), result.stdout + result.stderr
+    # A reward file with no check file: nothing to judge, so the saved policy exits 0.
+    assert result.returncode == 0, result.stdout + result.stderr
     folder = Path(result.stdout.strip().splitlines()[-1])  # stdout is the policy folder, nothing else
     assert (folder / "manifest.json").is_file()
     assert (folder / "params.msgpack").is_file()
