@@ -50,6 +50,11 @@ def cart_late(s):
     return jnp.mean(s.cart_position[500:])
 ```'''
 
+SCHEDULE_PROMPT_MARKER = "into a command schedule"  # server/llm/prompt.py's schedule system prompt
+GO1_SCHEDULE = """```json
+{"segments": [{"duration_s": 4.0, "command": {"forward": -0.4}, "label": "walk backwards"}]}
+```"""
+
 GO1_PROGRAM = '''Here is the program:
 
 ```python
@@ -146,6 +151,9 @@ def test_each_provider_drafts_a_validated_cartpole_program(
 def test_go1_draft_through_a_cloud_provider(
     page: Page, stubbed_app: RunningApp, stubs: dict[str, StubServer]
 ) -> None:
+    # Go1 takes commands: the provider is also asked for a command schedule (beside the reward, in an
+    # order the queue cannot foresee), which gets its own standing answer.
+    stubs["anthropic"].answers[SCHEDULE_PROMPT_MARKER] = Reply(text=GO1_SCHEDULE)
     stubs["anthropic"].queue(Reply(text=GO1_PROGRAM))
     page.goto(stubbed_app.url)
     open_scene(page, stubbed_app, "Go1 Joystick Flat Terrain", "Go1JoystickFlatTerrain")
@@ -153,3 +161,4 @@ def test_go1_draft_through_a_cloud_provider(
     draft_with(page, "anthropic", "make the dog walk backwards", timeout_ms=480_000)
     expect(page.get_by_role("textbox", name="Reward program")).to_contain_text("base_lin_vel")
     expect(page.get_by_text(re.compile(r"validated on the first attempt"))).to_be_visible()
+    assert any(SCHEDULE_PROMPT_MARKER in r.text for r in stubs["anthropic"].chats())

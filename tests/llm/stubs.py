@@ -47,6 +47,9 @@ class StubServer:
     models: list[str] = field(default_factory=lambda: ["qwen2.5-coder:7b"])  # Ollama's /api/tags
     replies: deque[Reply] = field(default_factory=deque)
     requests: list[Recorded] = field(default_factory=list)
+    # Standing answers by what the request says (a substring of its body), checked before the queue: a
+    # request the queue's order cannot foresee (the UI drafts commands beside the reward) gets its own.
+    answers: dict[str, Reply] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -77,7 +80,11 @@ class StubServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def _next(self) -> Reply:
+    def _next(self, body: Any) -> Reply:
+        sent = json.dumps(body)
+        for marker, reply in self.answers.items():
+            if marker in sent:
+                return reply
         return self.replies.popleft() if self.replies else self.default
 
 
@@ -177,7 +184,7 @@ def _handler_for(stub: StubServer) -> type[BaseHTTPRequestHandler]:
             if self.path != routes[stub.wire]:
                 self._send(404, {"error": f"no route {self.path}"})
                 return
-            reply = stub._next()
+            reply = stub._next(body)
             if reply.delay_s:
                 time.sleep(reply.delay_s)
             if reply.body is not None:
