@@ -142,10 +142,10 @@ def progress_line(
 def outcome_lines(outcome: TrainingOutcome) -> list[str]:
     """The kept checkpoint: its verdict, its step and why the job ended."""
     reward = "-" if outcome.kept_eval_reward is None else format_number(outcome.kept_eval_reward)
-    lines = [
-        f"kept the evaluation at step {outcome.kept_step} (eval {reward}); "
-        f"{_STOP_REASONS.get(outcome.stop_reason, outcome.stop_reason)}"
-    ]
+    why = _STOP_REASONS.get(outcome.stop_reason, outcome.stop_reason)
+    if outcome.stop_reason == "check_passed" and outcome.kept_step == 0:  # only a fine-tune judges step 0
+        why = "stopped at once: the base policy already passes the check"
+    lines = [f"kept the evaluation at step {outcome.kept_step} (eval {reward}); {why}"]
     if outcome.check is None:
         lines.append("no success check: the policy was not judged")
     else:

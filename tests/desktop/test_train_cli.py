@@ -405,6 +405,12 @@ def test_a_saved_policy_that_fails_its_check_exits_3(capsys: pytest.CaptureFixtu
     passing = job_status("j1", "succeeded", policy_id="p1", outcome=outcome(check_result(5), "check_passed"))
     code, err = run_follow(ScriptedManager({"j1": [passing]}))
     assert code == 0 and "stopped early: the check held" in err
+    # a fine-tune whose base passed at step 0 says so, not that a streak of evaluations held
+    at_once = msgspec.structs.replace(outcome(check_result(5), "check_passed"), kept_step=0)
+    code, err = run_follow(
+        ScriptedManager({"j1": [job_status("j1", "succeeded", policy_id="p1", outcome=at_once)]})
+    )
+    assert code == 0 and "step 0 (eval 988); stopped at once: the base policy already passes" in err
     unjudged = job_status("j1", "succeeded", policy_id="p1", outcome=outcome(None))
     code, err = run_follow(ScriptedManager({"j1": [unjudged]}))
     assert code == 0 and "no success check: the policy was not judged" in err
