@@ -108,4 +108,10 @@ describe("check wording", () => {
     expect(stopText("stopped", 2)).toContain("best policy so far was kept");
     expect(stopText("check_passed", null)).toBe("stopped early: the check passed in every episode");
   });
+
+  it("a fine-tune whose base already passes stopped at step 0, and says so", () => {
+    expect(outcomeLines(outcome({ kept_step: 0 }), 2)[2]).toBe(
+      "stopped at once: the base policy already passes the check",
+    );
+  });
 });

@@ -120,5 +120,10 @@ export function stopText(reason: StopReason, earlyStopEvals: number | null): str
 /** The finished job's outcome, one line each: the verdict, the kept step, how it ended. */
 export function outcomeLines(outcome: TrainingOutcome, earlyStopEvals: number | null): string[] {
   const verdict = outcome.check ? summaryText(outcome.check) : "no check: the job was not judged";
-  return [verdict, keptText(outcome), stopText(outcome.stop_reason, earlyStopEvals)];
+  // Only a fine-tune judges step 0 (a fresh job has no policy yet): its base already did the task.
+  const how =
+    outcome.stop_reason === "check_passed" && outcome.kept_step === 0
+      ? "stopped at once: the base policy already passes the check"
+      : stopText(outcome.stop_reason, earlyStopEvals);
+  return [verdict, keptText(outcome), how];
 }
