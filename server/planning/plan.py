@@ -47,7 +47,6 @@ class TierOption(msgspec.Struct, frozen=True, kw_only=True):
 # No GPU training speeds were measured here: Playground's published figure for the Go1 joystick base (about
 # 7 minutes on an RTX 4090) stands in for every scene until they are. PROVISIONAL.
 GPU_FULL_SECONDS = 420.0
-ORDER: tuple[TrainingMethod, ...] = ("command", "fine_tuning", "full_training")
 
 
 class TierUnavailable(ValueError):  # noqa: N818 (reads as the condition)
@@ -177,21 +176,3 @@ def plan_tiers(
     else:
         chosen = full
     return chosen, options, chosen.base_policy
-
-
-def training_method(scene: SceneInfo, base_policy_id: str | None = None) -> TrainingMethod:
-    """Fine-tuning from a given base, else full training (callers without a planner; see plan_tiers)."""
-    return "fine_tuning" if base_policy_id else "full_training"
-
-
-def training_time_estimate(
-    scene: SceneInfo, method: TrainingMethod, device: Device = "cpu"
-) -> tuple[float, str]:
-    """(seconds, sentence) of one tier for `scene` on `device` (the figures plan_tiers shows)."""
-    if method == "command":
-        return COMMAND_SECONDS, "at once (a few seconds to compile the playback)"
-    preset = resolve_preset("auto", device)
-    full_steps = default_steps(preset, scene.family)
-    steps = fine_tune_steps(preset, scene.family) if method == "fine_tuning" else full_steps
-    seconds = _training_seconds(scene, device, steps, full_steps)
-    return seconds, _sentence(seconds, device)
