@@ -194,13 +194,7 @@ class InferenceService:
         program, an imported policy not yet reviewed (PolicyNeedsReview) or an unreadable manifest."""
         _check_playable(policy_id, policy_dir)
         async with self._lock:
-            if self._closed:
-                raise PlaybackUnavailable("the server is shutting down")
-            worker = self._workers.get(policy_id)
-            if worker is None or not worker.alive:
-                await self._retire_idle_locked()
-                worker = await self._start(policy_id, policy_dir)
-                self._workers[policy_id] = worker
+            worker, _started = await self._running_locked(policy_id, policy_dir)
             if worker.idle_timer is not None:
                 worker.idle_timer.cancel()
                 worker.idle_timer = None
@@ -211,18 +205,25 @@ class InferenceService:
         Idempotent. Refuses like `open` (PolicyNeedsReview, PlaybackUnavailable), before any worker runs."""
         _check_playable(policy_id, policy_dir)
         async with self._lock:
-            if self._closed:
-                raise PlaybackUnavailable("the server is shutting down")
-            worker = self._workers.get(policy_id)
-            if worker is None or not worker.alive:
-                await self._retire_idle_locked()
-                worker = await self._start(policy_id, policy_dir)
-                self._workers[policy_id] = worker
+            worker, started = await self._running_locked(policy_id, policy_dir)
+            if started:
                 # Idle from its hello on (not from now: a cold compile can take longer than idle_s).
                 worker.hello.add_done_callback(lambda _: self._warmed(worker))
             elif worker.hello.done():
                 self._warmed(worker)  # warmed again: the user is still there, keep it idle_s longer
             return worker.hello.done()
+
+    async def _running_locked(self, policy_id: str, policy_dir: Path) -> tuple[_Worker, bool]:
+        """The policy's live worker, started now if none runs (then True); under `self._lock`."""
+        if self._closed:
+            raise PlaybackUnavailable("the server is shutting down")
+        worker = self._workers.get(policy_id)
+        if worker is not None and worker.alive:
+            return worker, False
+        await self._retire_idle_locked()
+        worker = await self._start(policy_id, policy_dir)
+        self._workers[policy_id] = worker
+        return worker, True
 
     def _warmed(self, worker: _Worker) -> None:
         if not worker.hello.cancelled():
