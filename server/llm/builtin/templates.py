@@ -761,25 +761,7 @@ def _floating(d: _Draft, intent: Intent, names: set[str], robot: RobotEntry | No
             f"return exp_kernel(s.base_ang_vel[2] - {fmt(yaw)}, 0.25)",
             "turn",
         )
-    if intent.height is not None:
-        d.term(
-            "height",
-            0.5,
-            f"Base height near {fmt(intent.height)} m.",
-            f"return exp_kernel(s.base_height - {fmt(intent.height)}, 0.01)",
-            "height",
-        )
-    if not intent.hind_legs:
-        d.term("upright", 0.5, "Stay upright.", "return tolerance(s.up_vector[2], 0.9, 1.0, 0.5)", "upright")
-    if "joint_vel" in names:
-        d.term(
-            "joint_speed",
-            -0.0001,
-            "Penalise fast joints (smoothness).",
-            "return jnp.sum(jnp.square(s.joint_vel))",
-            "effort",
-        )
-    d.terms.append(EFFORT)
+    _posture_terms(d, intent, names, upright=not intent.hind_legs)
 
     for axis, v, label in ((0, vx, "forward"), (1, vy, "leftward")):
         if v:
@@ -869,6 +851,30 @@ TRACKING_VELOCITY_ERROR = 0.3  # m/s
 TRACKING_YAW_ERROR = 0.4  # rad/s
 
 
+def _posture_terms(d: _Draft, intent: Intent, names: set[str], *, upright: bool) -> None:
+    """A legged robot's shared terms after its motion terms: the asked height, staying upright, smooth
+    joints and the effort penalty."""
+    if intent.height is not None:
+        d.term(
+            "height",
+            0.5,
+            f"Base height near {fmt(intent.height)} m.",
+            f"return exp_kernel(s.base_height - {fmt(intent.height)}, 0.01)",
+            "height",
+        )
+    if upright:
+        d.term("upright", 0.5, "Stay upright.", "return tolerance(s.up_vector[2], 0.9, 1.0, 0.5)", "upright")
+    if "joint_vel" in names:
+        d.term(
+            "joint_speed",
+            -0.0001,
+            "Penalise fast joints (smoothness).",
+            "return jnp.sum(jnp.square(s.joint_vel))",
+            "effort",
+        )
+    d.terms.append(EFFORT)
+
+
 def _joystick(d: _Draft, intent: Intent, names: set[str]) -> None:
     """Follow the env's own command (`s.command`: body-frame vx, vy in m/s, yaw rate in rad/s), whatever
     command the episode samples: the base a command schedule later drives."""
@@ -886,24 +892,7 @@ def _joystick(d: _Draft, intent: Intent, names: set[str]) -> None:
         f"return exp_kernel(s.base_ang_vel[2] - s.command[2], {fmt(TRACKING_SIGMA)})",
         "turn",
     )
-    if intent.height is not None:
-        d.term(
-            "height",
-            0.5,
-            f"Base height near {fmt(intent.height)} m.",
-            f"return exp_kernel(s.base_height - {fmt(intent.height)}, 0.01)",
-            "height",
-        )
-    d.term("upright", 0.5, "Stay upright.", "return tolerance(s.up_vector[2], 0.9, 1.0, 0.5)", "upright")
-    if "joint_vel" in names:
-        d.term(
-            "joint_speed",
-            -0.0001,
-            "Penalise fast joints (smoothness).",
-            "return jnp.sum(jnp.square(s.joint_vel))",
-            "effort",
-        )
-    d.terms.append(EFFORT)
+    _posture_terms(d, intent, names, upright=True)
 
     d.need(
         "velocity_error",
