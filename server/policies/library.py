@@ -96,10 +96,10 @@ class PolicyLibrary:
         self.shipped_dir = shipped_dir  # None: no shipped bases (tests, tools)
 
     # ---- reading --------------------------------------------------------------------------------
-    def _shipped(self) -> dict[str, Path]:
-        """policy id -> folder of every readable shipped base (a handful of small files: read each time,
-        so a base built while the app runs appears without a restart)."""
-        found: dict[str, Path] = {}
+    def _shipped(self) -> dict[str, tuple[Path, PolicyManifest]]:
+        """policy id -> (folder, manifest) of every readable shipped base (a handful of small files: read
+        each time, so a base built while the app runs appears without a restart)."""
+        found: dict[str, tuple[Path, PolicyManifest]] = {}
         if self.shipped_dir is None or not self.shipped_dir.is_dir():
             return found
         for entry in sorted(self.shipped_dir.iterdir()):
@@ -108,11 +108,12 @@ class PolicyLibrary:
             except (InvalidPolicy, OSError):
                 continue
             if _POLICY_ID.match(manifest.policy_id):
-                found[manifest.policy_id] = entry
+                found[manifest.policy_id] = (entry, manifest)
         return found
 
-    def is_shipped(self, policy_id: str) -> bool:
-        return policy_id in self._shipped()
+    def _is_users(self, folder: Path) -> bool:
+        """Whether a folder `folder()` gave is one of the user's (else a shipped base)."""
+        return folder.parent == self.root
 
     def folder(self, policy_id: str) -> Path:
         """The policy's folder; UnknownPolicy for a malformed id (no path tricks) or a missing one."""
@@ -123,7 +124,7 @@ class PolicyLibrary:
         shipped = self._shipped().get(policy_id)
         if shipped is None:
             raise UnknownPolicy(policy_id)
-        return shipped
+        return shipped[0]
 
     def get(self, policy_id: str) -> PolicyManifest:
         try:
@@ -144,11 +145,7 @@ class PolicyLibrary:
                 continue
             summaries.append(msgspec.structs.replace(summary_of(m), id=entry.name))
         summaries.sort(key=lambda s: s.created_at, reverse=True)
-        for folder in self._shipped().values():
-            try:
-                summaries.append(summary_of(read_manifest(folder), shipped=True))
-            except InvalidPolicy:  # removed meanwhile
-                continue
+        summaries += [summary_of(manifest, shipped=True) for _, manifest in self._shipped().values()]
         return summaries
 
     def bases(self, scene_id: str | None = None) -> builtins.list[PolicySummary]:  # `list` is a method here
@@ -189,7 +186,7 @@ class PolicyLibrary:
     def _writable(self, policy_id: str) -> Path:
         """The folder of one of the user's policies; PolicyProtected for a shipped base."""
         folder = self.folder(policy_id)
-        if folder.parent != self.root:
+        if not self._is_users(folder):
             raise PolicyProtected(policy_id, "a shipped base is read-only")
         return folder
 
@@ -202,12 +199,12 @@ class PolicyLibrary:
     def set_base(self, policy_id: str, is_base: bool) -> PolicySummary:
         """Marks one of the user's policies as a base for fine-tuning and commands (or unmarks it).
         Idempotent; a shipped base is always one (PolicyProtected when asked to unmark it)."""
-        if self.is_shipped(policy_id) and not (self.root / policy_id).is_dir():
+        folder = self.folder(policy_id)
+        manifest = self.get(policy_id)
+        if not self._is_users(folder):
             if not is_base:
                 raise PolicyProtected(policy_id, "a shipped base cannot be unmarked")
-            return summary_of(self.get(policy_id), shipped=True)
-        folder = self._writable(policy_id)
-        manifest = self.get(policy_id)
+            return summary_of(manifest, shipped=True)
         if manifest.is_base != is_base:
             manifest = msgspec.structs.replace(manifest, is_base=is_base)
             write_atomic(folder / MANIFEST_FILE, encode_manifest(manifest))
@@ -215,11 +212,12 @@ class PolicyLibrary:
 
     def mark_reviewed(self, policy_id: str) -> PolicyManifest:
         """The user has read the policy's reward program: it may play. Idempotent (the first time stays)."""
+        folder = self.folder(policy_id)
         manifest = self.get(policy_id)
-        if manifest.program_reviewed_at is not None or self.folder(policy_id).parent != self.root:
+        if manifest.program_reviewed_at is not None or not self._is_users(folder):
             return manifest  # a shipped base is the app's own: nothing to review, nothing to write
         manifest = msgspec.structs.replace(manifest, program_reviewed_at=datetime.now(UTC))
-        write_atomic(self._writable(policy_id) / MANIFEST_FILE, encode_manifest(manifest))
+        write_atomic(folder / MANIFEST_FILE, encode_manifest(manifest))
         return manifest
 
     def delete(self, policy_id: str) -> None:
