@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
+
+from server.policies.library import PolicyLibrary
 from server.policies.manifest import PolicyManifest
 from server.policies.params import params_template, save_policy
+from server.settings import Settings, load_settings
 from server.training.presets import build_config
 from server.training.runner import _draft_manifest, load_scene
 from server.training.types import JobSpec
+from tests.conftest import TEST_PORT
 
 PROGRAMS = {
     "CartpoleBalance": (
@@ -31,3 +36,16 @@ def save_untrained_policy(directory: Path, scene_id: str, scene_cache: Path) -> 
     )
     manifest = _draft_manifest(spec, scene, config, job_id=None, policy_id=None)
     return save_policy(directory, params_template(manifest), manifest)
+
+
+def app_with_untrained_policy(root: Path, scene_id: str, scene_cache: Path) -> tuple[Settings, str]:
+    """Settings for an app whose data lives under `root` (scenes from `scene_cache`, none built on
+    start) and the id of an untrained `scene_id` policy added to its library."""
+    settings = msgspec.structs.replace(
+        load_settings(data_dir=root / "data", port=TEST_PORT),
+        build_scenes_on_start=False,
+        cache_dir=scene_cache,
+    )
+    staging = settings.data_dir / "policies" / "staging-test"
+    save_untrained_policy(staging, scene_id, scene_cache)
+    return settings, PolicyLibrary(settings.data_dir).add(staging).policy_id

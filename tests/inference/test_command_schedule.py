@@ -25,12 +25,10 @@ from server.inference.protocol import (
 )
 from server.inference.session import PlaybackSession
 from server.inference.worker import handle
-from server.policies.library import PolicyLibrary
-from server.settings import Settings, load_settings
 from server.training.runner import load_scene
-from tests.conftest import TEST_PORT, make_client
+from tests.conftest import make_client
 from tests.inference.browser import Browser
-from tests.inference.policies import save_untrained_policy
+from tests.inference.policies import app_with_untrained_policy
 from tests.inference.test_playback_api import Socket, connect
 
 SCENE = "Go1JoystickFlatTerrain"  # ctrl_dt 0.02 s; command [forward, sideways, turn] within +-[1.5, 0.8, 1.2]
@@ -57,13 +55,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str, 
     # Playback needs only the Menagerie folder in the cache, not the exported scene list.
     root = tmp_path_factory.mktemp("schedule")
     cache = root / "cache"
-    settings: Settings = msgspec.structs.replace(
-        load_settings(data_dir=root / "data", port=TEST_PORT), build_scenes_on_start=False, cache_dir=cache
-    )
-    library = PolicyLibrary(settings.data_dir)
-    staging = settings.data_dir / "policies" / "staging-test"
-    save_untrained_policy(staging, SCENE, cache)
-    policy_id = library.add(staging).policy_id
+    settings, policy_id = app_with_untrained_policy(root, SCENE, cache)
     model = load_scene(SCENE, cache).env.mj_model
     with make_client(settings) as client:
         yield client, policy_id, model

@@ -33,11 +33,10 @@ from server.inference.protocol import (
     to_bytes,
 )
 from server.policies.library import PolicyLibrary
-from server.settings import Settings, load_settings
 from server.training.runner import load_scene
-from tests.conftest import TEST_PORT, make_client
+from tests.conftest import make_client
 from tests.inference.browser import Browser
-from tests.inference.policies import save_untrained_policy
+from tests.inference.policies import app_with_untrained_policy, save_untrained_policy
 
 SCENE = "CartpoleBalance"
 
@@ -64,16 +63,7 @@ class Socket:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory, scene_cache: Path) -> Iterator[tuple[Any, str, Any]]:
-    root = tmp_path_factory.mktemp("playback")
-    settings: Settings = msgspec.structs.replace(
-        load_settings(data_dir=root / "data", port=TEST_PORT),
-        build_scenes_on_start=False,
-        cache_dir=scene_cache,
-    )
-    library = PolicyLibrary(settings.data_dir)
-    staging = settings.data_dir / "policies" / "staging-test"
-    save_untrained_policy(staging, SCENE, scene_cache)
-    policy_id = library.add(staging).policy_id
+    settings, policy_id = app_with_untrained_policy(tmp_path_factory.mktemp("playback"), SCENE, scene_cache)
     model = load_scene(SCENE, scene_cache).env.mj_model
     with make_client(settings) as client:
         yield client, policy_id, model

@@ -9,32 +9,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 from litestar.testing import TestClient
 
 from server.inference.protocol import Hello, Status, decode_server
 from server.policies import archive
 from server.policies.library import PolicyLibrary
-from server.settings import Settings, load_settings
-from tests.conftest import TEST_PORT, make_client
-from tests.inference.policies import save_untrained_policy
+from tests.conftest import make_client
+from tests.inference.policies import app_with_untrained_policy
 
 SCENE = "CartpoleBalance"
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory, scene_cache: Path) -> Iterator[tuple[Any, str]]:
-    root = tmp_path_factory.mktemp("warm")
-    settings: Settings = msgspec.structs.replace(
-        load_settings(data_dir=root / "data", port=TEST_PORT),
-        build_scenes_on_start=False,
-        cache_dir=scene_cache,
-    )
-    library = PolicyLibrary(settings.data_dir)
-    staging = settings.data_dir / "policies" / "staging-test"
-    save_untrained_policy(staging, SCENE, scene_cache)
-    policy_id = library.add(staging).policy_id
+    settings, policy_id = app_with_untrained_policy(tmp_path_factory.mktemp("warm"), SCENE, scene_cache)
     with make_client(settings) as client:
         yield client, policy_id
 
