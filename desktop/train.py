@@ -375,17 +375,15 @@ def _spec(
 ) -> JobSpec:
     """The job spec from the arguments, with the API's own limits applied (msgspec.ValidationError). A
     fine-tune tier starts from its base with the planner's budget (unless --timesteps says otherwise)."""
-    fine_tune = tier is not None and tier.method == "fine_tuning"
+    tuning = tier if tier is not None and tier.method == "fine_tuning" else None
     fields: dict[str, Any] = {
         "scene_id": args.scene,
         "program": program,
         "task_description": args.task or "",
         "name": args.name,
         "preset": args.preset,
-        "timesteps": tier.timesteps
-        if fine_tune and tier is not None and args.timesteps is None
-        else args.timesteps,
-        "base_policy_id": tier.base_policy if fine_tune and tier is not None else None,
+        "timesteps": tuning.timesteps if tuning and args.timesteps is None else args.timesteps,
+        "base_policy_id": tuning.base_policy if tuning else None,
         "time_budget_s": None if args.minutes is None else args.minutes * 60.0,
         "seed": args.seed,
         "check": check,
