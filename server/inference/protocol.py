@@ -135,6 +135,23 @@ class Action(msgspec.Struct, frozen=True, kw_only=True, tag="action", tag_field=
     command: list[float] | None
 
 
+class PolicyUpdate(msgspec.Struct, frozen=True, kw_only=True, tag="policy", tag_field="type"):
+    """Live preview of a training job (`WS /api/jobs/{job_id}/preview`): which params play.
+    Sent right after Hello, each time the worker swaps in a newer evaluation's params (the episode goes on
+    and nothing recompiles: the network's shape is the job's), when a newer checkpoint could not be used
+    (`note` says why; the previous params keep playing), and once when the job ends (`ended`)."""
+
+    job_id: str
+    step: int  # environment steps the playing params were trained for; 0: untrained (or the fine-tune's base)
+    total_steps: int
+    evaluation: int  # the evaluation these params come from: 0 before training's first one
+    eval_reward: float | None  # that evaluation's mean return under the job's reward program
+    check_passed: bool | None  # its success-check verdict; None: the job has no check, or not judged yet
+    check_score: float | None  # share of the check's requirements that held, 0..1
+    ended: bool = False  # the job has ended (succeeded, failed or cancelled): no newer params will come
+    note: str = ""  # for people: a skipped checkpoint, or how the job ended
+
+
 class Error(msgspec.Struct, frozen=True, kw_only=True, tag="error", tag_field="type"):
     """A frame the server could not use. The session stays open unless a close frame follows."""
 
@@ -143,7 +160,7 @@ class Error(msgspec.Struct, frozen=True, kw_only=True, tag="error", tag_field="t
     seq: int | None = None
 
 
-ServerMessage = Status | Hello | Episode | Action | Error
+ServerMessage = Status | Hello | Episode | Action | PolicyUpdate | Error
 
 _client_decoder = msgspec.msgpack.Decoder(ClientMessage)
 _server_decoder = msgspec.msgpack.Decoder(ServerMessage)

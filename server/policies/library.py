@@ -68,6 +68,7 @@ class PolicySummary(msgspec.Struct, frozen=True, kw_only=True):
     # A base policy for the command and fine-tune tiers: "shipped" with the app (read-only, cannot be
     # deleted), or "user" (one of the user's own, marked as a base; protected from deletion while marked).
     base: BaseKind | None = None
+    clip: bool = False  # a clip of the policy at GET /api/models/{id}/clip (animated WebP)
 
 
 def new_policy_id() -> str:

@@ -20,6 +20,9 @@ from server.training.types import TrainingProgress
 MANIFEST_FILE = "manifest.json"
 PARAMS_FILE = "params.msgpack"
 POLICY_FILES = (PARAMS_FILE, MANIFEST_FILE)  # in the order they are written
+# A few seconds of a deterministic rollout of the policy, rendered when it is saved (server/policies/clip.py).
+# Optional: a policy without one plays all the same.
+CLIP_FILE = "clip.webp"
 OBS_IS_DICT = "obs_is_dict"  # training_config key: the env's observation is a dict, not one vector
 
 # "trained" here, from a program validated on this computer; "imported" from a `.robocoach` file, whose

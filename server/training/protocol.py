@@ -12,6 +12,10 @@ JOB_FILE = "job.json"
 EVENTS_FILE = "events.jsonl"
 POLICY_DIR = "policy"  # the finished policy's folder in the job folder, adopted by the library
 BEST_DIR = "best"  # the best evaluation so far, as a complete policy folder (kept when a job is stopped)
+# The newest params, as a complete policy folder for the live preview (docs/PREVIEW.md): written when the job
+# starts (untrained params, or the fine-tune's base) and after every evaluation. Its manifest's
+# metrics_history is the job's history up to these params (empty: not yet evaluated).
+LIVE_DIR = "live"
 
 
 class Job(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -812,6 +812,8 @@ export interface components {
         PolicySummary: {
             /** @enum {null|string} */
             base?: "shipped" | "user" | null;
+            /** @default false */
+            clip: boolean;
             /** Format: date-time */
             created_at: string;
             final_eval_reward: number | null;

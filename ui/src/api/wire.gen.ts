@@ -165,6 +165,27 @@ export interface Action {
   command: number[] | null;
 }
 
+/** Live preview of a training job (`WS /api/jobs/{job_id}/preview`): which params play. Sent right after Hello, each time the worker swaps in a newer evaluation's params (the episode goes on and nothing recompiles: the network's shape is the job's), when a newer checkpoint could not be used (`note` says why; the previous params keep playing), and once when the job ends (`ended`). */
+export interface PolicyUpdate {
+  type: "policy";
+  job_id: string;
+  /** environment steps the playing params were trained for; 0: untrained (or the fine-tune's base) */
+  step: number; // int
+  total_steps: number; // int
+  /** the evaluation these params come from: 0 before training's first one */
+  evaluation: number; // int
+  /** that evaluation's mean return under the job's reward program */
+  eval_reward: number | null;
+  /** its success-check verdict; None: the job has no check, or not judged yet */
+  check_passed: boolean | null;
+  /** share of the check's requirements that held, 0..1 */
+  check_score: number | null;
+  /** the job has ended (succeeded, failed or cancelled): no newer params will come */
+  ended: boolean;
+  /** for people: a skipped checkpoint, or how the job ended */
+  note: string;
+}
+
 /** A frame the server could not use. The session stays open unless a close frame follows. */
 export interface Error {
   type: "error";
@@ -173,7 +194,7 @@ export interface Error {
   seq: number | null; // int
 }
 
-export type ServerMessage = Status | Hello | Episode | Action | Error;
+export type ServerMessage = Status | Hello | Episode | Action | PolicyUpdate | Error;
 
 /** Each message's fields in the server's order (msgspec writes them in this order). */
 export const FIELDS = {
@@ -189,6 +210,7 @@ export const FIELDS = {
   Hello: ["version", "policy_id", "scene_id", "ctrl_dt", "timestep", "substeps", "nq", "nv", "na", "nu", "nmocap", "send", "reward_terms", "weights", "episode_length", "command"],
   Episode: ["qpos", "qvel", "act", "time", "mocap_pos", "mocap_quat", "ctrl", "command"],
   Action: ["seq", "ctrl", "reward", "terms", "task_reward", "episode_return", "step", "done", "command"],
+  PolicyUpdate: ["job_id", "step", "total_steps", "evaluation", "eval_reward", "check_passed", "check_score", "ended", "note"],
   Error: ["code", "message", "seq"],
 } as const;
 
