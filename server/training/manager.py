@@ -2,7 +2,9 @@
 
 Each job has `data_dir/jobs/<id>/`: job.json (what the worker reads), events.jsonl (what it appends),
 checkpoint files, `policy/` when done (adopted into the policy library), and worker.log (its stdout and
-stderr). The manager tails events.jsonl into the job store and wakes subscribers. Create it in the app's
+stderr), and `live/`, the newest params for the live preview. The manager tails events.jsonl into the job
+store and wakes subscribers, and tells the app's `preview` (a `LivePreview`) when a job's `live/` has newer
+params and when its run has ended. Create it in the app's
 lifespan; `start()` inside the event loop, `await close()` at shutdown (running workers are killed and
 their jobs left interrupted, resumable from their last checkpoint).
 """
@@ -18,13 +20,14 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import Protocol
 
 import msgspec
 
 from server.files import write_atomic
 from server.policies.checkpoints import has_checkpoint
 from server.policies.library import PolicyLibrary
-from server.policies.manifest import InvalidPolicy, PolicyManifest
+from server.policies.manifest import MANIFEST_FILE, InvalidPolicy, PolicyManifest
 from server.settings import Settings
 from server.storage.database import Database
 from server.training.backends import (
@@ -42,6 +45,7 @@ from server.training.protocol import (
     BEST_DIR,
     EVENTS_FILE,
     JOB_FILE,
+    LIVE_DIR,
     POLICY_DIR,
     Event,
     FailedEvent,
@@ -57,10 +61,22 @@ log = logging.getLogger(__name__)
 # (the finished job, its kept policy's manifest) -> the next round's spec, or None.
 Reflect = Callable[[JobStatus, PolicyManifest], Awaitable[JobSpec | None]]
 
+
+class LivePreview(Protocol):
+    """Who shows running jobs' newest params (the app's inference service; docs/PREVIEW.md). Called in the
+    event loop, so neither may block; an exception is logged and never reaches the job."""
+
+    def preview_updated(self, job_id: str) -> None:
+        """The job's `live/` folder was rewritten (its first params, or an evaluation's)."""
+
+    def preview_ended(self, job_id: str, note: str) -> None:
+        """The job's run ended (succeeded, failed, cancelled or interrupted); `note` says how, for people."""
+
+
 WORKER_MODULE = "server.training.worker"
 # A stream stops at these: interrupted ends this run too (a resume is a new run, watched anew).
 STREAM_END_STATES = FINAL_STATES | {"interrupted"}
-__all__ = ["STREAM_END_STATES", "TrainingManager", "detect_device"]
+__all__ = ["STREAM_END_STATES", "LivePreview", "TrainingManager", "detect_device", "end_note"]
 
 
 def _pid_runs_job(pid: int, job_dir: Path) -> bool:
@@ -141,6 +157,8 @@ class TrainingManager:
         # check, the next round's spec, or None. Awaited before the job is marked final, so its final
         # status already names the round that follows it.
         self.reflect: Reflect | None = None
+        # Set by the app: the live preview of running jobs, told of new params and of each run's end.
+        self.preview: LivePreview | None = None
         self._subscribers: dict[str, set[asyncio.Queue[JobStatus]]] = {}
         self._closed = False
 
@@ -368,7 +386,21 @@ class TrainingManager:
             self._cancelling.discard(job_id)
             self._stopping.discard(job_id)
             self._notify(job_id)
+            if not self._closed:  # a stopping server closes its preview sessions itself
+                self._tell_preview(job_id, ended=True)
             self._schedule()
+
+    def _tell_preview(self, job_id: str, *, ended: bool = False) -> None:
+        preview = self.preview
+        if preview is None:
+            return
+        try:
+            if ended:
+                preview.preview_ended(job_id, end_note(self.store.get(job_id)))
+            else:
+                preview.preview_updated(job_id)
+        except Exception:  # the preview is a view of the job: it must never break the job
+            log.exception("training job %s: the live preview hook failed", job_id)
 
     async def _run_job(self, job_id: str) -> None:
         status = self.store.get(job_id)
@@ -381,6 +413,7 @@ class TrainingManager:
             for stale in backend.work_files:
                 (job_dir / stale).unlink(missing_ok=True)
             shutil.rmtree(job_dir / BEST_DIR, ignore_errors=True)
+            shutil.rmtree(job_dir / LIVE_DIR, ignore_errors=True)
         shutil.rmtree(job_dir / POLICY_DIR, ignore_errors=True)
         self._write_job_file(job_id, status.spec, resume)
         offset = events.stat().st_size if events.exists() else 0
@@ -394,6 +427,7 @@ class TrainingManager:
             run.detach()
         log.info("training job %s: %s run started (resume=%s)", job_id, backend.name, resume)
         tail = _Tail(events, offset)
+        live = _FileWatch(job_dir / LIVE_DIR / MANIFEST_FILE)
         final: SucceededEvent | FailedEvent | None = None
         wait = asyncio.ensure_future(run.wait())
         while True:
@@ -404,6 +438,8 @@ class TrainingManager:
                     self._notify(job_id)
                 else:
                     final = event
+            if live.changed():  # the runner writes live/ before the progress event that announces it
+                self._tell_preview(job_id)
             if done:
                 break
         returncode = wait.result()
@@ -412,6 +448,8 @@ class TrainingManager:
                 self.store.add_progress(job_id, event.progress)
             else:
                 final = event
+        if live.changed():
+            self._tell_preview(job_id)
         await self._finish(job_id, returncode, final, run)
 
     async def _finish(
@@ -482,6 +520,48 @@ class TrainingManager:
         child = self.submit(spec, status.backend)
         log.info("training job %s failed its check; round %d is job %s", job_id, spec.round, child.job_id)
         return child.job_id
+
+
+def end_note(status: JobStatus) -> str:
+    """How a run ended, in a sentence for the preview's panel."""
+    error = status.error or ""
+    if status.state == "succeeded":
+        stopped = status.outcome is not None and status.outcome.stop_reason == "stopped"
+        note = (
+            "the job was stopped: its best evaluation so far is in the library"
+            if stopped
+            else "the job succeeded: its kept policy is in the library"
+        )
+        if status.next_job_id is not None:
+            note += "; it did not pass its check, so a revised round trains next"
+        return note
+    if status.state == "cancelled":
+        return "the job was cancelled" if error.startswith("cancelled") else f"the job was cancelled: {error}"
+    if status.state == "failed":
+        return f"the job failed: {error}" if error else "the job failed"
+    if status.state == "interrupted":
+        resume = " (it can be resumed)" if status.resumable else ""
+        return f"the job was interrupted: {error}{resume}" if error else f"the job was interrupted{resume}"
+    return f"the job is {status.state}"
+
+
+class _FileWatch:
+    """Whether a file was replaced since the last look (write_atomic renames a new inode over it)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: tuple[int, int] | None = None
+
+    def changed(self) -> bool:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return False
+        seen = (stat.st_ino, stat.st_mtime_ns)
+        if seen == self._seen:
+            return False
+        self._seen = seen
+        return True
 
 
 class _Tail:

@@ -4,7 +4,9 @@ Behaviour comes from words in the spec's task_description or name:
 `steps=N` evaluations (default 3), `sleep=S` seconds between them, `outcome=succeed|fail|crash|hang|truncate`
 (crash: exit 3 without a final event; hang: sleep forever after the progress; truncate: announce success
 but leave params shorter than the manifest says), `check=pass|fail` (a job with a check: every evaluation
-judged so, the kept one being the last), as the real runner does it writes `best/` after each evaluation.
+judged so, the kept one being the last), as the real runner does it writes `best/` after each evaluation,
+and `live/` (the newest params, with the history so far) at its start and after each evaluation, before that
+evaluation's progress line.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import msgspec
 
 from server.checks.types import CheckResult, TrainingOutcome
 from server.checks.verdict import judge
+from server.files import write_atomic
 from server.policies.manifest import NetworkConfig, PolicyManifest
 from server.sandbox.confine import ignore_stop_signals
 from server.training.types import JobSpec, TrainingProgress
@@ -89,9 +92,8 @@ def _check(verdict: str | None) -> CheckResult | None:
 
 
 def _write_policy(folder: Path, manifest: PolicyManifest, params: bytes) -> None:
-    folder.mkdir(exist_ok=True)
-    (folder / "params.msgpack").write_bytes(params)
-    (folder / "manifest.json").write_bytes(msgspec.json.encode(manifest))
+    write_atomic(folder / "params.msgpack", params)
+    write_atomic(folder / "manifest.json", msgspec.json.encode(manifest))
 
 
 def main(job_dir: Path) -> int:
@@ -106,7 +108,9 @@ def main(job_dir: Path) -> int:
     start = 0
     if job.resume and (job_dir / "checkpoint.json").exists():
         start = json.loads((job_dir / "checkpoint.json").read_text())["evaluation"] + 1
-    history = []
+    history: list[TrainingProgress] = []
+    live = b"params:untrained"
+    _write_policy(job_dir / "live", manifest_for(job.spec, live, history), live)
     for i in range(start, steps):
         progress = TrainingProgress(
             step=i * 10, total_steps=(steps - 1) * 10, eval_reward=float(i),
@@ -116,6 +120,8 @@ def main(job_dir: Path) -> int:
         history.append(progress)
         best = b"params:" + job.spec.program.encode()
         _write_policy(job_dir / "best", manifest_for(job.spec, best, history, "stopped"), best)
+        live = f"params:evaluation {i}".encode()
+        _write_policy(job_dir / "live", manifest_for(job.spec, live, history), live)
         events.write(msgspec.json.encode({"type": "progress", "progress": progress}) + b"\n")
         events.flush()
         tmp = job_dir / "checkpoint.json.tmp"

@@ -297,3 +297,91 @@ def test_job_file_decodes_as_contract(app_settings: Settings, database: Database
         await m.close()
 
     run(main())
+
+
+# ---- the live preview's hooks (docs/PREVIEW.md) --------------------------------------------------------
+class Preview:
+    """Records what the manager tells the live preview; `fail` makes every call raise after recording."""
+
+    def __init__(self, m: TrainingManager, *, fail: bool = False) -> None:
+        self.m, self.fail = m, fail
+        self.updates: list[tuple[str, int]] = []  # (job, evaluations in live/'s history when told)
+        self.ended: list[tuple[str, str]] = []
+
+    def preview_updated(self, job_id: str) -> None:
+        manifest = json.loads((self.m.job_dir(job_id) / "live" / "manifest.json").read_text())
+        self.updates.append((job_id, len(manifest["metrics_history"])))
+        if self.fail:
+            raise RuntimeError("preview broke")
+
+    def preview_ended(self, job_id: str, note: str) -> None:
+        self.ended.append((job_id, note))
+        if self.fail:
+            raise RuntimeError("preview broke")
+
+
+def test_preview_is_told_of_each_live_params_and_of_the_end(
+    app_settings: Settings, database: Database
+) -> None:
+    async def main() -> None:
+        m = manager(app_settings, database)
+        m.preview = preview = Preview(m)
+        m.start()
+        job = m.submit(spec("steps=3 sleep=0.3"))
+        await until(lambda: bool(preview.updates))
+        assert m.status(job.job_id).state == "running" and not preview.ended
+        status = await finished(m, job.job_id)
+        assert status.state == "succeeded"
+        counts = [n for j, n in preview.updates if j == job.job_id]
+        # Each evaluation's params (sleep 0.3 s apart, polled every 0.05 s) is announced once, in order.
+        assert counts[-3:] == [1, 2, 3] and counts == sorted(set(counts))
+        await until(lambda: bool(preview.ended))
+        assert preview.ended == [(job.job_id, "the job succeeded: its kept policy is in the library")]
+        await m.close()
+
+    run(main())
+
+
+def test_preview_hooks_that_raise_never_break_a_job(app_settings: Settings, database: Database) -> None:
+    async def main() -> None:
+        m = manager(app_settings, database)
+        m.preview = preview = Preview(m, fail=True)
+        m.start()
+        ok, failing, crash = (m.submit(spec(f"outcome={o}")) for o in ("succeed", "fail", "crash"))
+        hanging = m.submit(spec("steps=1 outcome=hang"))
+        assert (await finished(m, ok.job_id)).state == "succeeded"
+        assert (await finished(m, failing.job_id)).state == "failed"
+        assert (await finished(m, crash.job_id)).state == "interrupted"
+        await until(
+            lambda: m.status(hanging.job_id).state == "running" and bool(m.status(hanging.job_id).history)
+        )
+        assert (await m.cancel(hanging.job_id, timeout_s=5)).state == "cancelled"
+        await until(lambda: len(preview.ended) == 4)
+        notes = dict(preview.ended)
+        assert notes[ok.job_id] == "the job succeeded: its kept policy is in the library"
+        assert notes[failing.job_id] == "the job failed: reward term upright produced NaN"
+        assert notes[crash.job_id] == (
+            "the job was interrupted: the training process exited with code 3 without reporting a result"
+            " (it can be resumed)"
+        )
+        assert notes[hanging.job_id] == "the job was cancelled"
+        assert {j for j, _ in preview.updates} == {ok.job_id, failing.job_id, crash.job_id, hanging.job_id}
+        assert len(m.policies.list()) == 1
+        await m.close()
+
+    run(main())
+
+
+def test_a_server_shutdown_ends_no_preview(app_settings: Settings, database: Database) -> None:
+    """Stopping the server interrupts its jobs, but the preview sessions close with the server itself."""
+
+    async def main() -> None:
+        m = manager(app_settings, database)
+        m.preview = preview = Preview(m)
+        m.start()
+        job = m.submit(spec("steps=1 outcome=hang"))
+        await until(lambda: bool(preview.updates))
+        await m.close()
+        assert m.status(job.job_id).state == "interrupted" and preview.ended == []
+
+    run(main())
