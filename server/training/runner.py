@@ -432,4 +432,8 @@ def train(
         created_at=datetime.now(UTC),
         outcome=outcome,
     )
-    return save_policy(work_dir / POLICY_DIR, kept_params, manifest)
+    saved = save_policy(work_dir / POLICY_DIR, kept_params, manifest)
+    from server.policies.clip import save_clip
+
+    save_clip(work_dir / POLICY_DIR, scene)  # a clip that cannot be made is logged, never fails the job
+    return saved
