@@ -12,6 +12,7 @@ import {
   fakeInitial,
   fakePolicy,
   fixtureHello,
+  policyUpdate,
   type Received,
 } from "./fakeServer";
 import type { PhysicsState } from "./protocol";
@@ -453,6 +454,59 @@ describe("PolicyDriver errors and connections", () => {
     // Cleared stays cleared: a later command sends no schedule.
     driver.setCommand([0.1, 0]);
     expect(r.at(-2)?.type).toBe("command");
+  });
+});
+
+describe("PolicyDriver in a training job's live preview", () => {
+  it("shows which params play; newer ones arrive mid-episode and the episode goes on", async () => {
+    const { fake, driver } = await setup({ preview: true }, { autoAnswer: false });
+    await until(() => fake.queue.length === 1, "the first step");
+    expect(driver.snapshot().policy).toBeNull();
+    fake.socket.deliver(policyUpdate());
+    expect(driver.snapshot().policy).toMatchObject({ step: 0, evaluation: 0 });
+    fake.answer();
+    await until(() => fake.queue.length === 1, "the second step");
+    const swapped = policyUpdate({ step: 40_960, evaluation: 2, eval_reward: 12.5 });
+    fake.socket.deliver(swapped);
+    expect(driver.snapshot().policy).toEqual(swapped);
+    // No reset: the step in flight is answered and the episode keeps its count and step.
+    expect(driver.phase).toBe("playing");
+    fake.answer();
+    await until(() => fake.queue.length === 1, "the third step");
+    expect(resets(fake.socket.received)).toHaveLength(1);
+    expect(driver.snapshot()).toMatchObject({ episodes: 1, step: 2, error: null });
+    // A skipped checkpoint only adds a note: the same params keep playing.
+    fake.socket.deliver({ ...swapped, note: "checkpoint at step 81920 skipped: NaN" });
+    expect(driver.snapshot().policy?.note).toMatch(/skipped/);
+    expect(driver.phase).toBe("playing");
+  });
+
+  it("ends cleanly when the job ends: no error and no reconnect", async () => {
+    const { fake, driver } = await setup({ preview: true }, { autoAnswer: false });
+    await until(() => driver.phase === "playing", "the episode");
+    fake.socket.deliver(policyUpdate({ ended: true, note: "Training cancelled." }));
+    expect(driver.snapshot().policy?.ended).toBe(true);
+    fake.socket.serverClose(1000, "job ended");
+    expect(driver.phase).toBe("ended");
+    expect(driver.owning).toBe(false); // the page's physics takes over
+    expect(driver.snapshot()).toMatchObject({
+      status: "Training cancelled.",
+      error: null,
+      fatal: false,
+    });
+    await settle();
+    expect(fake.sockets).toHaveLength(1);
+  });
+
+  it("ends cleanly when the job is not running (4404); a lost connection before the end reconnects", async () => {
+    const { fake, driver } = await setup({ preview: true }, { autoAnswer: false });
+    await until(() => driver.phase === "playing", "the episode");
+    fake.socket.serverClose(1006);
+    expect(driver.phase).toBe("reconnecting");
+    await until(() => fake.sockets.length === 2, "the new socket");
+    fake.socket.serverClose(4404, "job job-1 is not running");
+    expect(driver.phase).toBe("ended");
+    expect(driver.snapshot()).toMatchObject({ status: "job job-1 is not running", fatal: false });
   });
 });
 

@@ -27,6 +27,7 @@ import {
   encodeClient,
   type HelloMessage,
   type PhysicsState,
+  type PolicyUpdateMessage,
   PROTOCOL_VERSION,
   ProtocolError,
   STATE_FIELDS,
@@ -90,6 +91,11 @@ export interface DriverOptions {
   onChange?: (driver: PolicyDriver) => void;
   /** setTimeout, injectable for tests. */
   setTimer?: (fn: () => void, ms: number) => unknown;
+  /**
+   * A training job's live preview (WS /api/jobs/{job_id}/preview): the server swaps newer params in
+   * mid-episode and says so (`policy`), and the job's end ends the session cleanly, not as an error.
+   */
+  preview?: boolean;
 }
 
 /** What the playback panel shows; plain data, safe to hold in React state. */
@@ -110,6 +116,8 @@ export interface PlaybackSnapshot {
   command: number[] | null;
   /** Median round trip of the recent steps, ms (NaN before the first). */
   latencyP50: number;
+  /** A live preview: the params playing now (the latest `policy` message); null otherwise. */
+  policy: PolicyUpdateMessage | null;
   /** The last error the server reported (the session went on), or a fatal one. */
   error: string | null;
   fatal: boolean;
@@ -178,6 +186,7 @@ export class PolicyDriver {
   };
   private errorText: string | null = null;
   private fatalError = false;
+  private policyUpdate: PolicyUpdateMessage | null = null;
 
   constructor(mj: Mujoco, model: MjModel, data: MjData, options: DriverOptions) {
     this.mj = mj;
@@ -226,6 +235,7 @@ export class PolicyDriver {
       terms: [...this.last.terms],
       command: this.last.command && [...this.last.command],
       latencyP50: quantile(this.latencies, 0.5),
+      policy: this.policyUpdate,
       error: this.errorText,
       fatal: this.fatalError,
     };
@@ -337,6 +347,13 @@ export class PolicyDriver {
   private closed(code: number, reason: string): void {
     this.socket = null;
     this.pending = null;
+    if (this.options.preview && (this.policyUpdate?.ended || code === CLOSE_UNKNOWN_MODEL)) {
+      // The job ended (or was gone before this preview began): no newer params will come, and a
+      // reconnect would find none. The robot stays where it is.
+      const note = this.policyUpdate?.ended ? this.policyUpdate.note : reason;
+      this.setPhase("ended", note || "The training job is not running");
+      return;
+    }
     const known = CLOSE_MESSAGES[code];
     if (known) {
       this.fail(reason ? `${known}: ${reason}` : known);
@@ -402,12 +419,24 @@ export class PolicyDriver {
         case "error":
           this.onError(message);
           return;
+        case "policy":
+          this.onPolicy(message);
+          return;
       }
     } catch (error) {
       this.fail(
         error instanceof ProtocolError ? `Protocol error: ${error.message}` : messageOf(error),
       );
     }
+  }
+
+  /**
+   * A live preview's params changed (or a checkpoint was skipped, or the job ended). Nothing to do to
+   * the episode: the server swapped the params in and the robot keeps going.
+   */
+  private onPolicy(update: PolicyUpdateMessage): void {
+    this.policyUpdate = update;
+    this.options.onChange?.(this);
   }
 
   private onHello(hello: HelloMessage): void {

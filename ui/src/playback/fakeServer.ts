@@ -11,6 +11,7 @@ import {
   encodeServer,
   type HelloMessage,
   type PhysicsState,
+  type PolicyUpdateMessage,
   type ServerMessage,
 } from "./protocol";
 
@@ -85,6 +86,23 @@ export function fixtureHello(overrides: Partial<HelloMessage> = {}): HelloMessag
       keys: ["x", "yaw"],
       units: ["m/s", "rad/s"],
     },
+    ...overrides,
+  };
+}
+
+/** A live preview's policy update (the fake's job: 300k steps), with `overrides`. */
+export function policyUpdate(overrides: Partial<PolicyUpdateMessage> = {}): PolicyUpdateMessage {
+  return {
+    type: "policy",
+    job_id: "job-1",
+    step: 0,
+    total_steps: 300_000,
+    evaluation: 0,
+    eval_reward: null,
+    check_passed: null,
+    check_score: null,
+    ended: false,
+    note: "",
     ...overrides,
   };
 }

@@ -143,6 +143,21 @@ describe("server -> browser frames written by Python decode", () => {
     });
   });
 
+  it("a live preview's policy update", () => {
+    expect(decodeServer(frame("policy"))).toEqual({
+      type: "policy",
+      job_id: "job-1",
+      step: 40960,
+      total_steps: 300000,
+      evaluation: 3,
+      eval_reward: 812.5,
+      check_passed: false,
+      check_score: 0.75,
+      ended: false,
+      note: "checkpoint at step 49152 skipped: NaN in the params",
+    });
+  });
+
   it("every field of the server's messages is decoded (the generated FIELDS)", () => {
     const names = {
       hello: FIELDS.Hello,
@@ -150,6 +165,7 @@ describe("server -> browser frames written by Python decode", () => {
       action: FIELDS.Action,
       error: FIELDS.Error,
       status: FIELDS.Status,
+      policy: FIELDS.PolicyUpdate,
     };
     for (const [name, fields] of Object.entries(names)) {
       expect(Object.keys(decodeServer(frame(name)))).toEqual(["type", ...fields]);
@@ -159,7 +175,7 @@ describe("server -> browser frames written by Python decode", () => {
   });
 
   it("round-trip through encodeServer (what the test fakes send)", () => {
-    for (const name of ["hello", "episode", "action", "error", "status"]) {
+    for (const name of ["hello", "episode", "action", "error", "status", "policy"]) {
       const m: ServerMessage = decodeServer(frame(name));
       expect(decodeServer(encodeServer(m))).toEqual(m);
     }
@@ -188,5 +204,16 @@ describe("bad frames are refused with a reason", () => {
     expect(bad({ ...e, code: "oops" })).toThrow(/error.code should be one of "bad_command"/);
     const { seq: __, ...noSeq } = e as Extract<ServerMessage, { type: "error" }>;
     expect(bad(noSeq)).toThrow(/error.seq should be an integer or nil, got nothing/);
+    const u = decodeServer(frame("policy")) as Extract<ServerMessage, { type: "policy" }>;
+    expect(bad({ ...u, check_passed: "yes" })).toThrow(
+      /policy.check_passed should be a boolean or nil/,
+    );
+    expect(bad({ ...u, evaluation: null })).toThrow(/policy.evaluation should be an integer/);
+    expect(
+      decodeServer(encodeServer({ ...u, eval_reward: null, check_passed: null })),
+    ).toMatchObject({
+      eval_reward: null,
+      check_passed: null,
+    });
   });
 });

@@ -54,6 +54,8 @@ export type CommandSpec = Floats<wire.CommandSpec>;
 export type HelloMessage = Floats<wire.Hello>;
 export type EpisodeMessage = Floats<wire.Episode>;
 export type ActionMessage = Floats<wire.Action>;
+/** A training job's live preview: which params play (WS /api/jobs/{job_id}/preview only). */
+export type PolicyUpdateMessage = wire.PolicyUpdate;
 export type ErrorMessage = Floats<wire.Error>;
 export type ServerMessage = Floats<wire.ServerMessage>;
 
@@ -177,6 +179,8 @@ const isNumbers = (v: unknown): v is number[] => Array.isArray(v) && v.every(isN
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 const isNumbersOrNil = (v: unknown): v is number[] | null => v === null || isNumbers(v);
 const isIntOrNil = (v: unknown): v is number | null => v === null || isInt(v);
+const isNumberOrNil = (v: unknown): v is number | null => v === null || isNumber(v);
+const isBoolOrNil = (v: unknown): v is boolean | null => v === null || isBool(v);
 const isOneOf =
   <T extends string>(values: readonly T[]) =>
   (v: unknown): v is T =>
@@ -278,6 +282,20 @@ export function decodeServer(frame: ArrayBuffer | Uint8Array): ServerMessage {
         step: int(m, "step"),
         done: field(m, "done", isBool, "a boolean"),
         command: field(m, "command", isNumbersOrNil, "a list of numbers or nil"),
+      };
+    case "policy":
+      return {
+        type: "policy",
+        job_id: field(m, "job_id", isString, "a string"),
+        step: int(m, "step"),
+        total_steps: int(m, "total_steps"),
+        evaluation: int(m, "evaluation"),
+        eval_reward: field(m, "eval_reward", isNumberOrNil, "a number or nil"),
+        check_passed: field(m, "check_passed", isBoolOrNil, "a boolean or nil"),
+        check_score: field(m, "check_score", isNumberOrNil, "a number or nil"),
+        // msgspec writes defaults too; absent only from a hand-made frame.
+        ended: "ended" in m ? field(m, "ended", isBool, "a boolean") : false,
+        note: "note" in m ? field(m, "note", isString, "a string") : "",
       };
     case "error": {
       const codes = LITERALS["Error.code"];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { boundKey, commandFromKeys } from "./keys";
-import { playbackUrl } from "./session";
+import { playbackUrl, previewUrl } from "./session";
 
 describe("playbackUrl", () => {
   it("uses the page's host and a ws scheme matching its own", () => {
@@ -41,5 +41,16 @@ describe("keyboard commands", () => {
     expect(boundKey("Q", xy)).toBeNull();
     expect(boundKey("ArrowUp", xy)).toBe("arrowup");
     expect(boundKey("z", spec)).toBeNull();
+  });
+});
+
+describe("previewUrl", () => {
+  it("names the job's preview socket on the page's host", () => {
+    expect(previewUrl("job 1", "a+b", "http://127.0.0.1:8123/?x=1")).toBe(
+      "ws://127.0.0.1:8123/api/jobs/job%201/preview?token=a%2Bb",
+    );
+    expect(previewUrl("j", null, "https://example.test/app")).toBe(
+      "wss://example.test/api/jobs/j/preview",
+    );
   });
 });

@@ -17,10 +17,22 @@ import { type FromWorker, localSnapshot, type ToWorker } from "./workerMessages"
  * which the server serves together with /api.
  */
 export function playbackUrl(policyId: string, token: string | null, pageUrl: string): string {
+  return socketUrl(`/api/models/${encodeURIComponent(policyId)}/inference`, token, pageUrl);
+}
+
+/**
+ * ws(s)://<the page's host>/api/jobs/<id>/preview?token=<token>: a training job's live preview (the
+ * same protocol, plus `policy` messages saying which evaluation's params play).
+ */
+export function previewUrl(jobId: string, token: string | null, pageUrl: string): string {
+  return socketUrl(`/api/jobs/${encodeURIComponent(jobId)}/preview`, token, pageUrl);
+}
+
+function socketUrl(path: string, token: string | null, pageUrl: string): string {
   const page = new URL(pageUrl);
   const scheme = page.protocol === "https:" ? "wss:" : "ws:";
   const query = token ? `?token=${encodeURIComponent(token)}` : "";
-  return `${scheme}//${page.host}/api/models/${encodeURIComponent(policyId)}/inference${query}`;
+  return `${scheme}//${page.host}${path}${query}`;
 }
 
 export interface PlaybackHandle {
@@ -38,13 +50,17 @@ export interface PlaybackHandle {
 /** How long a stopping worker may take to close its socket before it is terminated. */
 const STOP_GRACE_MS = 2000;
 
-/** Starts a worker that plays the policy at `url`; the controller draws what it steps. */
+/**
+ * Starts a worker that plays the policy at `url` (`preview`: a training job's live preview, see
+ * previewUrl); the controller draws what it steps.
+ */
 export function startPlayback(
   controller: SceneController,
   url: string,
   sceneId: string,
   onChange?: (snapshot: PlaybackSnapshot) => void,
   schedule: CommandSchedule | null = null,
+  preview = false,
 ): PlaybackHandle {
   const { sim } = controller;
   let current = localSnapshot();
@@ -106,6 +122,7 @@ export function startPlayback(
       speed: 1,
       spring: controller.perturber.state,
       schedule,
+      preview,
     },
     [state.buffer],
   );

@@ -8,6 +8,7 @@ import {
   FakeSocket,
   fakeInitial,
   fixtureHello,
+  policyUpdate,
   type Received,
 } from "./fakeServer";
 import { packedLength, packState, unpackState } from "./frameState";
@@ -153,6 +154,27 @@ describe("PlaybackWorkerCore", () => {
     const sent = fake.socket.received;
     expect(sent[0]).toEqual({ type: "schedule", schedule });
     expect(sent[1]?.type).toBe("reset");
+  });
+
+  it("posts a live preview's newer params at once, and the job's end as a clean stop", async () => {
+    const { fake, core, run, snapshots, last } = await setup({}, { preview: true });
+    await run(200);
+    const before = snapshots().length;
+    fake.socket.deliver(policyUpdate({ step: 8192, evaluation: 1, eval_reward: 3.5 }));
+    // Posted without waiting for the 100 ms readout (the clock has not moved).
+    expect(snapshots().length).toBe(before + 1);
+    expect(last().playback.policy).toMatchObject({ step: 8192, evaluation: 1, eval_reward: 3.5 });
+    await run(40);
+    expect(last().playback.phase).toBe("playing");
+
+    fake.socket.deliver(policyUpdate({ step: 300_000, evaluation: 10, ended: true, note: "done" }));
+    fake.socket.serverClose(1000);
+    expect(last().playback).toMatchObject({ phase: "ended", status: "done", fatal: false });
+    expect(last().playback.policy?.ended).toBe(true);
+    // Physics runs freely from where the robot was.
+    const time = core.simulation?.time ?? 0;
+    await run(100);
+    expect(core.simulation?.time ?? 0).toBeGreaterThan(time);
   });
 
   it("applies the page's drag as xfrc_applied before each substep", async () => {

@@ -39,8 +39,15 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Same readouts that must show at once: phase, status, error, and a live preview's params. */
 function sameStatus(a: PlaybackSnapshot | null, b: PlaybackSnapshot): boolean {
-  return a !== null && a.phase === b.phase && a.status === b.status && a.error === b.error;
+  return (
+    a !== null &&
+    a.phase === b.phase &&
+    a.status === b.status &&
+    a.error === b.error &&
+    a.policy === b.policy
+  );
 }
 
 export class PlaybackWorkerCore {
@@ -151,6 +158,7 @@ export class PlaybackWorkerCore {
       endPauseMs: this.options.endPauseMs ?? 1000,
       now: this.now,
       reconnectDelayMs: this.options.reconnectDelayMs,
+      preview: message.preview ?? false,
       onChange: (driver) => {
         this.dirty = true;
         if (!sameStatus(this.posted, driver.snapshot())) this.postSnapshot();

@@ -22,6 +22,8 @@ export type ToWorker =
       spring: SpringState;
       /** The command tier: the server drives the command from this schedule from the first episode. */
       schedule?: CommandSchedule | null;
+      /** `url` is a training job's live preview (DriverOptions.preview). */
+      preview?: boolean;
     }
   | { type: "pause"; paused: boolean }
   | { type: "speed"; speed: number }
@@ -59,6 +61,7 @@ export function localSnapshot(error: string | null = null): PlaybackSnapshot {
     terms: [],
     command: null,
     latencyP50: Number.NaN,
+    policy: null,
     error,
     fatal: error !== null,
   };

@@ -79,6 +79,10 @@ def main() -> None:
         ),
         "error": p.Error(code="bad_state", message="qpos has 3 bytes", seq=12),
         "status": p.Status(phase="compiling", message="Compiling policy"),
+        "policy": p.PolicyUpdate(
+            job_id="job-1", step=40960, total_steps=300000, evaluation=3, eval_reward=812.5, check_passed=False,
+            check_score=0.75, note="checkpoint at step 49152 skipped: NaN in the params",
+        ),
     }
     frames = {name: p.encode(msg).hex() for name, msg in messages.items()}
     (out / "frames.json").write_text(json.dumps(frames, indent=2) + "\n")
