@@ -1,9 +1,10 @@
 import { useCallback, useEffect, useState } from "react";
 import { UNAUTHORIZED_MESSAGE } from "../api/token";
 import { LibraryView } from "../library/LibraryView";
-import type { PlaybackTarget } from "../playback/PlaybackPanel";
+import { type PlaybackTarget, previewTarget } from "../playback/target";
 import { TaskPanel } from "../tasks/TaskPanel";
 import { TrainingPanel } from "../training/TrainingPanel";
+import type { JobStatus } from "../training/types";
 import { useTraining } from "../training/useTraining";
 import { defaultSceneId } from "./format";
 import { ScenePicker } from "./ScenePicker";
@@ -52,6 +53,33 @@ export function App() {
     setPlayback((p) => (p && p.sceneId === id ? p : null));
   }, []);
 
+  // A started job's live preview plays in the viewer unless the user switched previews off.
+  const [previewOnTrain, setPreviewOnTrain] = useState(true);
+  const preview = useCallback(
+    (job: JobStatus, on: boolean) => {
+      setPreviewOnTrain(on);
+      if (on) play(previewTarget(job, sceneName(job.spec.scene_id)));
+      else setPlayback((p) => (p?.jobId === job.job_id ? null : p));
+    },
+    [play, sceneName],
+  );
+  const { started } = training;
+  const trainingStarted = useCallback(
+    (job: JobStatus) => {
+      started(job);
+      if (previewOnTrain) play(previewTarget(job, sceneName(job.spec.scene_id)));
+    },
+    [started, previewOnTrain, play, sceneName],
+  );
+  // The previewed job's status as the training panel follows it: how the preview ended, its policy.
+  const previewId = playback?.jobId ?? null;
+  const previewJob =
+    previewId === null
+      ? null
+      : training.current?.job_id === previewId
+        ? training.current
+        : (training.jobs?.find((j) => j.job_id === previewId) ?? null);
+
   return (
     <div className="app">
       <header className="header">
@@ -80,7 +108,9 @@ export function App() {
           key={scene.id}
           scene={scene}
           playback={playback?.sceneId === scene.id ? playback : null}
+          previewJob={previewJob}
           onStopPlayback={() => setPlayback(null)}
+          onPlay={play}
         />
       ) : (
         <main className="scene-view">
@@ -103,12 +133,14 @@ export function App() {
         </main>
       )}
       {scene && (
-        <TaskPanel scene={scene} onTrainingStarted={training.started} onPlay={play}>
+        <TaskPanel scene={scene} onTrainingStarted={trainingStarted} onPlay={play}>
           <TrainingPanel
             training={training}
             sceneName={sceneName}
             onOpenPolicy={(id) => setLibrary({ open: true, focus: id })}
             onPlayPolicy={play}
+            previewJobId={previewId}
+            onPreview={preview}
           />
         </TaskPanel>
       )}
@@ -121,7 +153,7 @@ export function App() {
           scenes={list?.scenes ?? []}
           onTrainingStarted={(job, sceneId) => {
             // The job shows in the training panel, under the task panel of its scene.
-            training.started(job);
+            trainingStarted(job);
             selectScene(sceneId);
             setLibrary({ open: false, focus: null });
           }}

@@ -1,10 +1,12 @@
 import wasmUrl from "@mujoco/mujoco/mujoco.wasm?url";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { fetchModel, type SceneInfo } from "../api/client";
-import { PlaybackPanel, type PlaybackTarget } from "../playback/PlaybackPanel";
+import { PlaybackPanel } from "../playback/PlaybackPanel";
+import { type PlaybackTarget, targetKey } from "../playback/target";
 import { loadModelFromMjb } from "../sim/model";
 import { getMujoco } from "../sim/mujoco";
 import { Simulation } from "../sim/simulation";
+import type { JobStatus } from "../training/types";
 import { SceneController } from "../viewer/controller";
 import { WebGLUnavailableError } from "../viewer/renderer";
 import { reportClient } from "./diagnostics";
@@ -22,16 +24,21 @@ function messageOf(error: unknown): string {
 
 /**
  * Toolbar, viewport and status bar for one scene. Remount (key) per scene. With `playback`, a trained
- * policy drives the robot live and its panel replaces the toolbar until `onStopPlayback`.
+ * policy drives the robot live and its panel replaces the toolbar until `onStopPlayback`; a training
+ * job's live preview plays the same way (`previewJob`: that job's status, for how it ended).
  */
 export function SceneView({
   scene,
   playback = null,
+  previewJob = null,
   onStopPlayback,
+  onPlay,
 }: {
   scene: SceneInfo;
   playback?: PlaybackTarget | null;
+  previewJob?: JobStatus | null;
   onStopPlayback?: () => void;
+  onPlay?: (target: PlaybackTarget) => void;
 }) {
   const hostRef = useRef<HTMLDivElement>(null);
   const { id: sceneId, name: sceneName, robot } = scene;
@@ -132,7 +139,7 @@ export function SceneView({
   const ready = view.state === "ready";
   const playing = playback !== null && ready && controller.current !== null;
   // The camera follows the robot while a policy plays (the user can turn it off).
-  const playbackId = playback?.policyId ?? null;
+  const playbackId = playback ? targetKey(playback) : null;
   useEffect(() => {
     if (playbackId && ready) onFollow(true);
   }, [playbackId, ready, onFollow]);
@@ -145,7 +152,9 @@ export function SceneView({
           {scene.robot} · {scene.num_actuators} actuator{scene.num_actuators === 1 ? "" : "s"}
         </span>
         {playing ? (
-          <span className="playback-badge">Playing a policy</span>
+          <span className="playback-badge">
+            {playback?.jobId !== undefined ? "Previewing training" : "Playing a policy"}
+          </span>
         ) : (
           <Toolbar
             disabled={view.state !== "ready"}
@@ -172,14 +181,16 @@ export function SceneView({
         )}
         {playing && playback && controller.current && (
           <PlaybackPanel
-            key={playback.policyId}
+            key={targetKey(playback)}
             controller={controller.current}
             target={playback}
+            job={playback.jobId !== undefined ? previewJob : null}
             paused={paused}
             follow={follow}
             onPlayPause={onPlayPause}
             onFollow={onFollow}
             onStop={() => onStopPlayback?.()}
+            onPlay={onPlay}
           />
         )}
         {view.state === "error" && (

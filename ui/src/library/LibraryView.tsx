@@ -1,6 +1,6 @@
 import { type FormEvent, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { keptText, outcomeLines, type TrainingOutcome, verdictBadge } from "../checks/format";
-import type { PlaybackTarget } from "../playback/PlaybackPanel";
+import type { PlaybackTarget } from "../playback/target";
 import { messageOf } from "../tasks/draft";
 import { Chart } from "../training/Chart";
 import { formatDate, formatReward, rewardChart } from "../training/format";
@@ -23,6 +23,7 @@ import {
   renameBlockedReason,
   scenesWithoutBase,
 } from "./bases";
+import { PolicyClip } from "./Clip";
 import { canPlay, playBlockedReason, sourceLabel } from "./review";
 
 /**
@@ -125,6 +126,9 @@ export function LibraryView({
         <table className="policies" aria-label="Policies">
           <thead>
             <tr>
+              <th>
+                <span className="visually-hidden">Clip</span>
+              </th>
               <th>Name</th>
               <th>Scene</th>
               <th>Task</th>
@@ -143,6 +147,9 @@ export function LibraryView({
                 data-policy-id={p.id}
                 className={p.id === openId ? "policy-open" : undefined}
               >
+                <td className="policy-clip-cell">
+                  {p.clip && <PolicyClip policyId={p.id} name={p.name || p.id} />}
+                </td>
                 <td>
                   {renaming === p.id ? (
                     <RenameForm

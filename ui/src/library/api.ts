@@ -44,6 +44,22 @@ export function prepareBase(sceneId: string): Promise<JobStatus> {
   return unwrap(api.POST("/api/bases/prepare", { body: { scene_id: sceneId } }));
 }
 
+/**
+ * The policy's clip (an animated WebP of a deterministic rollout), or null when it has none (404: none
+ * was rendered, or not yet: it is made when the policy is saved). A plain fetch with the token header,
+ * like the scene's model: the bytes go to an object URL.
+ */
+export async function fetchClip(id: string, signal?: AbortSignal): Promise<Blob | null> {
+  const origin = typeof window === "undefined" ? "" : new URL(window.location.href).origin;
+  const response = await fetch(`${origin}/api/models/${encodeURIComponent(id)}/clip`, {
+    headers: authHeaders(),
+    signal,
+  });
+  if (response.status === 404) return null;
+  if (!response.ok) throw errorFromResponse(response, await readBody(response));
+  return response.blob();
+}
+
 /** 204 on success (no body, so not `unwrap`, which wants data). */
 export async function deletePolicy(id: string): Promise<void> {
   const { response, error } = await api.DELETE("/api/models/{policy_id}", policyParams(id));

@@ -1,19 +1,12 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { apiToken } from "../api/client";
-import type { CommandSchedule } from "../api/wire.gen";
+import { type JobStatus, STREAM_END_STATES } from "../training/types";
 import type { SceneController } from "../viewer/controller";
 import type { PlaybackSnapshot } from "./driver";
 import { boundKey, commandFromKeys } from "./keys";
 import type { CommandSpec } from "./protocol";
-import { type PlaybackHandle, playbackUrl, startPlayback } from "./session";
-
-export interface PlaybackTarget {
-  policyId: string;
-  sceneId: string;
-  name: string;
-  /** The command tier: timed commands the server drives the policy with, from the first episode. */
-  schedule?: CommandSchedule | null;
-}
+import { type PlaybackHandle, playbackUrl, previewUrl, startPlayback } from "./session";
+import { type PlaybackTarget, previewEndText, previewLabel } from "./target";
 
 const SPEEDS = [0.25, 0.5, 1, 2, 4];
 
@@ -35,39 +28,58 @@ function statusLine(s: PlaybackSnapshot | null, paused: boolean): string {
 /**
  * Plays a trained policy live on the shown scene: the server runs the policy, this page the physics.
  * The controls replace the simulation toolbar while it plays; Stop returns to the plain scene.
+ *
+ * A training job's live preview (`target.jobId`) plays the job's newest params and says which; when the
+ * job ends it offers its kept policy (`job`: the job's status as the training panel follows it).
  */
 export function PlaybackPanel({
   controller,
   target,
+  job = null,
   paused,
   follow,
   onPlayPause,
   onFollow,
   onStop,
+  onPlay,
 }: {
   controller: SceneController;
   target: PlaybackTarget;
+  job?: JobStatus | null;
   paused: boolean;
   follow: boolean;
   onPlayPause: () => void;
   onFollow: (on: boolean) => void;
   onStop: () => void;
+  /** Plays another target (a preview's kept policy). */
+  onPlay?: (target: PlaybackTarget) => void;
 }) {
   const handle = useRef<PlaybackHandle | null>(null);
   const [s, setS] = useState<PlaybackSnapshot | null>(null);
   const [speed, setSpeed] = useState(1);
+  const { policyId, jobId } = target;
 
   useEffect(() => {
-    const url = playbackUrl(target.policyId, apiToken(), window.location.href);
+    const token = apiToken();
+    const page = window.location.href;
+    const url =
+      jobId !== undefined ? previewUrl(jobId, token, page) : playbackUrl(policyId, token, page);
     // The worker posts readouts ten times a second (and at once on a phase change or an error).
-    const h = startPlayback(controller, url, target.sceneId, setS, target.schedule ?? null);
+    const h = startPlayback(
+      controller,
+      url,
+      target.sceneId,
+      setS,
+      target.schedule ?? null,
+      jobId !== undefined,
+    );
     handle.current = h;
     setS(h.snapshot());
     return () => {
       handle.current = null;
       h.stop();
     };
-  }, [controller, target.policyId, target.sceneId, target.schedule]);
+  }, [controller, policyId, jobId, target.sceneId, target.schedule]);
 
   // The page's play/pause state (SceneView) pauses the worker's stepping too.
   useEffect(() => {
@@ -84,14 +96,58 @@ export function PlaybackPanel({
     handle.current?.setCommand(values);
   }, []);
 
+  const preview = jobId !== undefined;
+  // The job's end as the preview heard it, or as the training panel follows it (a preview that lost
+  // its connection before the server said so).
+  const ended =
+    preview &&
+    (s?.policy?.ended === true ||
+      s?.phase === "ended" ||
+      (job !== null && STREAM_END_STATES.has(job.state)));
+  const kept = job?.state === "succeeded" ? job.policy_id : null;
+
   return (
     <section className="playback" aria-label="Policy playback">
       <div className="playback-head">
         <strong className="playback-name">{target.name}</strong>
         <output aria-label="Playback status" className="playback-status">
-          {statusLine(s, paused)}
+          {ended ? "Training ended" : statusLine(s, paused)}
         </output>
       </div>
+      {preview && (
+        <output aria-label="Preview policy" className="preview-policy">
+          {previewLabel(s?.policy ?? null)}
+        </output>
+      )}
+      {preview && !ended && s?.policy?.note && (
+        <p className="task-note preview-note" role="note" aria-label="Preview note">
+          {s.policy.note}
+        </p>
+      )}
+      {ended && (
+        <div className="preview-end" role="status" aria-label="Preview ended">
+          <span>{previewEndText(s?.policy ?? null, job, s?.status)}</span>
+          {(job === null || job.state === "succeeded") && (
+            <button
+              type="button"
+              className="primary"
+              disabled={!kept || !onPlay}
+              title={kept ? undefined : "The job's policy is not saved yet"}
+              onClick={() => {
+                if (kept) {
+                  onPlay?.({
+                    policyId: kept,
+                    sceneId: target.sceneId,
+                    name: job?.spec.name || target.name,
+                  });
+                }
+              }}
+            >
+              Play kept policy
+            </button>
+          )}
+        </div>
+      )}
       <div className="toolbar playback-controls" role="toolbar" aria-label="Playback controls">
         <button type="button" onClick={onPlayPause}>
           {paused ? "Play" : "Pause"}

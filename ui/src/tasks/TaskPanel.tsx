@@ -1,7 +1,7 @@
 import { lazy, type ReactNode, Suspense, useCallback, useEffect, useState } from "react";
 import type { SceneInfo } from "../api/client";
 import { listPolicies, prepareBase } from "../library/api";
-import type { PlaybackTarget } from "../playback/PlaybackPanel";
+import type { PlaybackTarget } from "../playback/target";
 import { TrainSection } from "../training/TrainSection";
 import type { JobStatus } from "../training/types";
 import {

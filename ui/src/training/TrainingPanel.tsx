@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useRef } from "react";
 import { outcomeLines, verdictLine } from "../checks/format";
-import type { PlaybackTarget } from "../playback/PlaybackPanel";
+import { PolicyClip } from "../library/Clip";
+import type { PlaybackTarget } from "../playback/target";
 import { Chart } from "./Chart";
 import {
   actionsFor,
@@ -12,6 +13,7 @@ import {
   formatReward,
   formatSteps,
   hasCheck,
+  isLive,
   progressPercent,
   rewardChart,
   STATE_LABELS,
@@ -34,11 +36,17 @@ export function TrainingPanel({
   sceneName,
   onOpenPolicy,
   onPlayPolicy,
+  previewJobId = null,
+  onPreview,
 }: {
   training: Training;
   sceneName: (id: string) => string;
   onOpenPolicy: (policyId: string) => void;
   onPlayPolicy?: (target: PlaybackTarget) => void;
+  /** The job whose live preview plays in the viewer, if any. */
+  previewJobId?: string | null;
+  /** Switches a running job's live preview on or off. */
+  onPreview?: (job: JobStatus, on: boolean) => void;
 }) {
   const { jobs, current, error } = training;
   const section = useRef<HTMLElement>(null);
@@ -78,6 +86,8 @@ export function TrainingPanel({
           onResume={() => void training.resume()}
           onOpenPolicy={onOpenPolicy}
           onPlayPolicy={onPlayPolicy}
+          previewing={previewJobId === current.job_id}
+          onPreview={onPreview}
         />
       )}
       {jobs && jobs.length > 0 && (
@@ -118,6 +128,8 @@ function JobView({
   onResume,
   onOpenPolicy,
   onPlayPolicy,
+  previewing,
+  onPreview,
 }: {
   job: JobStatus;
   known: ReadonlyMap<string, JobStatus>;
@@ -128,6 +140,8 @@ function JobView({
   onResume: () => void;
   onOpenPolicy: (policyId: string) => void;
   onPlayPolicy?: (target: PlaybackTarget) => void;
+  previewing: boolean;
+  onPreview?: (job: JobStatus, on: boolean) => void;
 }) {
   const percent = progressPercent(job);
   const actions = actionsFor(job);
@@ -186,6 +200,18 @@ function JobView({
         <output aria-label="Check verdict" className="check-verdict">
           {check ? verdictLine(check) : "check: judged at each evaluation"}
         </output>
+      )}
+      {onPreview && isLive(job.state) && (
+        <label className="live-preview">
+          <input
+            type="checkbox"
+            aria-label="Live preview"
+            checked={previewing}
+            onChange={(e) => onPreview(job, e.target.checked)}
+          />
+          Live preview
+          <span className="hint"> (the newest evaluation's policy plays in the viewer)</span>
+        </label>
       )}
       {job.outcome && <Outcome job={job} />}
       {awaitsRevision(job) && (
@@ -268,6 +294,16 @@ function JobView({
             </>
           )}
         </p>
+      )}
+      {job.state === "succeeded" && job.policy_id && (
+        // Rendered when the policy is saved: it may come a few seconds after the job's outcome.
+        <PolicyClip
+          key={job.policy_id}
+          policyId={job.policy_id}
+          name={job.spec.name || sceneName}
+          retries={8}
+          className="job-clip"
+        />
       )}
       {job.history.length > 0 && (
         <>
