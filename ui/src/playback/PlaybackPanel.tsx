@@ -13,11 +13,12 @@ const SPEEDS = [0.25, 0.5, 1, 2, 4];
 const formatValue = (v: number | undefined) =>
   v === undefined || !Number.isFinite(v) ? "–" : Math.abs(v) >= 1000 ? v.toFixed(0) : v.toFixed(3);
 
-function statusLine(s: PlaybackSnapshot | null, paused: boolean): string {
+function statusLine(s: PlaybackSnapshot | null, paused: boolean, preview: boolean): string {
   if (!s) return "Connecting…";
   switch (s.phase) {
     case "compiling":
-      return "Compiling policy…";
+      // A preview waits for the job's first params (the server says so) as much as it compiles.
+      return preview ? s.status : "Compiling policy…";
     case "playing":
       return paused ? "Paused" : "Playing";
     default:
@@ -98,12 +99,10 @@ export function PlaybackPanel({
 
   const preview = jobId !== undefined;
   // The job's end as the preview heard it, or as the training panel follows it (a preview that lost
-  // its connection before the server said so).
-  const ended =
-    preview &&
-    (s?.policy?.ended === true ||
-      s?.phase === "ended" ||
-      (job !== null && STREAM_END_STATES.has(job.state)));
+  // its connection before the server said so); or the preview closed for another reason (its status).
+  const jobEnded =
+    preview && (s?.policy?.ended === true || (job !== null && STREAM_END_STATES.has(job.state)));
+  const ended = jobEnded || (preview && s?.phase === "ended");
   const kept = job?.state === "succeeded" ? job.policy_id : null;
 
   return (
@@ -111,7 +110,7 @@ export function PlaybackPanel({
       <div className="playback-head">
         <strong className="playback-name">{target.name}</strong>
         <output aria-label="Playback status" className="playback-status">
-          {ended ? "Training ended" : statusLine(s, paused)}
+          {jobEnded ? "Training ended" : ended ? "Preview ended" : statusLine(s, paused, preview)}
         </output>
       </div>
       {preview && (

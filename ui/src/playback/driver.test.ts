@@ -498,7 +498,7 @@ describe("PolicyDriver in a training job's live preview", () => {
     expect(fake.sockets).toHaveLength(1);
   });
 
-  it("ends cleanly when the job is not running (4404); a lost connection before the end reconnects", async () => {
+  it("ends cleanly when the job is unknown (4404); a lost connection before the end reconnects", async () => {
     const { fake, driver } = await setup({ preview: true }, { autoAnswer: false });
     await until(() => driver.phase === "playing", "the episode");
     fake.socket.serverClose(1006);
@@ -507,6 +507,15 @@ describe("PolicyDriver in a training job's live preview", () => {
     fake.socket.serverClose(4404, "job job-1 is not running");
     expect(driver.phase).toBe("ended");
     expect(driver.snapshot()).toMatchObject({ status: "job job-1 is not running", fatal: false });
+  });
+
+  it("ends cleanly when the job ended before it had params to show (4422)", async () => {
+    const { fake, driver } = await setup({ preview: true }, { autoAnswer: false });
+    fake.socket.serverClose(4422, "the job is failed and never wrote a policy to preview");
+    expect(driver.phase).toBe("ended");
+    expect(driver.snapshot()).toMatchObject({ status: /never wrote a policy/, error: null });
+    await settle();
+    expect(fake.sockets).toHaveLength(1);
   });
 });
 

@@ -144,6 +144,10 @@ const CLOSE_MESSAGES: Record<number, string> = {
   [CLOSE_UNAUTHORIZED]: "The server refused the token: open the URL that robocoach printed",
 };
 
+/** A live preview's close codes that end it for people, not as a failure: 4404 unknown job, 4422 a
+ * job that ended before it wrote params to preview. */
+const PREVIEW_ENDS: readonly number[] = [CLOSE_UNKNOWN_MODEL, CLOSE_UNPLAYABLE];
+
 export class PolicyDriver {
   readonly mj: Mujoco;
   readonly model: MjModel;
@@ -347,9 +351,9 @@ export class PolicyDriver {
   private closed(code: number, reason: string): void {
     this.socket = null;
     this.pending = null;
-    if (this.options.preview && (this.policyUpdate?.ended || code === CLOSE_UNKNOWN_MODEL)) {
-      // The job ended (or was gone before this preview began): no newer params will come, and a
-      // reconnect would find none. The robot stays where it is.
+    if (this.options.preview && (this.policyUpdate?.ended || PREVIEW_ENDS.includes(code))) {
+      // The job ended (or is unknown, or ended before it had params to show): no newer params will
+      // come, and a reconnect would find none. The robot stays where it is.
       const note = this.policyUpdate?.ended ? this.policyUpdate.note : reason;
       this.setPhase("ended", note || "The training job is not running");
       return;

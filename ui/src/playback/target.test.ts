@@ -49,6 +49,9 @@ describe("previewEndText", () => {
     expect(previewEndText(ended, { state: "cancelled", error: null })).toBe(
       "Training cancelled at step 8k.",
     );
+    expect(previewEndText(policyUpdate({ ended: true, note: "training finished" }), null)).toBe(
+      "Training finished.",
+    );
     expect(previewEndText(null, { state: "failed", error: "NaN in the loss" })).toBe(
       "Training failed: NaN in the loss",
     );

@@ -55,6 +55,12 @@ export function previewLabel(update: PolicyUpdateMessage | null): string {
   ].join(" · ");
 }
 
+/** "training finished" -> "Training finished." (the server's notes are phrases). */
+function sentence(text: string): string {
+  const t = text.trim();
+  return `${t.charAt(0).toUpperCase()}${t.slice(1)}${/[.!?]$/.test(t) ? "" : "."}`;
+}
+
 /**
  * How the preview ended, for people: the server's note, else the job's final state, else why the session
  * closed (`status`, e.g. the job was not running when the preview opened).
@@ -64,7 +70,7 @@ export function previewEndText(
   job: Pick<JobStatus, "state" | "error"> | null,
   status = "",
 ): string {
-  if (update?.ended && update.note) return update.note;
+  if (update?.ended && update.note) return sentence(update.note);
   if (job?.state === "succeeded") return "Training finished.";
   if (job?.state === "failed") return `Training failed${job.error ? `: ${job.error}` : "."}`;
   if (job?.state === "cancelled") return "Training was cancelled.";
