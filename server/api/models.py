@@ -20,11 +20,12 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
+    HTTP_404_NOT_FOUND,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 
-from server.api.errors import POLICY_PROTECTED, UNKNOWN_POLICY, ErrorBody
+from server.api.errors import POLICY_PROTECTED, UNKNOWN_POLICY, ErrorBody, UnknownPolicyBody
 from server.inference.service import InferenceService
 from server.policies import archive
 from server.policies.archive import MAX_ARCHIVE_BYTES
@@ -49,6 +50,13 @@ class BaseRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 _DAMAGED = {
     422: ResponseSpec(
         data_container=ErrorBody, generate_examples=False, description="The policy's files are damaged"
+    )
+}
+_NO_CLIP = {
+    404: ResponseSpec(
+        data_container=UnknownPolicyBody,
+        generate_examples=False,
+        description="Unknown policy id, or the policy has no clip",
     )
 }
 _IMPORT_ERRORS = {
@@ -153,6 +161,21 @@ class ModelsController(Controller):
             media_type="application/octet-stream",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
+
+    @get("/{policy_id:str}/clip", media_type="image/webp", sync_to_thread=True, responses=_NO_CLIP)
+    def model_clip(
+        self, policies: NamedDependency[PolicyLibrary], policy_id: FromPath[str]
+    ) -> Response[bytes]:
+        """A few seconds of the policy's deterministic rollout (an animated WebP), made when it was trained
+        (docs/CLIPS.md); 404 when the policy has none (`PolicySummary.clip` says which have one)."""
+        data = policies.clip(policy_id)
+        if data is None:
+            raise HTTPException(
+                status_code=HTTP_404_NOT_FOUND,
+                detail=f"policy '{policy_id}' has no clip",
+                extra={"policy_id": policy_id},
+            )
+        return Response(data, media_type="image/webp")
 
     @post("/import", status_code=201, request_max_body_size=MAX_ARCHIVE_BYTES, responses=_IMPORT_ERRORS)
     async def import_model(

@@ -1,6 +1,7 @@
 """The policy library, the app's store of trained policies: `data_dir/policies/<policy_id>/` holds
-manifest.json and params.msgpack (server.policies.manifest). Beside them, read-only, the base policies
-shipped with the app (`scenes/bases/<SceneId>/`, the same two files; Settings.bases_dir): listed, played,
+manifest.json and params.msgpack (server.policies.manifest), and clip.webp when its clip could be made
+(server.policies.clip). Beside them, read-only, the base policies shipped with the app
+(`scenes/bases/<SceneId>/`, the same files; Settings.bases_dir): listed, played,
 exported and fine-tuned from like the user's, never renamed or deleted.
 
 A policy appears in the library only by a directory rename from a staging folder beside it (same file
@@ -25,6 +26,7 @@ from server.checks.types import TrainingOutcome
 from server.files import write_atomic
 from server.policies import archive
 from server.policies.manifest import (
+    CLIP_FILE,
     MANIFEST_FILE,
     PARAMS_FILE,
     InvalidPolicy,
@@ -75,7 +77,7 @@ def new_policy_id() -> str:
     return uuid.uuid4().hex
 
 
-def summary_of(manifest: PolicyManifest, *, shipped: bool = False) -> PolicySummary:
+def summary_of(manifest: PolicyManifest, *, shipped: bool = False, clip: bool = False) -> PolicySummary:
     return PolicySummary(
         id=manifest.policy_id,
         name=manifest.name,
@@ -87,6 +89,7 @@ def summary_of(manifest: PolicyManifest, *, shipped: bool = False) -> PolicySumm
         source=manifest.source,
         needs_review=manifest.needs_review,
         base="shipped" if shipped else "user" if manifest.is_base else None,
+        clip=clip,
     )
 
 
@@ -144,9 +147,13 @@ class PolicyLibrary:
                 m = self.get(entry.name)
             except UnknownPolicy:
                 continue
-            summaries.append(msgspec.structs.replace(summary_of(m), id=entry.name))
+            summary = summary_of(m, clip=(entry / CLIP_FILE).is_file())
+            summaries.append(msgspec.structs.replace(summary, id=entry.name))
         summaries.sort(key=lambda s: s.created_at, reverse=True)
-        summaries += [summary_of(manifest, shipped=True) for _, manifest in self._shipped().values()]
+        summaries += [
+            summary_of(manifest, shipped=True, clip=(folder / CLIP_FILE).is_file())
+            for folder, manifest in self._shipped().values()
+        ]
         return summaries
 
     def bases(self, scene_id: str | None = None) -> builtins.list[PolicySummary]:  # `list` is a method here
@@ -202,14 +209,22 @@ class PolicyLibrary:
         Idempotent; a shipped base is always one (PolicyProtected when asked to unmark it)."""
         folder = self.folder(policy_id)
         manifest = self.get(policy_id)
+        clip = (folder / CLIP_FILE).is_file()
         if not self._is_users(folder):
             if not is_base:
                 raise PolicyProtected(policy_id, "a shipped base cannot be unmarked")
-            return summary_of(manifest, shipped=True)
+            return summary_of(manifest, shipped=True, clip=clip)
         if manifest.is_base != is_base:
             manifest = msgspec.structs.replace(manifest, is_base=is_base)
             write_atomic(folder / MANIFEST_FILE, encode_manifest(manifest))
-        return summary_of(manifest)
+        return summary_of(manifest, clip=clip)
+
+    def clip(self, policy_id: str) -> bytes | None:
+        """The policy's clip (an animated WebP), None when it has none; UnknownPolicy for an unknown id."""
+        try:
+            return (self.folder(policy_id) / CLIP_FILE).read_bytes()
+        except FileNotFoundError:
+            return None
 
     def mark_reviewed(self, policy_id: str) -> PolicyManifest:
         """The user has read the policy's reward program: it may play. Idempotent (the first time stays)."""
