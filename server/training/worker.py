@@ -24,6 +24,12 @@ allow-listed environment (`server.sandbox.environment.worker_env`) and its first
 `server.sandbox.confine.confine`: files limited to the job folder (read-write), the scene cache and the
 base policy (read-only), no network, no core files, bounded address space on the CPU. The XLA persistent
 compilation cache lives in `<scene_cache_dir>/jax-compilation`, shared with that worker.
+
+Training is background work on the cores the user's playback, preview and API also need: before anything
+else the worker lowers its own priority (`yield_cpu`: nice 19 and SCHED_IDLE, inherited by every thread
+XLA starts later), so those stay responsive and training gets the rest. Lowering is always allowed, also
+after `confine` has dropped every capability. (The reward trace worker is not lowered: the user waits for
+its answer.)
 """
 
 from __future__ import annotations
@@ -107,11 +113,27 @@ def confinement(job_dir: Path) -> Confinement:
     return Confinement(read=tuple(read), write=tuple(write), gpu=gpu)
 
 
+def yield_cpu() -> None:
+    """The lowest CPU priority for this process: nice 19, and SCHED_IDLE where the OS has it (a normal
+    task that wakes up preempts it at once, where a nice-19 task could still finish its slice first).
+    Both are per thread on Linux and inherited by new threads, so this runs before JAX starts any."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, 19)
+    except OSError as exc:
+        print(f"could not lower the training worker's priority: {exc}", file=sys.stderr)
+    if hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except OSError as exc:
+            print(f"could not make the training worker SCHED_IDLE: {exc}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> Any:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m server.training.worker JOB_DIR", file=sys.stderr)
         return 2
+    yield_cpu()
     job_dir = Path(args[0]).resolve()
     confine(confinement(job_dir))
     with (job_dir / EVENTS_FILE).open("ab") as stream:
