@@ -9,7 +9,9 @@ A run, as the manager sees it (same files as a local worker):
 1. spawn the call with the job's job.json (or reattach to the call id kept in `modal_call.json`, after a
    restart or a lost connection), writing the call id before anything else can go wrong;
 2. every `poll_s`: read the job's events.jsonl from the Volume and append its new progress lines to the
-   local events.jsonl (Restricted Functions may not touch Queues or Dicts, so the Volume carries them);
+   local events.jsonl (Restricted Functions may not touch Queues or Dicts, so the Volume carries them),
+   after copying the run's `live/` (the live preview's newest params) into the local job folder, so the
+   manager's preview hook finds them, as it finds a local worker's;
 3. when the call returns: copy `policy/` from the Volume into the local job folder (the library then
    adopts it into the data directory) and append the final event.
 Cancel maps to `FunctionCall.cancel`; a server shutdown leaves the call running (reattached on the next
@@ -31,11 +33,12 @@ from typing import Any, Protocol, TypeVar
 
 import msgspec
 
-from server.files import write_atomic
-from server.policies.manifest import POLICY_FILES
+from server.files import sha256_bytes, write_atomic
+from server.policies.manifest import MANIFEST_FILE, PARAMS_FILE, POLICY_FILES, InvalidPolicy, decode_manifest
 from server.training.protocol import (
     EVENTS_FILE,
     JOB_FILE,
+    LIVE_DIR,
     POLICY_DIR,
     Event,
     FailedEvent,
@@ -143,6 +146,8 @@ class _RemoteRun:
         self._stop: str | None = None  # "cancel" or "detach"
         self._wake = asyncio.Event()
         self._mirrored = 0  # bytes of the remote events.jsonl already copied
+        self._live: bytes | None = None  # the live/ manifest last copied
+        self._live_wanted = True  # the Volume may hold a newer live/ than the local folder
 
     @property
     def pid(self) -> int | None:
@@ -225,16 +230,48 @@ class _RemoteRun:
     async def _mirror(self) -> None:
         remote = await self.backend.remote()
         data = await self.backend.call(remote.read_file, job_path(self.job_id, EVENTS_FILE))
-        if not data or len(data) <= self._mirrored:
-            return
-        end = data.rfind(b"\n") + 1
-        decoder = msgspec.json.Decoder(Event)
-        for line in data[self._mirrored : end].splitlines():
-            with contextlib.suppress(msgspec.DecodeError):
-                event = decoder.decode(line)
-                if isinstance(event, ProgressEvent):  # the final event comes from the call's result
-                    self._append(event)
+        progress: list[ProgressEvent] = []
+        end = self._mirrored
+        if data and len(data) > self._mirrored:
+            end = data.rfind(b"\n") + 1
+            decoder = msgspec.json.Decoder(Event)
+            for line in data[self._mirrored : end].splitlines():
+                with contextlib.suppress(msgspec.DecodeError):
+                    event = decoder.decode(line)
+                    if isinstance(event, ProgressEvent):  # the final event comes from the call's result
+                        progress.append(event)
+        if progress:  # the runner rewrites live/ before each progress line
+            self._live_wanted = True
+        if self._live_wanted:
+            self._live_wanted = not await self._copy_live(remote)
+        for event in progress:
+            self._append(event)
         self._mirrored = max(self._mirrored, end)
+
+    async def _copy_live(self, remote: Remote) -> bool:
+        """The run's live/ from the Volume into the local job folder, when it changed; False when there is
+        none yet or it was read across two writes (the params are not those the manifest hashes): the next
+        poll tries again, and the local live/ is only ever a complete policy folder."""
+        manifest = await self.backend.call(remote.read_file, job_path(self.job_id, LIVE_DIR, MANIFEST_FILE))
+        if manifest is None:
+            return False
+        if manifest == self._live:
+            return True
+        params = await self.backend.call(remote.read_file, job_path(self.job_id, LIVE_DIR, PARAMS_FILE))
+        try:
+            expected = decode_manifest(manifest).params_sha256
+        except InvalidPolicy:
+            return False
+        if params is None or sha256_bytes(params) != expected:
+            log.info(
+                "training job %s: live/ on the Volume is mid-write; copied at the next poll", self.job_id
+            )
+            return False
+        folder = self.job_dir / LIVE_DIR
+        write_atomic(folder / PARAMS_FILE, params)  # params first, as save_policy writes them
+        write_atomic(folder / MANIFEST_FILE, manifest)
+        self._live = manifest
+        return True
 
     async def _finish(self, result: bytes) -> int:
         try:

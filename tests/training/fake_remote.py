@@ -30,15 +30,16 @@ def real_training(payload: bytes, root: str) -> bytes:
 
 
 def scripted_training(payload: bytes, root: str) -> bytes:
-    """No JAX: writes what the remote function writes (progress lines, policy files, a final event) in
-    about 0.3 s, for load tests of the queue, the API and the backend rather than of training."""
+    """No JAX: writes what the remote function writes (live/ params before each progress line, policy
+    files, a final event) in about 0.3 s, for load tests of the queue, the API and the backend rather than
+    of training."""
     import time
 
     import msgspec
 
     from server.training.protocol import Job, ProgressEvent, SucceededEvent
     from server.training.types import TrainingProgress
-    from tests.training.fake_worker import manifest_for
+    from tests.training.fake_worker import manifest_for, write_policy
 
     job = msgspec.json.decode(payload, type=Job)
     job_dir = Path(root) / "jobs" / str(job.job_id)
@@ -51,6 +52,8 @@ def scripted_training(payload: bytes, root: str) -> bytes:
                 task_reward=None, steps_per_second=100.0, elapsed_s=0.1 * i, eta_s=0.0,
             )  # fmt: skip
             history.append(point)
+            live = f"params:evaluation {i}".encode()
+            write_policy(job_dir / "live", manifest_for(job.spec, live, history), live)
             events.write(msgspec.json.encode(ProgressEvent(point)) + b"\n")
             events.flush()
             time.sleep(0.1)

@@ -91,7 +91,7 @@ def _check(verdict: str | None) -> CheckResult | None:
     return judge({"upright": [value] * 5}, {"upright": 0.95}, {})
 
 
-def _write_policy(folder: Path, manifest: PolicyManifest, params: bytes) -> None:
+def write_policy(folder: Path, manifest: PolicyManifest, params: bytes) -> None:
     write_atomic(folder / "params.msgpack", params)
     write_atomic(folder / "manifest.json", msgspec.json.encode(manifest))
 
@@ -110,7 +110,7 @@ def main(job_dir: Path) -> int:
         start = json.loads((job_dir / "checkpoint.json").read_text())["evaluation"] + 1
     history: list[TrainingProgress] = []
     live = b"params:untrained"
-    _write_policy(job_dir / "live", manifest_for(job.spec, live, history), live)
+    write_policy(job_dir / "live", manifest_for(job.spec, live, history), live)
     for i in range(start, steps):
         progress = TrainingProgress(
             step=i * 10, total_steps=(steps - 1) * 10, eval_reward=float(i),
@@ -119,9 +119,9 @@ def main(job_dir: Path) -> int:
         )  # fmt: skip
         history.append(progress)
         best = b"params:" + job.spec.program.encode()
-        _write_policy(job_dir / "best", manifest_for(job.spec, best, history, "stopped"), best)
+        write_policy(job_dir / "best", manifest_for(job.spec, best, history, "stopped"), best)
         live = f"params:evaluation {i}".encode()
-        _write_policy(job_dir / "live", manifest_for(job.spec, live, history), live)
+        write_policy(job_dir / "live", manifest_for(job.spec, live, history), live)
         events.write(msgspec.json.encode({"type": "progress", "progress": progress}) + b"\n")
         events.flush()
         tmp = job_dir / "checkpoint.json.tmp"

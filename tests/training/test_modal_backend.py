@@ -4,6 +4,7 @@ contacting Modal, token detection, the mapping of remote outcomes and errors ont
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import tomllib
@@ -24,11 +25,12 @@ from server.training.modal_backend import (
     modal_configured,
     translate,
 )
-from server.training.protocol import Job
-from server.training.types import JobSpec, JobStatus
+from server.training.protocol import Job, ProgressEvent
+from server.training.types import JobSpec, JobStatus, TrainingProgress
 from tests.training.fake_remote import LocalRemote, scripted_training
+from tests.training.fake_worker import manifest_for
 from tests.training.test_api_training import PROGRAM
-from tests.training.test_jobs_manager import finished, run, until
+from tests.training.test_jobs_manager import Preview, finished, run, until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -221,6 +223,60 @@ def test_progress_is_streamed_and_the_policy_cached_locally(
     assert [p.step for p in status.history] == [0, 10, 20]
 
 
+def live_files(job_id: str, params: bytes, history: list[TrainingProgress]) -> dict[str, bytes]:
+    """A live/ folder on the Volume, as the remote runner writes it."""
+    manifest = msgspec.json.encode(manifest_for(spec(), params, history))
+    return {f"jobs/{job_id}/live/params.msgpack": params, f"jobs/{job_id}/live/manifest.json": manifest}
+
+
+def test_live_params_are_copied_from_the_volume_before_the_preview_is_told(
+    app_settings: Settings, database: Database
+) -> None:
+    remote = ScriptedRemote()
+
+    async def main() -> None:
+        m = modal_manager(app_settings, database, remote)
+        m.preview = preview = Preview(m)  # reads the LOCAL live/ when told
+        m.start()
+        job = m.submit(spec(), "modal")
+        live = m.job_dir(job.job_id) / "live"
+        await until(lambda: bool(remote.calls))
+        # The untrained params, written before training compiles: copied before any progress.
+        remote.files |= live_files(job.job_id, b"params:untrained", [])
+        await until(lambda: preview.updates == [(job.job_id, 0)])
+        assert (live / "params.msgpack").read_bytes() == b"params:untrained"
+        # The first evaluation's line, with live/ read mid-write (new manifest, old params): the progress
+        # streams, the local live/ stays the last complete one and the preview is not told.
+        point = TrainingProgress(
+            step=0, total_steps=20, eval_reward=1.0, reward_terms={}, task_reward=None,
+            steps_per_second=1.0, elapsed_s=0.0, eta_s=None,
+        )  # fmt: skip
+        torn = live_files(job.job_id, b"params:evaluation 0", [point])
+        torn[f"jobs/{job.job_id}/live/params.msgpack"] = b"params:untrained"
+        remote.files |= torn | {
+            f"jobs/{job.job_id}/events.jsonl": msgspec.json.encode(ProgressEvent(point)) + b"\n"
+        }
+        await until(lambda: len(m.status(job.job_id).history) == 1)
+        await asyncio.sleep(0.3)  # several polls
+        assert preview.updates == [(job.job_id, 0)]
+        assert (live / "params.msgpack").read_bytes() == b"params:untrained"
+        assert msgspec.json.decode((live / "manifest.json").read_bytes())["metrics_history"] == []
+        # The write completes on the Volume: copied at the next poll, then the preview is told.
+        remote.files |= live_files(job.job_id, b"params:evaluation 0", [point])
+        await until(lambda: len(preview.updates) == 2)
+        assert preview.updates[-1] == (job.job_id, 1)
+        assert (live / "params.msgpack").read_bytes() == b"params:evaluation 0"
+        remote.finish(job.job_id)  # two more evaluations, each with its live/, then the result
+        assert (await finished(m, job.job_id)).state == "succeeded"
+        assert preview.updates[-1] == (job.job_id, 3)
+        assert (live / "params.msgpack").read_bytes() == b"params:evaluation 2"
+        await until(lambda: bool(preview.ended))
+        assert preview.ended == [(job.job_id, "the job succeeded: its kept policy is in the library")]
+        await m.close()
+
+    run(main())
+
+
 @pytest.mark.parametrize(
     ("setup", "state", "cause"),
     [
@@ -363,6 +419,11 @@ def test_real_training_through_the_modal_backend(app_settings: Settings, databas
         (Path(app_settings.data_dir) / "policies" / str(good.policy_id) / "manifest.json").read_bytes()
     )
     assert manifest["scene_id"] == "CartpoleBalance" and manifest["versions"]["mujoco"] == "3.14.0"
+    # The live preview's folder came back from the "Volume" too, with the whole history.
+    live = Path(app_settings.data_dir) / "jobs" / good.job_id / "live"
+    assert len(msgspec.json.decode((live / "manifest.json").read_bytes())["metrics_history"]) == len(
+        good.history
+    )
     assert bad.state == "failed" and "rejected" in str(bad.error)
 
 
