@@ -13,6 +13,8 @@ APP_DEBS=(libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0 libnss
   libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-shape0 libxcb-xinerama0 libdbus-1-3 libfontconfig1
   libxkbfile1 libasound2 libxcomposite1 libxdamage1 libxrandr2 libxtst6)
 TEST_DEBS=(chromium xvfb xauth xdotool)
+# Policy clips (docs/CLIPS.md): MuJoCo renders them headless through EGL, Mesa's software renderer without a GPU.
+RENDER_DEBS=(libegl1 libegl-mesa0 libgl1-mesa-dri)
 
 ensure_debs() {
   local missing=()
@@ -77,11 +79,12 @@ case "$mode" in
   app)
     # The window needs Qt's X libraries; without a display we serve to a browser and need none.
     if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then ensure_debs "${APP_DEBS[@]}" || true; fi
+    ensure_debs "${RENDER_DEBS[@]}" || true  # without them policies train all the same, without clips
     ensure_python_deps
     ensure_ui
     ;;
   test)
-    ensure_debs "${APP_DEBS[@]}" "${TEST_DEBS[@]}"
+    ensure_debs "${APP_DEBS[@]}" "${TEST_DEBS[@]}" "${RENDER_DEBS[@]}"
     ensure_python_deps
     ensure_ui
     ;;
