@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from server.files import write_atomic  # noqa: E402
 from server.policies.library import new_policy_id  # noqa: E402
 from server.policies.manifest import (  # noqa: E402
+    CLIP_FILE,
     MANIFEST_FILE,
     POLICY_FILES,
     BaseProvenance,
@@ -52,6 +53,7 @@ from server.policies.manifest import (  # noqa: E402
 from server.settings import SHIPPED_BASES_DIR, Settings, load_settings  # noqa: E402
 
 TERMINAL = {"succeeded", "failed", "cancelled", "interrupted"}
+CLIP_COMMAND = ".venv/bin/python -m server.policies.clip"  # renders the clip of a base that has none
 
 
 def machine_description(device: str, device_name: str, backend: str) -> str:
@@ -63,8 +65,9 @@ def machine_description(device: str, device_name: str, backend: str) -> str:
 
 
 def ship(folder: Path, out_dir: Path, provenance: BaseProvenance) -> Path:
-    """Copies a library policy folder to `out_dir/<SceneId>/` as a shipped base (replacing an older one):
-    staged beside it, then renamed, so a reader never sees half a base."""
+    """Copies a library policy folder to `out_dir/<SceneId>/` as a shipped base (replacing an older one),
+    with its clip when the job made one: staged beside it, then renamed, so a reader never sees half a
+    base."""
     manifest = read_checked(folder)
     # A fresh id: the shipped base never shares one with the policy it was copied from.
     manifest = msgspec.structs.replace(
@@ -74,6 +77,8 @@ def ship(folder: Path, out_dir: Path, provenance: BaseProvenance) -> Path:
     staging = out_dir / f".staging-{uuid.uuid4().hex}"
     staging.mkdir()
     shutil.copyfile(folder / POLICY_FILES[0], staging / POLICY_FILES[0])
+    if (folder / CLIP_FILE).is_file():
+        shutil.copyfile(folder / CLIP_FILE, staging / CLIP_FILE)
     write_atomic(staging / MANIFEST_FILE, encode_manifest(manifest))
     read_checked(staging)  # the copy matches its hash
     target = out_dir / manifest.scene_id
@@ -138,6 +143,10 @@ async def build_one(settings: Settings, args: argparse.Namespace, scene_id: str,
             built_at=datetime.now(UTC),
         )
         target = ship(folder, args.out, provenance)
+        if not (target / CLIP_FILE).is_file():  # e.g. trained on Modal, whose job folder brings none back
+            from server.policies.clip import clip_folder
+
+            clip_folder(target, settings.cache_dir)
         verdict = provenance.check.summary if provenance.check is not None else "no check"
         print(f"{scene_id}: shipped {target} in {seconds:.0f} s of training; check {verdict}")
         if provenance.check is not None and not provenance.check.passed:
@@ -205,6 +214,12 @@ def verify(out_dir: Path, cache_dir: Path) -> bool:
         result = rerun_check(folder, manifest, cache_dir, seed)
         took = time.monotonic() - started
         print(f"{folder.name}: params hash ok; trained {provenance.training_s:.0f} s on {provenance.machine}")
+        clip = folder / CLIP_FILE
+        print(
+            f"  clip: {clip.stat().st_size} bytes"
+            if clip.is_file()
+            else f"  clip: none ({CLIP_COMMAND} {folder})"
+        )
         print(f"  built with: {provenance.command}")
         recorded = provenance.check
         print(f"  check when built: {recorded.summary if recorded else 'none'}")

@@ -226,22 +226,35 @@ def save_clip(policy_dir: Path, scene: Any) -> Clip | None:
     return clip
 
 
+def clip_folder(policy_dir: Path, cache_dir: Path) -> Clip | None:
+    """`save_clip` for a policy folder on its own (a shipped base, a policy from before clips): loads its
+    scene on the CPU as training does. None, after logging why, when there is no clip."""
+    import os
+
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    from server.policies.manifest import read_manifest
+    from server.scenes.loader import find_menagerie, load_env
+
+    try:
+        manifest = read_manifest(policy_dir)
+        scene = load_env(
+            manifest.scene_id, purpose="train", device="cpu", menagerie_dir=find_menagerie(cache_dir)
+        )
+    except Exception as exc:  # an unknown or broken scene, a damaged manifest
+        log.warning("no clip for the policy in %s: %s: %s", policy_dir, type(exc).__name__, exc)
+        return None
+    return save_clip(policy_dir, scene)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Render the clip of a saved policy folder (CPU).")
     parser.add_argument("policy_dir", type=Path)
     parser.add_argument("--cache-dir", type=Path, default=None, help="the scene cache (default: the app's)")
     args = parser.parse_args(argv)
-    import os
-
-    os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    from server.policies.manifest import read_manifest
     from server.settings import load_settings
-    from server.training.runner import load_scene
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    manifest = read_manifest(args.policy_dir)
-    scene = load_scene(manifest.scene_id, args.cache_dir or load_settings().cache_dir, device="cpu")
-    clip = save_clip(args.policy_dir, scene)
+    clip = clip_folder(args.policy_dir, args.cache_dir or load_settings().cache_dir)
     if clip is None:
         return 1
     print(

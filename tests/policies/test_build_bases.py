@@ -15,7 +15,7 @@ import msgspec
 import pytest
 
 from server.policies.library import PolicyLibrary
-from server.policies.manifest import MANIFEST_FILE, PARAMS_FILE, BaseProvenance, read_checked
+from server.policies.manifest import CLIP_FILE, MANIFEST_FILE, PARAMS_FILE, BaseProvenance, read_checked
 from tests.policies.helpers import add_policy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,8 +46,10 @@ PROVENANCE = BaseProvenance(
 def test_ship_and_verify(build_bases: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     library = PolicyLibrary(tmp_path / "data", shipped_dir=tmp_path / "bases")
     policy = add_policy(library)
+    (library.folder(policy.policy_id) / CLIP_FILE).write_bytes(b"the job's clip")
     out = tmp_path / "bases"
     target = build_bases.ship(library.folder(policy.policy_id), out, PROVENANCE)
+    assert (target / CLIP_FILE).read_bytes() == b"the job's clip"
     assert target == out / "CartpoleBalance"
     shipped = read_checked(target)
     assert (shipped.is_base, shipped.provenance, shipped.scene_id) == (True, PROVENANCE, "CartpoleBalance")
@@ -63,11 +65,13 @@ def test_ship_and_verify(build_bases: ModuleType, tmp_path: Path, capsys: pytest
     assert again == target and [p.name for p in out.iterdir()] == [
         "CartpoleBalance"
     ]  # replaced, no leftovers
+    assert not (target / CLIP_FILE).exists()  # not the old base's clip
 
     assert build_bases.verify(out, tmp_path / "cache") is True
     text = capsys.readouterr().out
     assert "CartpoleBalance: params hash ok; trained 75 s on test machine" in text
     assert "built with: scripts/build_bases.py --scene CartpoleBalance" in text
+    assert f"clip: none (.venv/bin/python -m server.policies.clip {target})" in text
 
     (target / PARAMS_FILE).write_bytes(b"tampered")
     assert build_bases.verify(out, tmp_path / "cache") is False
