@@ -5,9 +5,13 @@ runs `brax.training.agents.ppo.train`. At every evaluation (step 0 and after eac
 
 1. refuses non-finite results: a term that was NaN/inf, a NaN eval reward or NaN params raise
    `TrainingFailed` naming the term when it can, and such params are never saved;
-2. writes `work_dir/checkpoint.msgpack` + `checkpoint.json` (step, total, history) atomically;
+2. writes `work_dir/checkpoint.msgpack` + `checkpoint.json` (step, total, history) atomically, and, when
+   the evaluation has params, the live preview's folder `work_dir/live/` (`_write_live`);
 3. reports a `TrainingProgress` (steps/s measured on the wall clock; brax's `training/sps` is not);
 4. stops after the eval that passes `spec.time_budget_s`, keeping that eval's params.
+
+`live/` is also written once before `ppo.train` compiles (untrained params, or the fine-tune's base, or the
+resumed checkpoint), so a preview can compile its worker while training compiles (docs/PREVIEW.md).
 
 At the end the policy goes to `work_dir/policy/` (server.policies) and its manifest is returned. `resume`
 continues from the checkpoint for the remaining steps; `base_params_dir` fine-tunes a saved policy
@@ -33,10 +37,10 @@ from server.checks.verdict import CHECK_EPISODES, EarlyStop, rank
 from server.policies.checkpoints import Checkpoint, read_checkpoint, write_checkpoint
 from server.policies.manifest import OBS_IS_DICT, InvalidPolicy, PolicyManifest
 from server.policies.networks import network_factory
-from server.policies.params import load_policy, save_policy
+from server.policies.params import load_policy, params_template, save_policy
 from server.scenes.loader import LoadedScene
 from server.training.presets import PpoConfig, build_config, for_fine_tune, resolve_preset
-from server.training.protocol import BEST_DIR, POLICY_DIR
+from server.training.protocol import BEST_DIR, LIVE_DIR, POLICY_DIR
 from server.training.types import Device, JobSpec, TrainingProgress
 
 log = logging.getLogger(__name__)
@@ -155,6 +159,25 @@ def _draft_manifest(
         job_id=job_id,
         base_policy_id=spec.base_policy_id,
         params_sha256="",
+    )
+
+
+def _write_live(
+    work_dir: Path, params: Any, manifest: PolicyManifest, history: list[TrainingProgress]
+) -> None:
+    """The newest params as a complete policy folder (`LIVE_DIR`) for the live preview: the job's draft
+    manifest with the history up to these params. Written before the progress event that announces it
+    (params first, then the manifest: a manifest always names the params file beside it once both are
+    written; a reader racing the next write may see a hash mismatch and should read again)."""
+    save_policy(
+        work_dir / LIVE_DIR,
+        params,
+        msgspec.structs.replace(
+            manifest,
+            metrics_history=list(history),
+            final_eval_reward=history[-1].eval_reward if history else None,
+            created_at=datetime.now(UTC),
+        ),
     )
 
 
@@ -314,6 +337,8 @@ def train(
     else:
         total = config.num_timesteps
     remaining = total - offset
+    # Before anything compiles: a preview can start (and compile) on these while training compiles.
+    _write_live(work_dir, restore if restore is not None else params_template(manifest), manifest, history)
 
     check = None
     if spec.check is not None:
@@ -376,8 +401,9 @@ def train(
         done = False
         if params is not None:  # brax's first evaluation of a fresh job comes before it has params
             state["good"] = params
+            _write_live(work_dir, params, manifest, history)
             done = keeper.offer(params, progress)
-        report(progress)
+        report(progress)  # after the files: whoever reads the event finds them
         # A fine-tune whose base already passes the new check has nothing to learn: keep the base as it is
         # (more updates with a fresh critic can only put at risk what passes).
         base_passes = (

@@ -13,7 +13,7 @@ import msgspec
 import numpy as np
 import pytest
 
-from server.policies.manifest import PolicyManifest
+from server.policies.manifest import CLIP_FILE, PolicyManifest
 from server.training.types import JobSpec, TrainingProgress
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -64,11 +64,19 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def trained(
     cache: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, PolicyManifest, list[TrainingProgress]]:
+    import shutil
+
     from server.training.runner import train
 
     work = tmp_path_factory.mktemp("job")
     reports: list[TrainingProgress] = []
-    manifest = train(quick(name="tiny"), scene_cache_dir=cache, work_dir=work, report=reports.append)
+
+    def report(progress: TrainingProgress) -> None:
+        # What a preview told of this event would find: live/ as it is when the event is written.
+        shutil.copytree(work / "live", work / "live-seen" / str(len(reports)))
+        reports.append(progress)
+
+    manifest = train(quick(name="tiny"), scene_cache_dir=cache, work_dir=work, report=report)
     return work, manifest, reports
 
 
@@ -93,6 +101,38 @@ def test_train_reports_checkpoints_and_saves_a_policy(
     kept = max(reports, key=lambda p: p.eval_reward or 0.0)  # no check: the best eval reward is kept
     assert manifest.outcome.kept_step == kept.step and manifest.final_eval_reward == kept.eval_reward
     assert manifest.training_config["preset"] == "cpu_quick" and manifest.action_size == 1
+
+
+def test_live_folder_has_untrained_params_first_then_each_evaluations(
+    trained: tuple[Path, PolicyManifest, list[TrainingProgress]],
+) -> None:
+    """live/ (docs/PREVIEW.md) exists before brax's first evaluation, with untrained params of the job's
+    network and no history; after each evaluation that has params it holds those params and the history
+    up to them, written before the progress event."""
+    from server.policies.params import load_policy
+
+    work, manifest, reports = trained
+    seen = [load_policy(work / "live-seen" / str(i)) for i in range(len(reports))]
+    first, untrained = seen[0]
+    # brax's step-0 evaluation of a fresh job has no params: live/ still holds the start's untrained ones.
+    assert first.metrics_history == [] and first.final_eval_reward is None
+    assert (first.network, first.observation_size, first.action_size) == (
+        manifest.network,
+        manifest.observation_size,
+        manifest.action_size,
+    )
+    assert first.job_id == manifest.job_id and first.program == manifest.program and first.outcome is None
+    for i in range(1, len(reports)):
+        live, _ = seen[i]
+        assert live.metrics_history == reports[: i + 1]
+        assert live.final_eval_reward == reports[i].eval_reward
+    # At the end live/ holds the last evaluation's params: the checkpoint's, byte for byte.
+    last = (work / "live-seen" / str(len(reports) - 1) / "params.msgpack").read_bytes()
+    assert (
+        last == (work / "checkpoint.msgpack").read_bytes() == (work / "live" / "params.msgpack").read_bytes()
+    )
+    assert last != (work / "live-seen" / "0" / "params.msgpack").read_bytes()
+    assert untrained is not None
 
 
 def test_policy_round_trips_bit_exactly(trained: tuple[Path, PolicyManifest, list[TrainingProgress]]) -> None:
@@ -149,10 +189,17 @@ def test_fine_tune_from_saved_policy(
 
     base_dir = trained[0] / "policy"
     spec = quick(PROGRAM.replace("centred=0.5", "centred=2.0"), base_policy_id=trained[1].policy_id)
+    live: list[bytes] = []
     manifest = train(
-        spec, scene_cache_dir=cache, work_dir=tmp_path, report=lambda p: None, base_params_dir=base_dir
+        spec,
+        scene_cache_dir=cache,
+        work_dir=tmp_path,
+        report=lambda p: live.append((tmp_path / "live" / "params.msgpack").read_bytes()),
+        base_params_dir=base_dir,
     )
     assert manifest.base_policy_id == trained[1].policy_id and manifest.network == trained[1].network
+    # A fine-tune's preview starts from its base policy, not from untrained params.
+    assert live[0] == (base_dir / "params.msgpack").read_bytes()
     assert (tmp_path / "policy" / "manifest.json").exists()
 
 
@@ -186,6 +233,8 @@ def test_worker_process_writes_documented_events(cache: Path, tmp_path: Path) ->
     assert events[-1]["type"] == "succeeded"
     manifest = msgspec.json.decode(json.dumps(events[-1]["manifest"]), type=PolicyManifest)
     assert (tmp_path / "policy" / "manifest.json").exists() and manifest.scene_id == "CartpoleBalance"
+    # The confined worker renders the policy's clip (EGL on Mesa's software renderer: no display, no GPU).
+    assert (tmp_path / "policy" / CLIP_FILE).stat().st_size > 0, proc.stderr.decode()[-3000:]
 
 
 def test_worker_reports_failure_and_exits_1(cache: Path, tmp_path: Path) -> None:
