@@ -6,4 +6,5 @@
 - checkpoints.py a job's resumable checkpoint (params + progress so far)
 - archive.py     the `.robocoach` exchange file: export, and reading an untrusted import
 - library.py     `data_dir/policies/<id>/`: list, read, adopt, rename, delete, review; the app's service
+- clip.py        a policy's clip: a rollout drawn by MuJoCo in EGL, an animated WebP (JAX; docs/CLIPS.md)
 """
