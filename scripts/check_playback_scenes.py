@@ -43,7 +43,7 @@ def check(scene_id: str, cache_dir: Path, work: Path) -> str:
     directory = work / scene_id
     save_policy(directory, params_template(manifest), manifest)
     model = PlaybackModel(directory, cache_dir)
-    state, action, ctrl = jax.eval_shape(model._begin_impl, jax.random.PRNGKey(0), None)
+    state, action, ctrl = jax.eval_shape(model._begin_impl, model.params, jax.random.PRNGKey(0), None)
     zeros = BrowserState(
         qpos=jnp.zeros(model.nq),
         qvel=jnp.zeros(model.nv),
@@ -51,7 +51,7 @@ def check(scene_id: str, cache_dir: Path, work: Path) -> str:
         time=jnp.zeros(()),
         qacc_warmstart=jnp.zeros(model.nv),
     )
-    _, _, ctrl2 = jax.eval_shape(model._advance_impl, state, action, zeros, zeros, None)
+    _, _, ctrl2 = jax.eval_shape(model._advance_impl, model.params, state, action, zeros, zeros, None)
     assert ctrl.shape == ctrl2.shape == (model.nu,), (ctrl.shape, ctrl2.shape)
     command = f", command {model.command.names}" if model.command else ""
     return f"nq {model.nq} nu {model.nu} substeps {model.substeps}{command}"

@@ -26,6 +26,7 @@ from server.api.llm import list_providers, save_api_key, select_provider
 from server.api.models import ModelsController
 from server.api.policy import draft_commands, generate_policy
 from server.api.preferences import get_preferences, put_preferences
+from server.api.preview import preview_job
 from server.api.rewards import get_vocabulary, validate_program
 from server.api.scenes import ScenesController
 from server.api.training import TrainingController
@@ -153,6 +154,7 @@ def create_app(settings: Settings) -> Litestar:
         prepare_base_policy,
         play_policy,
         warm_policy,
+        preview_job,
     ]
     if (settings.ui_dist / "index.html").is_file():
         handlers.append(

@@ -43,7 +43,7 @@ AnySocket = WebSocket[Any, Any, Any]
 _REASON_BYTES = 120  # a close reason must fit in 123 bytes
 
 
-def _reason(text: str) -> str:
+def close_reason(text: str) -> str:
     encoded = text.encode()[:_REASON_BYTES]
     return encoded.decode(errors="ignore")
 
@@ -68,7 +68,7 @@ async def _worker_to_client(socket: AnySocket, link: PlaybackLink) -> None:
     while (frame := await link.replies.get()) is not None:
         await socket.send_bytes(frame)
     code, reason = link.end
-    await socket.close(code=code, reason=_reason(reason))
+    await socket.close(code=code, reason=close_reason(reason))
 
 
 async def _relay(socket: AnySocket, link: PlaybackLink) -> None:
@@ -102,22 +102,28 @@ async def play_policy(
     try:
         policies.get(policy_id)
     except UnknownPolicy as exc:
-        await socket.close(code=CLOSE_UNKNOWN_MODEL, reason=_reason(str(exc)))
+        await socket.close(code=CLOSE_UNKNOWN_MODEL, reason=close_reason(str(exc)))
         return
     try:
         link = await inference.open(policy_id, policies.folder(policy_id))
     except PlaybackUnavailable as exc:
-        await socket.close(code=exc.close_code, reason=_reason(str(exc)))
+        await socket.close(code=exc.close_code, reason=close_reason(str(exc)))
         return
+    await play(socket, link, f"policy {policy_id}")
+
+
+async def play(socket: AnySocket, link: PlaybackLink, what: str) -> None:
+    """The socket's session on `link`, from its worker's compile to the end; closes the link. Shared with
+    the live preview of a training job (server/api/preview.py)."""
     try:
         if not link.ready:
             await socket.send_bytes(encode(Status(phase="compiling", message="compiling the policy")))
         try:
             hello = await link.hello()
         except PlaybackUnavailable as exc:
-            log.warning("policy %s cannot be played: %s", policy_id, exc)
+            log.warning("%s cannot be played: %s", what, exc)
             await socket.send_bytes(encode(Error(code="internal", message=str(exc))))
-            await socket.close(code=CLOSE_UNPLAYABLE, reason=_reason(str(exc)))
+            await socket.close(code=CLOSE_UNPLAYABLE, reason=close_reason(str(exc)))
             return
         await socket.send_bytes(encode(Status(phase="ready")))
         await socket.send_bytes(hello)

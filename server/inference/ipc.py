@@ -2,7 +2,9 @@
 stdout. No JAX here. The worker answers each request with the frames for that session, in order.
 
 Session id -1 is the worker itself: its first message is either `[Hello]` (compiled and ready) or
-`[Error]` (it cannot play this policy; it exits).
+`[Error]` (it cannot play this policy; it exits). A "reload" request (session -1; live preview,
+docs/PREVIEW.md) makes it read its policy folder again and swap in the params found there; it answers
+`[PolicyUpdate]` on session -1: the params now playing, with a note when the folder's could not be used.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ MAX_MESSAGE_BYTES = 64 * 2**20
 
 class ToWorker(msgspec.Struct, frozen=True, array_like=True):
     session: int
-    kind: Literal["open", "frame", "close"]
+    kind: Literal["open", "frame", "close", "reload"]
     frame: bytes = b""
 
 

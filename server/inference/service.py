@@ -10,6 +10,12 @@ playing first (idle workers then stop at once: each holds 1-2 GB). If it dies, i
 `warm()` starts a policy's worker before any session (the UI warms a joystick scene's base when the scene
 is opened), so the first socket's hello is immediate. A warmed worker no session uses is idle from its
 hello on: the same idle rule stops it.
+
+Live preview (docs/PREVIEW.md): `open_preview` plays a training job's live/ folder on a worker of its own
+(keyed `job:<id>`, apart from the policies). The training manager calls `preview_updated` when the job
+wrote newer params there (the worker reloads them: one PolicyUpdate for all its sessions) and
+`preview_ended` when the job ended (every session gets a last PolicyUpdate with `ended`). The latest
+PolicyUpdate is kept, so a session opened later gets it right after its Hello.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import logging
 import sys
 from pathlib import Path
 
+import msgspec
+
 from server.inference import ipc
 from server.inference.protocol import (
     CLOSE_NEEDS_REVIEW,
@@ -29,7 +37,9 @@ from server.inference.protocol import (
     CLOSE_WORKER_FAILED,
     Error,
     Hello,
+    PolicyUpdate,
     decode_server,
+    encode,
 )
 from server.policies.manifest import InvalidPolicy, read_manifest
 from server.sandbox.environment import worker_env
@@ -54,6 +64,22 @@ class PolicyNeedsReview(PlaybackUnavailable):
     close_code = CLOSE_NEEDS_REVIEW
 
 
+def preview_key(job_id: str) -> str:
+    """The key of a job's preview worker: never a policy id (those are hex digits only)."""
+    return f"job:{job_id}"
+
+
+def job_end_note(state: str, error: str | None = None) -> str:
+    """How a job ended, for the preview panel (PolicyUpdate.note once `ended`)."""
+    if state == "succeeded":
+        return "training finished"
+    if state == "cancelled":
+        return "training was cancelled"
+    if state == "failed":
+        return f"training failed: {error}" if error else "training failed"
+    return f"training stopped ({state})"
+
+
 def _check_playable(policy_id: str, policy_dir: Path) -> None:
     try:
         manifest = read_manifest(policy_dir)
@@ -66,8 +92,8 @@ def _check_playable(policy_id: str, policy_dir: Path) -> None:
 
 
 class _Worker:
-    def __init__(self, policy_id: str, process: asyncio.subprocess.Process) -> None:
-        self.policy_id = policy_id
+    def __init__(self, key: str, process: asyncio.subprocess.Process) -> None:
+        self.key = key  # the policy id, or preview_key(job_id)
         self.process = process
         self.hello: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self.sessions: dict[int, asyncio.Queue[bytes | None]] = {}
@@ -75,7 +101,30 @@ class _Worker:
         # How its sessions' sockets close when it stops: a crash unless told otherwise (retire()).
         self.end = (CLOSE_WORKER_FAILED, WORKER_STOPPED)
         self.idle_timer: asyncio.TimerHandle | None = None
+        # A preview's PolicyUpdates: the latest (encoded), reloads asked and answered in order (the worker
+        # answers each with one), and from which answer on they say the job ended, with what note.
+        self.update: bytes | None = None
+        self.reloads_sent = 0
+        self.updates_seen = 0
+        self.end_at: int | None = None
+        self.end_note = ""
         self.reader = asyncio.ensure_future(self._read())
+
+    def reload(self) -> None:
+        """Ask the worker to read its folder again; its PolicyUpdate answer goes to every session."""
+        self.send(ipc.ToWorker(ipc.WORKER_SESSION, "reload"))
+        self.reloads_sent += 1
+
+    def _published(self, frame: bytes) -> None:
+        self.updates_seen += 1
+        if self.end_at is not None and self.updates_seen >= self.end_at:
+            update = decode_server(frame)
+            if isinstance(update, PolicyUpdate):
+                note = "; ".join(text for text in (self.end_note, update.note) if text)
+                frame = encode(msgspec.structs.replace(update, ended=True, note=note))
+        self.update = frame
+        for queue in self.sessions.values():
+            queue.put_nowait(frame)
 
     async def _read(self) -> None:
         stdout = self.process.stdout
@@ -88,6 +137,9 @@ class _Worker:
                 if message.session == ipc.WORKER_SESSION:
                     if not self.hello.done():
                         self.hello.set_result(message.frames[0])
+                    else:  # a reload's answer
+                        for frame in message.frames:
+                            self._published(frame)
                     continue
                 queue = self.sessions.get(message.session)
                 if queue is not None:
@@ -104,7 +156,7 @@ class _Worker:
                 )
             for queue in self.sessions.values():
                 queue.put_nowait(None)
-            log.info("inference worker for %s exited with code %s", self.policy_id, code)
+            log.info("inference worker for %s exited with code %s", self.key, code)
 
     def send(self, message: ipc.ToWorker) -> None:
         stdin = self.process.stdin
@@ -136,6 +188,8 @@ class PlaybackLink:
         self._worker = worker
         self.session = session
         self.replies: asyncio.Queue[bytes | None] = asyncio.Queue()
+        if worker.update is not None:  # a preview: which params play, sent right after the Hello
+            self.replies.put_nowait(worker.update)
         worker.sessions[session] = self.replies
         worker.send(ipc.ToWorker(session, "open"))
 
@@ -195,10 +249,58 @@ class InferenceService:
         _check_playable(policy_id, policy_dir)
         async with self._lock:
             worker, _started = await self._running_locked(policy_id, policy_dir)
-            if worker.idle_timer is not None:
-                worker.idle_timer.cancel()
-                worker.idle_timer = None
-            return PlaybackLink(self, worker, next(self._ids))
+            return self._link_locked(worker)
+
+    def _link_locked(self, worker: _Worker) -> PlaybackLink:
+        if worker.idle_timer is not None:
+            worker.idle_timer.cancel()
+            worker.idle_timer = None
+        return PlaybackLink(self, worker, next(self._ids))
+
+    async def open_preview(self, job_id: str, live_dir: Path) -> PlaybackLink:
+        """A session on the job's preview worker, which plays `live_dir` (the job's live/ policy folder;
+        it must exist) and is started if none runs. Its first PolicyUpdate follows the Hello.
+        PlaybackUnavailable when the folder's manifest cannot be read."""
+        try:
+            read_manifest(live_dir)
+        except InvalidPolicy as exc:
+            raise PlaybackUnavailable(f"the job's preview policy cannot be read: {exc}") from exc
+        async with self._lock:
+            worker, started = await self._running_locked(preview_key(job_id), live_dir)
+            if started:
+                with contextlib.suppress(ConnectionError):  # died already: its hello says so
+                    worker.reload()  # answered after the hello: the first PolicyUpdate
+            return self._link_locked(worker)
+
+    def _preview(self, job_id: str) -> _Worker | None:
+        worker = self._workers.get(preview_key(job_id))
+        return worker if worker is not None and worker.alive else None
+
+    def preview_updated(self, job_id: str) -> None:
+        """The job wrote newer params to its live/ folder: a running preview of it swaps them in (after
+        `preview_ended`, this means the job runs again: resumed). Does nothing when no preview of the job
+        runs; never raises. Call it on the event loop."""
+        try:
+            worker = self._preview(job_id)
+            if worker is not None:
+                worker.end_at, worker.end_note = None, ""
+                worker.reload()
+        except Exception:  # the training manager must go on whatever happens here
+            log.exception("live preview of job %s: reload failed", job_id)
+
+    def preview_ended(self, job_id: str, note: str) -> None:
+        """The job ended (`note` says how, for people): every session of its preview gets a last
+        PolicyUpdate with `ended` (the newest params read once more); the sessions go on playing them and
+        the worker stops after its last session as usual. Idempotent; does nothing when no preview of
+        the job runs; never raises. Call it on the event loop, after the job's final state is stored."""
+        try:
+            worker = self._preview(job_id)
+            if worker is not None and worker.end_at is None:
+                worker.end_note = note
+                worker.reload()
+                worker.end_at = worker.reloads_sent
+        except Exception:
+            log.exception("live preview of job %s: could not end it", job_id)
 
     async def warm(self, policy_id: str, policy_dir: Path) -> bool:
         """Start the policy's worker (and its compile) now if none runs; True when it has said hello.
@@ -213,16 +315,17 @@ class InferenceService:
                 self._warmed(worker)  # warmed again: the user is still there, keep it idle_s longer
             return worker.hello.done()
 
-    async def _running_locked(self, policy_id: str, policy_dir: Path) -> tuple[_Worker, bool]:
-        """The policy's live worker, started now if none runs (then True); under `self._lock`."""
+    async def _running_locked(self, key: str, policy_dir: Path) -> tuple[_Worker, bool]:
+        """The live worker for `key` (a policy id or a preview_key), started now if none runs (then
+        True); under `self._lock`."""
         if self._closed:
             raise PlaybackUnavailable("the server is shutting down")
-        worker = self._workers.get(policy_id)
+        worker = self._workers.get(key)
         if worker is not None and worker.alive:
             return worker, False
         await self._retire_idle_locked()
-        worker = await self._start(policy_id, policy_dir)
-        self._workers[policy_id] = worker
+        worker = await self._start(key, policy_dir)
+        self._workers[key] = worker
         return worker, True
 
     def _warmed(self, worker: _Worker) -> None:
@@ -235,7 +338,7 @@ class InferenceService:
             worker.idle_timer = None
         self._released(worker)
 
-    async def _start(self, policy_id: str, policy_dir: Path) -> _Worker:
+    async def _start(self, key: str, policy_dir: Path) -> _Worker:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         # worker_env pins JAX to the CPU, which is what playback wants even beside a GPU: one world per
         # call is hundreds of tiny kernels, faster on the CPU than launched on a GPU, and the card
@@ -253,15 +356,15 @@ class InferenceService:
                 stderr=log_file,
                 env=env,
             )
-        log.info("inference worker %d started for policy %s", process.pid, policy_id)
-        return _Worker(policy_id, process)
+        log.info("inference worker %d started for %s", process.pid, key)
+        return _Worker(key, process)
 
     async def _retire_idle_locked(self) -> None:
         """Each worker holds JAX and an env (1-2 GB): a new policy replaces idle ones at once rather
         than after their idle time, so clicking through the library does not pile them up."""
         idle = [w for w in self._workers.values() if not w.sessions]
         for worker in idle:
-            del self._workers[worker.policy_id]
+            del self._workers[worker.key]
         await asyncio.gather(*(worker.stop() for worker in idle))
 
     def _released(self, worker: _Worker) -> None:
@@ -274,8 +377,8 @@ class InferenceService:
         async with self._lock:
             if worker.sessions:
                 return
-            if self._workers.get(worker.policy_id) is worker:
-                del self._workers[worker.policy_id]
+            if self._workers.get(worker.key) is worker:
+                del self._workers[worker.key]
         await worker.stop()
 
     async def forget(self, policy_id: str) -> None:

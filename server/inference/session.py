@@ -3,11 +3,14 @@
 `PlaybackModel` holds one policy and its training env (observation noise off, the policy's reward
 program around it) and two jitted functions, compiled once per policy:
 
-- `begin(rng, command)`: the env's own reset, the policy's first action, and the ctrl the env applies
-  for it;
-- `advance(state, action, before, after, command)`: the env's own `step` with Playground's physics
-  function `mjx_env.step` swapped for one that returns the browser's result (see
+- `begin(params, rng, command)`: the env's own reset, the policy's first action, and the ctrl the env
+  applies for it;
+- `advance(params, state, action, before, after, command)`: the env's own `step` with Playground's
+  physics function `mjx_env.step` swapped for one that returns the browser's result (see
   docs/INFERENCE_PROTOCOL.md), then the next action and its ctrl.
+
+The params are an argument, not a constant of the compiled code, so `swap_params` can replace them with
+a training job's newer ones (live preview, docs/PREVIEW.md) without compiling again.
 
 The ctrl for an action comes from tracing the env's `step` with a physics function that records the
 ctrl it is given, so the action scale and default-pose offsets are the env's own, for every env.
@@ -17,6 +20,7 @@ ctrl it is given, so the action scale and default-pose offsets are the env's own
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +45,7 @@ from server.inference.protocol import (
     from_bytes,
     to_bytes,
 )
-from server.policies.manifest import InvalidPolicy
+from server.policies.manifest import InvalidPolicy, PolicyManifest
 from server.policies.networks import make_networks
 from server.policies.params import load_policy
 from server.rewards.compile import compile_program
@@ -58,6 +62,44 @@ class PlaybackError(ValueError):
 
 class UnsupportedSceneError(PlaybackError):
     """The env's step does not advance physics through `mjx_env.step` exactly once."""
+
+
+def load_settled(policy_dir: Path, attempts: int = 3, wait_s: float = 0.2) -> tuple[PolicyManifest, Any]:
+    """`load_policy`, tried again a moment later when it fails: a training job rewrites its live/ folder
+    (params, then manifest) while a preview reads it, and a read between the two sees a hash mismatch."""
+    for attempt in range(attempts):
+        try:
+            return load_policy(policy_dir)
+        except InvalidPolicy:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(wait_s)
+    raise AssertionError("unreachable")
+
+
+def check_params(params: Any, like: Any) -> None:
+    """PlaybackError unless `params` (on the device, like `like`) can replace `like` in the compiled
+    functions: the same tree, shapes and dtypes, every value finite."""
+    new_tree, old_tree = jax.tree_util.tree_structure(params), jax.tree_util.tree_structure(like)
+    if new_tree != old_tree:
+        raise PlaybackError("its params are not the playing network's (another tree of arrays)")
+    paths = jax.tree_util.tree_flatten_with_path(like)[0]
+    for (path, old), new in zip(paths, jax.tree_util.tree_leaves(params), strict=True):
+        new_type, old_type = jax.typeof(new), jax.typeof(old)  # shape and dtype, as jit sees them
+        if (new_type.shape, new_type.dtype) != (old_type.shape, old_type.dtype):
+            raise PlaybackError(
+                f"its array {jax.tree_util.keystr(path)} is {new_type.str_short()}; the playing "
+                f"network's is {old_type.str_short()}"
+            )
+    check_finite(params)
+
+
+def check_finite(params: Any) -> None:
+    """PlaybackError naming the first array of `params` that holds a NaN or infinite value."""
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        values = np.asarray(leaf)
+        if np.issubdtype(values.dtype, np.inexact) and not np.all(np.isfinite(values)):
+            raise PlaybackError(f"its array {jax.tree_util.keystr(path)} contains NaN or infinite values")
 
 
 @contextlib.contextmanager
@@ -115,7 +157,7 @@ def replayed_physics(before: BrowserState, after: BrowserState) -> Physics:
 class PlaybackModel:
     def __init__(self, policy_dir: Path, scene_cache_dir: Path) -> None:
         try:
-            self.manifest, params = load_policy(policy_dir)
+            self.manifest, params = load_settled(policy_dir)
         except InvalidPolicy as exc:
             raise PlaybackError(str(exc)) from exc
         from brax.training.agents.ppo import networks as ppo_networks
@@ -137,10 +179,11 @@ class PlaybackModel:
         self.env = RewardEnv(self.base, compiled)
         self.terms = list(compiled.names)
         self.weights = [float(compiled.weights[name]) for name in self.terms]
-        networks = make_networks(self.manifest)
-        policy = ppo_networks.make_inference_fn(networks)(params, deterministic=True)
-        key = jax.random.PRNGKey(0)  # unused by a deterministic policy
-        self.policy: Callable[[Any], jax.Array] = lambda obs: policy(obs, key)[0]
+        self._make_policy = ppo_networks.make_inference_fn(make_networks(self.manifest))
+        check_finite(params)  # NaN params would play NaN controls
+        # On the device once: an argument of every call, not copied from the host each step.
+        self.params: Any = jax.device_put(params)
+        self.traces = 0  # how many times the jitted functions were traced (each trace compiles)
 
         model = self.base.mj_model
         self.nq, self.nv, self.na, self.nu = model.nq, model.nv, model.na, model.nu
@@ -187,15 +230,49 @@ class PlaybackModel:
         self._require_one_physics_call(calls)
         return recorded[0]
 
-    def _outputs(self, state: Any, command: jax.Array | None) -> tuple[Any, jax.Array, jax.Array]:
+    def _outputs(
+        self, params: Any, state: Any, command: jax.Array | None
+    ) -> tuple[Any, jax.Array, jax.Array]:
         state = self._with_command(state, command)
-        action = self.policy(state.obs)
+        key = jax.random.PRNGKey(0)  # unused by a deterministic policy, but part of brax's signature
+        action = self._make_policy(params, deterministic=True)(state.obs, key)[0]
         return state, action, self._ctrl_for(state, action)
 
-    def _begin_impl(self, rng: jax.Array, command: jax.Array | None) -> tuple[Any, jax.Array, jax.Array]:
-        return self._outputs(self.env.reset(rng), command)
+    def _begin_impl(
+        self, params: Any, rng: jax.Array, command: jax.Array | None
+    ) -> tuple[Any, jax.Array, jax.Array]:
+        self.traces += 1
+        return self._outputs(params, self.env.reset(rng), command)
 
     def _advance_impl(
+        self,
+        params: Any,
+        state: Any,
+        action: jax.Array,
+        before: BrowserState,
+        after: BrowserState,
+        command: jax.Array | None,
+    ) -> tuple[Any, jax.Array, jax.Array]:
+        self.traces += 1
+        with physics(replayed_physics(before, after)) as calls:
+            stepped = self.env.step(self._with_command(state, command), action)
+        self._require_one_physics_call(calls)
+        return self._outputs(params, stepped, command)
+
+    # -- host side -------------------------------------------------------------------------------
+
+    def swap_params(self, params: Any) -> None:
+        """Play `params` from the next call on (every session's next step): the compiled functions take
+        them as an argument, so nothing recompiles. PlaybackError, with the old params kept, unless they
+        have the playing network's tree, shapes and dtypes and are all finite."""
+        candidate = jax.device_put(params)  # compared as the compiled functions would receive it
+        check_params(candidate, self.params)
+        self.params = candidate
+
+    def begin(self, rng: jax.Array, command: jax.Array | None) -> tuple[Any, jax.Array, jax.Array]:
+        return self._begin(self.params, rng, command)  # type: ignore[no-any-return]
+
+    def advance(
         self,
         state: Any,
         action: jax.Array,
@@ -203,12 +280,7 @@ class PlaybackModel:
         after: BrowserState,
         command: jax.Array | None,
     ) -> tuple[Any, jax.Array, jax.Array]:
-        with physics(replayed_physics(before, after)) as calls:
-            stepped = self.env.step(self._with_command(state, command), action)
-        self._require_one_physics_call(calls)
-        return self._outputs(stepped, command)
-
-    # -- host side -------------------------------------------------------------------------------
+        return self._advance(self.params, state, action, before, after, command)  # type: ignore[no-any-return]
 
     def hello(self) -> Hello:
         return Hello(
@@ -324,12 +396,12 @@ class PlaybackSession:
     def reset(self, seed: int, resume_from: PhysicsState | None = None) -> Episode:
         m = self.model
         start = None if resume_from is None else m.browser_state(resume_from, "state", warmstart=False)
-        state, action, ctrl = m._begin(jax.random.PRNGKey(seed), self._command_array(0))
+        state, action, ctrl = m.begin(jax.random.PRNGKey(seed), self._command_array(0))
         if start is not None:
             # A fresh episode memory around the browser's current pose: one step that ends where the
             # robot already is (so its observation is computed from that pose), with a zero action.
             zero = jnp.zeros_like(action)
-            state, action, ctrl = m._advance(state, zero, start, start, self._command_array(0))
+            state, action, ctrl = m.advance(state, zero, start, start, self._command_array(0))
         self.state, self.action = state, action
         self.steps, self.episode_return = 0, 0.0
         data = state.data
@@ -356,7 +428,7 @@ class PlaybackSession:
         # The action this step yields drives interval `steps + 1`: it follows that moment's command, which
         # is also what the reply (Action.step = steps + 1) reports.
         command = self._command_array(self.steps + 1)
-        state, action, ctrl = m._advance(self.state, self.action, b, a, command)
+        state, action, ctrl = m.advance(self.state, self.action, b, a, command)
         metrics = state.metrics
         reward, terms, task, done, ctrl_host = jax.device_get(
             (

@@ -2,7 +2,9 @@
 
 It loads the policy and its env, compiles the playback functions (before announcing itself ready), then
 serves any number of browser sessions for that policy over stdin/stdout (server.inference.ipc). Each
-session is one episode state; requests are answered in order, one at a time.
+session is one episode state; requests are answered in order, one at a time. For a live preview its
+folder is a training job's live/ one: on "reload" it reads the folder again and swaps the newer params in
+(`reload`), every session's episode going on with them.
 
 The policy's reward program is model-written code, so this process starts like the training worker:
 `server.sandbox.confine.confine` with the policy folder and the scene cache read-only and only XLA's
@@ -23,6 +25,7 @@ from server.inference import ipc
 from server.inference.protocol import (
     Error,
     FrameError,
+    PolicyUpdate,
     Reset,
     SetCommand,
     SetSchedule,
@@ -31,7 +34,10 @@ from server.inference.protocol import (
     decode_client,
     encode,
 )
+from server.policies.manifest import InvalidPolicy, PolicyManifest
 from server.sandbox.confine import Confinement
+
+_NOTE_CHARS = 400
 
 
 def _private_stdout() -> IO[bytes]:
@@ -87,6 +93,62 @@ def handle(session: Any, frame: bytes) -> bytes:
     return encode(Error(code="bad_frame", message="unhandled message type"))
 
 
+def evaluation_of(manifest: PolicyManifest) -> int:
+    """Which evaluation a live/ manifest's params come from: its history's evaluations after training
+    began (the step-0 one judges the untrained params, or a fine-tune's base, so it counts as 0)."""
+    return sum(1 for progress in manifest.metrics_history if progress.step > 0)
+
+
+def policy_update(manifest: PolicyManifest, note: str = "") -> PolicyUpdate:
+    """What the params of `manifest` are, for the preview panel."""
+    history = manifest.metrics_history
+    last = history[-1] if history else None
+    budget = manifest.training_config.get("num_timesteps", 0)
+    total = last.total_steps if last is not None else int(budget) if isinstance(budget, int | float) else 0
+    check = last.check if last is not None else None
+    return PolicyUpdate(
+        job_id=manifest.job_id or "",
+        step=last.step if last is not None else 0,
+        total_steps=total,
+        evaluation=evaluation_of(manifest),
+        eval_reward=last.eval_reward if last is not None else None,
+        check_passed=check.passed if check is not None else None,
+        check_score=check.score if check is not None else None,
+        note=note[:_NOTE_CHARS],
+    )
+
+
+def _describe(manifest: PolicyManifest) -> str:
+    history = manifest.metrics_history
+    step = history[-1].step if history else 0
+    return f"evaluation {evaluation_of(manifest)} (step {step:,})"
+
+
+def reload(model: Any, playing: PolicyManifest, policy_dir: Path) -> tuple[PolicyManifest, PolicyUpdate]:
+    """Read `policy_dir` again and play its params if they can replace the playing ones (same network,
+    finite); else keep `playing`'s. Returns the manifest of the params now playing and the PolicyUpdate
+    saying so (its note names a checkpoint that was skipped, and why)."""
+    from server.inference.session import PlaybackError, load_settled
+
+    what = "the newer checkpoint"
+    try:
+        manifest, params = load_settled(policy_dir)
+        what = f"the checkpoint of {_describe(manifest)}"
+        start = model.manifest
+        if (manifest.scene_id, manifest.network, manifest.program) != (
+            start.scene_id,
+            start.network,
+            start.program,
+        ):
+            raise PlaybackError("its scene, network or reward program is not the playing policy's")
+        if manifest.params_sha256 != playing.params_sha256:
+            model.swap_params(params)
+    except (InvalidPolicy, PlaybackError) as exc:
+        print(f"live preview: skipped {what}: {exc}", file=sys.stderr)
+        return playing, policy_update(playing, note=f"skipped {what}: {exc}")
+    return manifest, policy_update(manifest)
+
+
 def serve(policy_dir: Path, scene_cache_dir: Path, channel: IO[bytes], requests: IO[bytes]) -> int:
     def send(session: int, frames: list[bytes]) -> None:
         channel.write(ipc.pack(ipc.FromWorker(session, frames)))
@@ -110,11 +172,23 @@ def serve(policy_dir: Path, scene_cache_dir: Path, channel: IO[bytes], requests:
         send(ipc.WORKER_SESSION, [encode(Error(code="internal", message=message))])
         return 3
     send(ipc.WORKER_SESSION, [encode(model.hello())])
+    print(f"compiled: playback functions traced {model.traces} times", file=sys.stderr, flush=True)
 
     sessions: dict[int, PlaybackSession] = {}
+    playing = model.manifest  # whose params play: the folder's at start, then each reload's
     while (body := ipc.read_blocking(requests)) is not None:
         request = ipc.decode_to_worker(body)
-        if request.kind == "open":
+        if request.kind == "reload":
+            playing, update = reload(model, playing, policy_dir)
+            send(ipc.WORKER_SESSION, [encode(update)])
+            # The proof of "no recompile" a test or a person reads in the log: the count does not grow.
+            print(
+                f"live preview: playing evaluation {update.evaluation} (step {update.step}); playback "
+                f"functions traced {model.traces} times",
+                file=sys.stderr,
+                flush=True,
+            )
+        elif request.kind == "open":
             sessions[request.session] = PlaybackSession(model)
         elif request.kind == "close":
             sessions.pop(request.session, None)
