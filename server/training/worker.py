@@ -15,7 +15,9 @@ Protocol (the job manager codes against this):
 - Exit code 0 after "succeeded", 1 after "failed". Anything else (a kill, an OOM, an rlimit) means the
   process died; the manager decides from the events what happened (no final event -> crashed).
 - Work files: `JOB_DIR/checkpoint.msgpack` + `checkpoint.json` after each eval (used by `resume: true`),
-  `JOB_DIR/policy/` at the end. Logs go to stderr (the manager should point it at a log file).
+  `JOB_DIR/live/` (the live preview's newest params: at the start, then after each eval, before its
+  progress line), `JOB_DIR/policy/` at the end. Logs go to stderr (the manager should point it at a log
+  file).
 - Stopping: SIGINT and SIGTERM are ignored (a Ctrl+C to the process group must not read as a failure);
   the manager cancels with SIGKILL.
 
