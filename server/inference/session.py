@@ -80,8 +80,8 @@ def load_settled(policy_dir: Path, attempts: int = 3, wait_s: float = 0.2) -> tu
 def check_params(params: Any, like: Any) -> None:
     """PlaybackError unless `params` (on the device, like `like`) can replace `like` in the compiled
     functions: the same tree, shapes and dtypes, every value finite."""
-    new_tree, old_tree = jax.tree_util.tree_structure(params), jax.tree_util.tree_structure(like)
-    if new_tree != old_tree:
+    new_tree: Any = jax.tree_util.tree_structure(params)  # a PyTreeDef (typed `PyTreeDef?` by jax)
+    if new_tree != jax.tree_util.tree_structure(like):
         raise PlaybackError("its params are not the playing network's (another tree of arrays)")
     paths = jax.tree_util.tree_flatten_with_path(like)[0]
     for (path, old), new in zip(paths, jax.tree_util.tree_leaves(params), strict=True):
