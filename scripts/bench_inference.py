@@ -32,7 +32,7 @@ from server.inference.protocol import Action, Episode, Hello, Reset, Status, dec
 from server.policies.library import PolicyLibrary
 from server.settings import load_settings
 from server.training.runner import load_scene
-from tests.e2e.conftest import start_app, stop_app
+from tests.e2e.conftest import RunningApp, start_app, stop_app
 from tests.inference.browser import Browser
 from tests.inference.policies import save_untrained_policy
 
@@ -99,6 +99,44 @@ def measure(
     return [x for r in results for x in r]
 
 
+HEADER = (
+    f"{'scene':26} {'sessions':>8} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'steps/s':>8} "
+    f"{'health p50':>10} {'health p99':>10}"
+)
+
+
+def untrained_library(data_dir: Path, cache_dir: Path) -> dict[str, str]:
+    """An untrained policy of each of SCENES in the library under `data_dir`: scene id -> policy id."""
+    library = PolicyLibrary(data_dir)
+    ids = {}
+    for scene in SCENES:
+        staging = data_dir / "policies" / f"staging-{scene}"
+        save_untrained_policy(staging, scene, cache_dir)
+        ids[scene] = library.add(staging).policy_id
+    return ids
+
+
+def latency_rows(app: RunningApp, ids: dict[str, str], cache_dir: Path, steps: int, label: str = "") -> None:
+    """One printed row per scene and session count (1, 8): round trip and health latency."""
+    ws_base = app.base.replace("http://", "ws://")
+    for scene in SCENES:
+        model = load_scene(scene, cache_dir).env.mj_model
+        url = f"{ws_base}/api/models/{ids[scene]}/inference?token={app.token}"
+        measure(url, model, 1, 10)  # compile once, outside the figures
+        for sessions in (1, 8):
+            started = time.perf_counter()
+            health: list[float] = []
+            rtts = measure(url, model, sessions, steps, health)
+            wall = time.perf_counter() - started
+            p50, p99 = np.percentile(rtts, [50, 99])
+            h50, h99 = np.percentile(health, [50, 99]) if health else (float("nan"),) * 2
+            print(
+                f"{scene:26} {sessions:>8} {p50:>8.2f} {p99:>8.2f} {statistics.fmean(rtts):>8.2f} "
+                f"{len(rtts) / wall:>8.0f} {h50:>10.2f} {h99:>10.2f}{label}",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", type=Path, default=load_settings().cache_dir)
@@ -106,35 +144,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
-        library = PolicyLibrary(data_dir)
-        ids = {}
-        for scene in SCENES:
-            staging = data_dir / "policies" / f"staging-{scene}"
-            save_untrained_policy(staging, scene, args.cache_dir)
-            ids[scene] = library.add(staging).policy_id
+        ids = untrained_library(data_dir, args.cache_dir)
         app = start_app(data_dir, args.cache_dir)
         try:
-            ws_base = app.base.replace("http://", "ws://")
-            print(
-                f"{'scene':26} {'sessions':>8} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'steps/s':>8} "
-                f"{'health p50':>10} {'health p99':>10}"
-            )
-            for scene in SCENES:
-                model = load_scene(scene, args.cache_dir).env.mj_model
-                url = f"{ws_base}/api/models/{ids[scene]}/inference?token={app.token}"
-                measure(url, model, 1, 10)  # compile once, outside the figures
-                for sessions in (1, 8):
-                    started = time.perf_counter()
-                    health: list[float] = []
-                    rtts = measure(url, model, sessions, args.steps, health)
-                    wall = time.perf_counter() - started
-                    p50, p99 = np.percentile(rtts, [50, 99])
-                    h50, h99 = np.percentile(health, [50, 99]) if health else (float("nan"),) * 2
-                    print(
-                        f"{scene:26} {sessions:>8} {p50:>8.2f} {p99:>8.2f} {statistics.fmean(rtts):>8.2f} "
-                        f"{len(rtts) / wall:>8.0f} {h50:>10.2f} {h99:>10.2f}",
-                        flush=True,
-                    )
+            print(HEADER)
+            latency_rows(app, ids, args.cache_dir, args.steps)
         finally:
             stop_app(app)
 

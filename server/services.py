@@ -56,6 +56,9 @@ class Services:
 
         # A job whose kept policy fails its check is revised and trained again (docs/CHECKS.md).
         self.training.reflect = Reflector(self.rewards, self.llm)
+        # A running job's newest params play in its live preview (docs/PREVIEW.md): the manager tells
+        # playback when the job's live/ folder changes and when its run ends.
+        self.training.preview = self.inference
 
     def start(self, *, build_scenes: bool = True) -> None:
         """Starts the background work (scene export, the job queue). Needs the running event loop."""
