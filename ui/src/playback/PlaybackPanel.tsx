@@ -126,7 +126,7 @@ export function PlaybackPanel({
       {ended && (
         <div className="preview-end" role="status" aria-label="Preview ended">
           <span>{previewEndText(s?.policy ?? null, job, s?.status)}</span>
-          {(job === null || job.state === "succeeded") && (
+          {jobEnded && (job === null || job.state === "succeeded") && (
             <button
               type="button"
               className="primary"
