@@ -20,10 +20,10 @@ from litestar.params import FromPath
 
 from server.api.inference import AnySocket, close_reason, play
 from server.inference.protocol import CLOSE_UNKNOWN_MODEL, CLOSE_UNPLAYABLE, Status, encode
-from server.inference.service import InferenceService, PlaybackUnavailable, job_end_note
+from server.inference.service import InferenceService, PlaybackUnavailable
 from server.policies.manifest import MANIFEST_FILE
 from server.training.jobs import UnknownJob
-from server.training.manager import STREAM_END_STATES, TrainingManager
+from server.training.manager import STREAM_END_STATES, TrainingManager, end_note
 from server.training.protocol import LIVE_DIR
 from server.training.types import FINAL_STATES, JobStatus
 
@@ -98,5 +98,5 @@ async def preview_job(
     with contextlib.suppress(UnknownJob):
         status = training.status(job_id)
         if status.state in FINAL_STATES:
-            inference.preview_ended(job_id, job_end_note(status.state, status.error))
+            inference.preview_ended(job_id, end_note(status))
     await play(socket, link, f"the preview of job {job_id}")

@@ -69,17 +69,6 @@ def preview_key(job_id: str) -> str:
     return f"job:{job_id}"
 
 
-def job_end_note(state: str, error: str | None = None) -> str:
-    """How a job ended, for the preview panel (PolicyUpdate.note once `ended`)."""
-    if state == "succeeded":
-        return "training finished"
-    if state == "cancelled":
-        return "training was cancelled"
-    if state == "failed":
-        return f"training failed: {error}" if error else "training failed"
-    return f"training stopped ({state})"
-
-
 def _check_playable(policy_id: str, policy_dir: Path) -> None:
     try:
         manifest = read_manifest(policy_dir)

@@ -38,7 +38,7 @@ from server.inference.protocol import (
     from_bytes,
     to_bytes,
 )
-from server.inference.service import job_end_note, preview_key
+from server.inference.service import preview_key
 from server.inference.session import PlaybackError, PlaybackModel, PlaybackSession
 from server.policies.manifest import PARAMS_FILE, NetworkConfig, PolicyManifest
 from server.policies.params import load_policy, params_template, save_policy
@@ -425,7 +425,7 @@ def test_two_sockets_share_a_preview_that_reloads_and_ends(
                 )
 
             app.app.state.services.training.store.transition(job_id, "cancelled")
-            on_loop(app, service.preview_ended, job_id, job_end_note("cancelled"))
+            on_loop(app, service.preview_ended, job_id, "the job was cancelled")
             on_loop(app, service.preview_ended, job_id, "again")  # idempotent
             on_loop(app, service.preview_updated, "no-such-job")  # no preview: nothing happens
             on_loop(app, service.preview_ended, "no-such-job", "gone")

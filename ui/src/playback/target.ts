@@ -55,7 +55,7 @@ export function previewLabel(update: PolicyUpdateMessage | null): string {
   ].join(" · ");
 }
 
-/** "training finished" -> "Training finished." (the server's notes are phrases). */
+/** "the job failed: ..." -> "The job failed: ..." (the server's notes are phrases). */
 function sentence(text: string): string {
   const t = text.trim();
   return `${t.charAt(0).toUpperCase()}${t.slice(1)}${/[.!?]$/.test(t) ? "" : "."}`;
