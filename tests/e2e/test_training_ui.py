@@ -1,5 +1,6 @@
 """Teaching a policy from the task panel, watching it learn, and keeping it in the library, in real headless
 Chromium against a real `robocoach serve` (one real CPU job, the slow part, so one test walks it all).
+
 Draft Cartpole Balance with the built-in drafter (a reward and its success check) and train a CPU job with
 several evaluations, no reflection round and no early stop. Its live preview plays in the viewer (issue #12):
 it starts (the step label after the preview's Hello), its label changes at least twice as newer evaluations'
