@@ -1,7 +1,8 @@
 """Live playback in real headless Chromium against a real `robocoach serve`: open the library, press Play on
 the CartpoleBalance base policy the app ships (scenes/bases/, built and verified by scripts/build_bases.py),
 and read from the page that the pole stays up for a whole episode while the policy drives MuJoCo
-(WebAssembly) in the page. Training through the UI, with its live preview, has its own test (test_training_ui.py)."""
+(WebAssembly) in the page. Training through the UI, with its live preview, has its own test
+(test_training_ui.py)."""
 
 from __future__ import annotations
 

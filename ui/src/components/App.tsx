@@ -1,7 +1,7 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { UNAUTHORIZED_MESSAGE } from "../api/token";
 import { LibraryView } from "../library/LibraryView";
-import { type PlaybackTarget, previewTarget } from "../playback/target";
+import { type PlaybackTarget, previewTarget, previewToFollow } from "../playback/target";
 import { TaskPanel } from "../tasks/TaskPanel";
 import { TrainingPanel } from "../training/TrainingPanel";
 import type { JobStatus } from "../training/types";
@@ -79,6 +79,20 @@ export function App() {
       : training.current?.job_id === previewId
         ? training.current
         : (training.jobs?.find((j) => j.job_id === previewId) ?? null);
+  // The preview follows a job's revised round, and after a reload picks up the job still training.
+  const justLoaded = useRef(true);
+  useEffect(() => {
+    if (training.current === null) return;
+    const follow = previewToFollow(
+      playback,
+      previewJob,
+      training.current,
+      previewOnTrain,
+      justLoaded.current,
+    );
+    justLoaded.current = false;
+    if (follow) play(previewTarget(follow, sceneName(follow.spec.scene_id)));
+  }, [training.current, playback, previewJob, previewOnTrain, play, sceneName]);
 
   return (
     <div className="app">

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { JobStatus } from "../training/types";
 import { policyUpdate } from "./fakeServer";
-import { previewEndText, previewLabel, previewTarget, targetKey } from "./target";
+import { previewEndText, previewLabel, previewTarget, previewToFollow, targetKey } from "./target";
 
 describe("previewLabel", () => {
   it("says which step and evaluation the playing params are from, their reward and verdict", () => {
@@ -71,5 +71,44 @@ describe("playback targets", () => {
     const preview = previewTarget(job, "Cartpole Balance");
     expect(preview).toEqual({ jobId: "x", sceneId: "CartpoleBalance", name: "Cartpole Balance" });
     expect(targetKey(preview)).not.toBe(targetKey({ policyId: "x", sceneId: "s", name: "n" }));
+  });
+});
+
+describe("previewToFollow", () => {
+  const job = (id: string, state: JobStatus["state"], next: string | null = null) =>
+    ({
+      job_id: id,
+      state,
+      next_job_id: next,
+      spec: { scene_id: "CartpoleBalance", name: "" },
+    }) as JobStatus;
+  const previewing = { jobId: "a", sceneId: "CartpoleBalance", name: "x" };
+
+  it("follows the previewed job's revised round once the panel shows it", () => {
+    const round2 = job("b", "running");
+    expect(previewToFollow(previewing, job("a", "succeeded", "b"), round2, true, false)).toBe(
+      round2,
+    );
+    // Already on it, switched off, or the round is over: nothing to start.
+    expect(previewToFollow({ ...previewing, jobId: "b" }, round2, round2, true, false)).toBeNull();
+    expect(
+      previewToFollow(previewing, job("a", "succeeded", "b"), round2, false, false),
+    ).toBeNull();
+    expect(
+      previewToFollow(previewing, job("a", "succeeded", "b"), job("b", "failed"), true, false),
+    ).toBeNull();
+    // Another job the user opened is not a revision of the previewed one.
+    expect(
+      previewToFollow(previewing, job("a", "running"), job("c", "running"), true, false),
+    ).toBeNull();
+  });
+
+  it("after a reload picks up the job still training, and never replaces a policy playing", () => {
+    const running = job("a", "running");
+    expect(previewToFollow(null, null, running, true, true)).toBe(running);
+    expect(previewToFollow(null, null, running, true, false)).toBeNull();
+    expect(previewToFollow(null, null, job("a", "succeeded"), true, true)).toBeNull();
+    const policy = { policyId: "p", sceneId: "CartpoleBalance", name: "p" };
+    expect(previewToFollow(policy, null, running, true, true)).toBeNull();
   });
 });

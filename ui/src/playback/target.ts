@@ -29,6 +29,29 @@ export function previewTarget(job: JobStatus, sceneName: string): PlaybackTarget
   return { jobId: job.job_id, sceneId: job.spec.scene_id, name: job.spec.name || sceneName };
 }
 
+/**
+ * The job whose preview should start playing now, if any, while previews are `on`: the revised round of the
+ * job being previewed (its `next_job_id`, once the training panel follows it), or, when the page has just
+ * loaded with nothing playing, the job the training panel shows if it still runs.
+ */
+export function previewToFollow(
+  playing: PlaybackTarget | null,
+  previewed: JobStatus | null,
+  current: JobStatus | null,
+  on: boolean,
+  justLoaded: boolean,
+): JobStatus | null {
+  if (!on || current === null || !(current.state === "queued" || current.state === "running")) {
+    return null;
+  }
+  if (playing?.jobId !== undefined) {
+    return previewed?.next_job_id === current.job_id && playing.jobId !== current.job_id
+      ? current
+      : null;
+  }
+  return justLoaded && playing === null ? current : null;
+}
+
 function checkText(update: PolicyUpdateMessage): string {
   if (update.check_passed === null) return "check not judged";
   const score =
