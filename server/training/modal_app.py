@@ -71,6 +71,8 @@ def build_image(requirements: list[str] | None = None) -> Any:
     pins = image_requirements() if requirements is None else requirements
     return (
         modal.Image.debian_slim(python_version="3.11")
+        # Mesa's EGL, for the policy's clip (server/policies/clip.py), as scripts/setup.sh installs locally.
+        .apt_install("libegl1", "libegl-mesa0", "libgl1-mesa-dri")
         .uv_pip_install(*pins)
         # The whole card is this job's on Modal; the compile cache lives on the Volume.
         .env({"XLA_PYTHON_CLIENT_PREALLOCATE": "false"})

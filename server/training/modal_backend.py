@@ -34,7 +34,14 @@ from typing import Any, Protocol, TypeVar
 import msgspec
 
 from server.files import sha256_bytes, write_atomic
-from server.policies.manifest import MANIFEST_FILE, PARAMS_FILE, POLICY_FILES, InvalidPolicy, decode_manifest
+from server.policies.manifest import (
+    CLIP_FILE,
+    MANIFEST_FILE,
+    PARAMS_FILE,
+    POLICY_FILES,
+    InvalidPolicy,
+    decode_manifest,
+)
 from server.training.protocol import (
     EVENTS_FILE,
     JOB_FILE,
@@ -291,6 +298,10 @@ class _RemoteRun:
             if data is None:
                 return self._fail(f"the trained policy's {name} is missing from the Modal Volume")
             write_atomic(policy / name, data)
+        # Its clip, when the container could render one (optional: a policy plays without it).
+        clip = await self.backend.call(remote.read_file, job_path(self.job_id, POLICY_DIR, CLIP_FILE))
+        if clip is not None:
+            write_atomic(policy / CLIP_FILE, clip)
         self._append(final)
         return 0
 

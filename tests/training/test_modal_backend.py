@@ -419,6 +419,9 @@ def test_real_training_through_the_modal_backend(app_settings: Settings, databas
         (Path(app_settings.data_dir) / "policies" / str(good.policy_id) / "manifest.json").read_bytes()
     )
     assert manifest["scene_id"] == "CartpoleBalance" and manifest["versions"]["mujoco"] == "3.14.0"
+    # The clip the remote run rendered beside its policy came back with it.
+    clip = Path(app_settings.data_dir) / "policies" / str(good.policy_id) / "clip.webp"
+    assert clip.read_bytes()[8:12] == b"WEBP"
     # The live preview's folder came back from the "Volume" too, with the whole history.
     live = Path(app_settings.data_dir) / "jobs" / good.job_id / "live"
     assert len(msgspec.json.decode((live / "manifest.json").read_bytes())["metrics_history"]) == len(
