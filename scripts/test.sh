@@ -39,4 +39,4 @@ step "UI: biome, typescript, vitest"
 (cd ui && npm run --silent lint && npx --no-install tsc --noEmit -p . && npm run --silent test)
 
 step "pytest"
-$PY -m pytest -p no:cacheprovider -ra "$@"
+$PY -m pytest -p no:cacheprovider -ra --durations=30 "$@"

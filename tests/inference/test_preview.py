@@ -432,7 +432,7 @@ def test_two_sockets_share_a_preview_that_reloads_and_ends(
             for ws, browser in zip((ws_a, ws_b), browsers, strict=True):
                 ended = receive(ws)
                 assert isinstance(ended, PolicyUpdate) and ended.ended
-                assert (ended.evaluation, ended.note) == (1, "training was cancelled")
+                assert (ended.evaluation, ended.note) == (1, "the job was cancelled")
                 ws.send_bytes(encode(browser.interval(1)))  # the session goes on with the last params
                 action = receive(ws)
                 assert isinstance(action, Action) and action.step == 2
@@ -444,7 +444,7 @@ def test_two_sockets_share_a_preview_that_reloads_and_ends(
 
     with connect(app, job_id) as ws:  # a window opened after the job ended still sees it ended
         _messages, _hello, update = opened(ws)
-        assert update.ended and update.note == "training was cancelled"
+        assert update.ended and update.note == "the job was cancelled"
 
 
 def test_unknown_and_never_started_jobs_close_with_a_reason(app: TestClient) -> None:  # type: ignore[type-arg]
