@@ -34,8 +34,9 @@ WAITING = "waiting for the job's first policy"
 async def _wait_for_live(
     socket: AnySocket, training: TrainingManager, job_id: str, live: Path
 ) -> JobStatus | None:
-    """The job's status once its live/ folder is complete (its manifest, written last, is there); None
-    when the socket was closed (the job ended without one, or was deleted) or the browser left."""
+    """The job's status once its live/ folder is complete (its manifest, written last, is there), at once
+    when it already is; None when the socket was closed (an unknown or deleted job: 4404; a job that ended
+    without one: 4422) or the browser left."""
     receiving: asyncio.Future[Any] | None = None
     try:
         while True:
@@ -75,17 +76,9 @@ async def preview_job(
     """Play a training job's newest params live: the playback protocol (docs/INFERENCE_PROTOCOL.md) with a
     PolicyUpdate after the Hello and each time the params change or the job ends. 4404: unknown job."""
     await socket.accept()
+    live = training.job_dir(job_id) / LIVE_DIR  # only looked at once the job is known (_wait_for_live)
     try:
-        training.status(job_id)
-    except UnknownJob as exc:
-        await socket.close(code=CLOSE_UNKNOWN_MODEL, reason=close_reason(str(exc)))
-        return
-    live = training.job_dir(job_id) / LIVE_DIR
-    try:
-        if (
-            not (live / MANIFEST_FILE).is_file()
-            and await _wait_for_live(socket, training, job_id, live) is None
-        ):
+        if await _wait_for_live(socket, training, job_id, live) is None:
             return
         link = await inference.open_preview(job_id, live)
     except PlaybackUnavailable as exc:
