@@ -54,9 +54,12 @@ ensure_python_deps() {
   # Never let uv download a Python build from GitHub: use the machine's 3.11.
   export UV_PYTHON_DOWNLOADS=never
   local stamp=.venv/.robocoach-lock
-  if [ -f "$stamp" ] && cmp -s uv.lock "$stamp" && [ -x .venv/bin/python ]; then return 0; fi
+  # The packaging group (PyInstaller) is for the release test, which builds the bundle (scripts/build_bundle.sh).
+  if [ -f "$stamp" ] && cmp -s uv.lock "$stamp" && [ -x .venv/bin/python ] && [ -x .venv/bin/pyinstaller ]; then
+    return 0
+  fi
   say "installing Python dependencies from uv.lock"
-  .cache/uv/bin/uv sync --frozen --python python3.11 --quiet
+  .cache/uv/bin/uv sync --frozen --python python3.11 --group packaging --quiet
   cp uv.lock "$stamp"
 }
 
