@@ -74,11 +74,17 @@ def launch(
     stderr_path: Path,
     reap: list[subprocess.Popen[str]],
     timeout: float = 60.0,
+    command: list[str] | None = None,
 ) -> Launched:
-    """Starts robocoach and waits for its URL line on stdout; `reap` kills it if the test fails."""
+    """Starts robocoach (`command`, default the source install's) and waits for its URL line on stdout;
+    `reap` kills it if the test fails."""
     with stderr_path.open("w") as stderr:
         process = subprocess.Popen(
-            [*robocoach_command(), *args], env=env, stdout=subprocess.PIPE, stderr=stderr, text=True
+            [*(command or robocoach_command()), *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
         )
     reap.append(process)
     lines: queue.Queue[str | None] = queue.Queue()
