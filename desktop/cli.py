@@ -1,5 +1,12 @@
 """`robocoach`: opens the desktop window; `robocoach serve`: the same server without a window;
-`robocoach train`: drafts or reads a reward program and trains a policy in this process, no server."""
+`robocoach train`: drafts or reads a reward program and trains a policy in this process, no server;
+`robocoach install-desktop`: adds Robocoach to the desktop's application menu; `robocoach --version`.
+
+`robocoach --worker MODULE ARGS...` runs one of the app's worker processes (server/workers.py): that is how
+the frozen app, which has no `python`, starts them. It is dispatched before anything else is imported.
+
+Everything heavier than the standard library is imported inside `main`, after that dispatch, so a worker,
+`--help` and `--version` start fast."""
 
 from __future__ import annotations
 
@@ -13,12 +20,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-import msgspec
-
-from desktop.logs import redact_url, setup_logging
-from desktop.server_thread import ServerStartupError, ServerThread, bind_socket, bound_port, is_loopback
-from server.sandbox.confine import protect_server_process
+if TYPE_CHECKING:
+    from desktop.instance import InstanceLock
+    from desktop.server_thread import ServerThread
 
 log = logging.getLogger("desktop")
 
@@ -33,11 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "command",
         nargs="?",
-        choices=("window", "serve", "train"),
+        choices=("window", "serve", "train", "install-desktop"),
         default="window",
         help="'window' (default) opens the desktop window; 'serve' only runs the server and prints its URL; "
-        "'train' trains a policy from the command line",
+        "'train' trains a policy from the command line; 'install-desktop' adds Robocoach (with its icon) "
+        "to your desktop's application menu",
     )
+    parser.add_argument("--version", action="version", version=f"robocoach {app_version()}")
     parser.add_argument("--data-dir", type=Path, help="keep data, logs and cache under this folder")
     parser.add_argument("--port", type=int, help="port to listen on (default: a free one)")
     parser.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
@@ -115,6 +123,31 @@ def _bounded(
     return parse
 
 
+def app_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("robocoach")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def run_worker(argv: list[str]) -> int:
+    """`--worker MODULE ARGS...`: runs the worker module as `python -m MODULE ARGS...` would."""
+    import runpy
+
+    from server.workers import WORKER_MODULES
+
+    if not argv or argv[0] not in WORKER_MODULES:
+        name = argv[0] if argv else "(none)"
+        known = ", ".join(sorted(WORKER_MODULES))
+        print(f"robocoach --worker: {name} is not one of Robocoach's workers ({known})", file=sys.stderr)
+        return EXIT_USAGE
+    sys.argv = list(argv)
+    runpy.run_module(argv[0], run_name="__main__", alter_sys=True)
+    return 0
+
+
 def has_display() -> bool:
     """False on a Linux machine with neither X11 nor Wayland (ssh session, container, CI)."""
     if not sys.platform.startswith("linux"):
@@ -136,10 +169,25 @@ def _say(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    multiprocessing.freeze_support()  # the server's worker processes re-enter here in a frozen build
+    multiprocessing.freeze_support()  # the scene lanes' spawned processes re-enter here in a frozen build
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["--worker"]:
+        return run_worker(arguments[1:])  # a worker process: none of the server's set-up below
+
+    from server.sandbox.confine import protect_server_process
+
     protect_server_process()  # before any key is read into this process
     parser = build_parser()
     args = parser.parse_args(argv)
+
+    if args.command == "install-desktop":
+        from desktop.entry import install_desktop_entry
+
+        for line in install_desktop_entry():
+            _say(line)
+        return 0
+
+    from desktop.server_thread import is_loopback
 
     if args.host is not None and not is_loopback(args.host) and not args.allow_remote:
         parser.error(f"--host {args.host} is reachable from other machines; add --allow-remote to allow it")
@@ -152,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         return run_train(args)
 
     # Imported here so `robocoach --help` and argument errors stay fast.
+    import msgspec
+
+    from desktop.instance import InstanceLock
+    from desktop.logs import redact_url, setup_logging
+    from desktop.server_thread import ServerStartupError, ServerThread, bind_socket, bound_port
     from server.app import create_app
     from server.settings import load_settings
 
@@ -169,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     if mode == "window" and not has_display():
         _say("No display found (DISPLAY and WAYLAND_DISPLAY are unset): running without a window.")
         mode = "serve"
+    instance = _claim_data_dir(settings.data_dir)
+    if not isinstance(instance, InstanceLock):
+        return _join_running(instance, mode, args.software_gl)
     if mode == "window":
         # Qt reads these when it is first imported, which must not have happened yet.
         from desktop.window import configure_qt_environment
@@ -199,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     url = page_url(settings.host, settings.port, settings.token)
+    instance.publish(url)
     log.info("serving %s (log file %s)", redact_url(url), log_path)
     _say(f"Robocoach is running at {url}")
     stopped_cleanly = True
@@ -211,7 +268,62 @@ def main(argv: list[str] | None = None) -> int:
             stopped_cleanly = _wait_for_stop(stop, server)
     finally:
         server.stop()
+        instance.release()
     return 0 if stopped_cleanly else 1
+
+
+def _claim_data_dir(data_dir: Path) -> InstanceLock | str | None:
+    """This process's hold on the data dir, or the URL of the instance that holds it (None: it holds it but
+    never said where it serves)."""
+    from desktop.instance import InstanceLock, running_instance
+
+    for _ in range(3):  # the holder may exit between our try and our look: then the data dir is ours
+        lock = InstanceLock.acquire(data_dir)
+        if lock is not None:
+            return lock
+        running = running_instance(data_dir)
+        if running is not None:
+            return running.url
+    return None
+
+
+def _join_running(url: str | None, mode: str, software_gl: bool) -> int:
+    """A second copy on a data dir another instance serves: `serve` says where it runs; the window opens
+    onto it (a second window of the same app), after checking that it answers."""
+    from desktop.logs import redact_url
+
+    if url is None:
+        _say(
+            "Another Robocoach holds this data dir but does not say where it serves: "
+            "close it, or use --data-dir."
+        )
+        return 1
+    log.info("another Robocoach serves this data dir at %s", redact_url(url))
+    if mode == "serve":
+        _say(f"Robocoach is already running at {url}")
+        return 0
+    if not _answers(url):
+        _say(
+            f"Another Robocoach holds this data dir but does not answer at {redact_url(url)}; "
+            "close it (or wait until it has stopped) and try again, or use --data-dir."
+        )
+        return 1
+    from desktop.window import configure_qt_environment, run_window
+
+    configure_qt_environment(software_gl)
+    _say(f"Robocoach is already running at {url}: opening a window onto it")
+    run_window(url, _install_stop_handlers())
+    return 0
+
+
+def _answers(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own loopback URL
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def _install_stop_handlers() -> threading.Event:

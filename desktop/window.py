@@ -109,5 +109,8 @@ def run_window(url: str, stop: threading.Event) -> None:
         log.info("stop requested before the window opened")
         return
     log.info("opening the window")
-    webview.start(gui="qt")
+    from desktop.entry import icon_path
+
+    icon = icon_path()
+    webview.start(gui="qt", icon=str(icon) if icon is not None else None)
     log.info("window closed")

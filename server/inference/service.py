@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import sys
 from pathlib import Path
 
 import msgspec
@@ -44,10 +43,11 @@ from server.inference.protocol import (
 from server.policies.manifest import InvalidPolicy, read_manifest
 from server.sandbox.environment import worker_env
 from server.settings import Settings
+from server.workers import INFERENCE_WORKER, WorkerStartError, last_error_line, worker_argv
 
 log = logging.getLogger(__name__)
 
-WORKER_MODULE = "server.inference.worker"
+WORKER_MODULE = INFERENCE_WORKER
 IDLE_SECONDS = 120.0
 WORKER_STOPPED = "the inference worker stopped (see inference-worker.log); reconnect to start a new one"
 
@@ -81,9 +81,10 @@ def _check_playable(policy_id: str, policy_dir: Path) -> None:
 
 
 class _Worker:
-    def __init__(self, key: str, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, key: str, process: asyncio.subprocess.Process, log_path: Path) -> None:
         self.key = key  # the policy id, or preview_key(job_id)
         self.process = process
+        self.log_path = log_path
         self.hello: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self.sessions: dict[int, asyncio.Queue[bytes | None]] = {}
         self.alive = True
@@ -140,9 +141,12 @@ class _Worker:
             self.alive = False
             code = await self.process.wait()
             if not self.hello.done():
-                self.hello.set_exception(
-                    PlaybackUnavailable(f"the inference worker exited (code {code}) before it was ready")
+                last = last_error_line(self.log_path) if code else ""
+                why = f"the inference worker exited (code {code}) before it was ready" + (
+                    f": {last}" if last else ""
                 )
+                log.error("%s (log: %s)", why, self.log_path)
+                self.hello.set_exception(PlaybackUnavailable(why))
             for queue in self.sessions.values():
                 queue.put_nowait(None)
             log.info("inference worker for %s exited with code %s", self.key, code)
@@ -180,7 +184,8 @@ class PlaybackLink:
         if worker.update is not None:  # a preview: which params play, sent right after the Hello
             self.replies.put_nowait(worker.update)
         worker.sessions[session] = self.replies
-        worker.send(ipc.ToWorker(session, "open"))
+        with contextlib.suppress(ConnectionError):  # it died at start: hello() says why
+            worker.send(ipc.ToWorker(session, "open"))
 
     @property
     def end(self) -> tuple[int, str]:
@@ -215,12 +220,10 @@ class InferenceService:
         self,
         settings: Settings,
         *,
-        python: str = sys.executable,
-        worker_module: str = WORKER_MODULE,
+        worker_module: str = WORKER_MODULE,  # another: a test double (server/workers.py)
         idle_s: float = IDLE_SECONDS,
     ) -> None:
         self.settings = settings
-        self.python = python
         self.worker_module = worker_module
         self.idle_s = idle_s
         self._workers: dict[str, _Worker] = {}
@@ -333,20 +336,23 @@ class InferenceService:
         # call is hundreds of tiny kernels, faster on the CPU than launched on a GPU, and the card
         # stays free for training.
         env = worker_env()
-        with (self.log_dir / "inference-worker.log").open("ab") as log_file:
-            process = await asyncio.create_subprocess_exec(
-                self.python,
-                "-m",
-                self.worker_module,
-                str(policy_dir),
-                str(self.settings.cache_dir),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=log_file,
-                env=env,
-            )
+        argv = worker_argv(self.worker_module, str(policy_dir), str(self.settings.cache_dir))
+        log_path = self.log_dir / "inference-worker.log"
+        with log_path.open("ab") as log_file:
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=log_file,
+                    env=env,
+                )
+            except OSError as exc:
+                error = WorkerStartError(self.worker_module, exc)
+                log.error("%s", error)
+                raise PlaybackUnavailable(str(error)) from exc
         log.info("inference worker %d started for %s", process.pid, key)
-        return _Worker(key, process)
+        return _Worker(key, process, log_path)
 
     async def _retire_idle_locked(self) -> None:
         """Each worker holds JAX and an env (1-2 GB): a new policy replaces idle ones at once rather

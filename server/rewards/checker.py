@@ -1,10 +1,11 @@
 """API-side reward checking: static checks in process, trace checks in one long-lived worker process.
 
 Never imports JAX (a test checks `sys.modules`). The worker is started with `python -m
-server.rewards.trace_worker` and an environment built from an allow-list (server/sandbox), so API keys
-and tokens in the API process never reach model-written code. A fresh interpreter via subprocess is the
-"spawn" model with one difference that matters here: multiprocessing's spawn copies the parent's whole
-`os.environ` and offers no way to pass another one.
+server.rewards.trace_worker` (from the frozen app, its own executable: server/workers.py) and an
+environment built from an allow-list (server/sandbox), so API keys and tokens in the API process never
+reach model-written code. A fresh interpreter via subprocess is the "spawn" model with one difference
+that matters here: multiprocessing's spawn copies the parent's whole `os.environ` and offers no way to
+pass another one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -42,6 +42,7 @@ from server.sandbox.environment import worker_env
 from server.sandbox.escape import Attempt
 from server.scenes.menagerie import MenagerieError, prepare_menagerie
 from server.scenes.registry import UnknownScene, cache_key
+from server.workers import TRACE_WORKER, WorkerStartError, last_error_line, worker_argv, worker_name
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -86,7 +87,6 @@ class RewardChecker:
         *,
         timeout_s: float = 240.0,
         start_timeout_s: float = 120.0,
-        python: str = sys.executable,
         test_hooks: bool = False,
     ) -> None:
         self.cache_dir = cache_dir
@@ -95,7 +95,6 @@ class RewardChecker:
         )
         self.timeout_s = timeout_s
         self.start_timeout_s = start_timeout_s
-        self.python = python
         self.test_hooks = test_hooks
         self.calls: Counter[str] = Counter()  # requests sent to the worker, by kind (tests read this)
         self.starts = 0
@@ -191,25 +190,36 @@ class RewardChecker:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_file = log_path.open("ab")
         started = time.perf_counter()
-        proc = await asyncio.create_subprocess_exec(
-            self.python,
-            "-m",
-            "server.rewards.trace_worker",
-            str(menagerie),
-            str(self.cache_dir / "jax-compilation"),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log_file,
-            env=worker_env(test_hooks=self.test_hooks),
-            cwd=str(self.cache_dir),
-            limit=2**24,
-        )
+        argv = worker_argv(TRACE_WORKER, str(menagerie), str(self.cache_dir / "jax-compilation"))
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log_file,
+                env=worker_env(test_hooks=self.test_hooks),
+                cwd=str(self.cache_dir),
+                limit=2**24,
+            )
+        except OSError as exc:
+            log_file.close()
+            error = WorkerStartError(TRACE_WORKER, exc)
+            log.error("%s", error)
+            raise RewardWorkerError(str(error)) from exc
         process = _Process(proc, log_file)
         try:
             ready = await asyncio.wait_for(process.read_reply(), self.start_timeout_s)
         except (TimeoutError, asyncio.IncompleteReadError) as exc:
             process.kill()
-            raise RewardWorkerError(f"the reward worker did not start (see {log_path})") from exc
+            if isinstance(exc, TimeoutError):
+                why = f"it did not answer within {self.start_timeout_s:g} s"
+            else:
+                await proc.wait()
+                last = last_error_line(log_path)
+                why = f"it exited with code {proc.returncode}" + (f": {last}" if last else "")
+            message = f"{worker_name(TRACE_WORKER)} did not start: {why} (log: {log_path})"
+            log.error("%s", message)
+            raise RewardWorkerError(message) from exc
         if not ready.ok:
             process.kill()
             raise RewardWorkerError(f"the reward worker failed to start: {ready.error}")

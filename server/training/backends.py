@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import signal
-import sys
 from pathlib import Path
 from typing import Protocol
 
@@ -24,6 +24,9 @@ import msgspec
 from server.policies.checkpoints import CHECKPOINT_FILES, has_checkpoint
 from server.sandbox.environment import worker_env
 from server.training.types import BackendName, Device
+from server.workers import DEVICE_PROBE, TRAINING_WORKER, WorkerStartError, last_error_line, worker_argv
+
+log = logging.getLogger(__name__)
 
 
 class RunHandle(Protocol):
@@ -74,13 +77,6 @@ def detect_device() -> Device:
     return "gpu" if driver_present() else "cpu"
 
 
-_PROBE = (
-    "import json, jax\n"
-    "gpus = [d for d in jax.devices() if d.platform == 'gpu']\n"
-    "print(json.dumps([getattr(d, 'device_kind', str(d)) for d in gpus]))\n"
-)
-
-
 def describe_probe(driver: bool, gpu_names: list[str] | None, error: str | None) -> DeviceReport:
     """The settings page's sentence from what was found (pure, so every case is testable on a CPU)."""
     if gpu_names:
@@ -113,15 +109,19 @@ def describe_probe(driver: bool, gpu_names: list[str] | None, error: str | None)
     )
 
 
-async def probe_device(python: str = sys.executable, timeout_s: float = 60.0) -> DeviceReport:
-    """Asks JAX, in a subprocess, which CUDA devices it sees (skipped when there is no NVIDIA driver)."""
+async def probe_device(timeout_s: float = 60.0) -> DeviceReport:
+    """Asks JAX, in a worker process (server/training/probe.py), which CUDA devices it sees (skipped when
+    there is no NVIDIA driver)."""
     driver = driver_present()
     if not driver:
         return describe_probe(False, [], None)
     env = worker_env("gpu")
     try:
         process = await asyncio.create_subprocess_exec(
-            python, "-c", _PROBE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
+            *worker_argv(DEVICE_PROBE),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
         )
         out, err = await asyncio.wait_for(process.communicate(), timeout_s)
     except (OSError, TimeoutError) as exc:
@@ -145,8 +145,9 @@ def describe_exit(returncode: int) -> str:
 
 
 class _ProcessRun:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, log_path: Path) -> None:
         self.process = process
+        self.log_path = log_path
 
     @property
     def pid(self) -> int | None:
@@ -163,21 +164,24 @@ class _ProcessRun:
         self.cancel()
 
     def exit_cause(self, returncode: int) -> str:
-        return describe_exit(returncode)
+        cause = describe_exit(returncode)
+        if returncode > 0:  # e.g. it could not even import its modules: its last words say why
+            last = last_error_line(self.log_path)
+            cause = f"{cause} ({last})" if last else cause
+        log.warning("training worker %s: %s (log: %s)", self.pid, cause, self.log_path)
+        return cause
 
 
 class LocalBackend:
-    """Worker processes on this computer: `python -m server.training.worker JOB_DIR`, one per device."""
+    """Worker processes on this computer: `python -m server.training.worker JOB_DIR` (or the frozen app's
+    `robocoach --worker ...`: server/workers.py), one per device."""
 
     name: BackendName = "local"
     work_files: tuple[str, ...] = ("events.jsonl", *CHECKPOINT_FILES)
 
-    def __init__(
-        self, device: Device, *, python: str = sys.executable, worker_module: str, capacity: int = 1
-    ) -> None:
+    def __init__(self, device: Device, *, worker_module: str = TRAINING_WORKER, capacity: int = 1) -> None:
         self.device: Device = device
-        self.python = python
-        self.worker_module = worker_module
+        self.worker_module = worker_module  # a test double's, from source (server/workers.py)
         self.capacity = capacity
 
     def env(self) -> dict[str, str]:
@@ -188,16 +192,17 @@ class LocalBackend:
 
     async def launch(self, job_id: str, job_dir: Path, *, resume: bool) -> RunHandle:
         del job_id, resume  # both are in job.json
+        argv = worker_argv(self.worker_module, str(job_dir))
         with (job_dir / "worker.log").open("ab") as log_file:
-            process = await asyncio.create_subprocess_exec(
-                self.python,
-                "-m",
-                self.worker_module,
-                str(job_dir),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=log_file,
-                env=self.env(),
-                cwd=str(job_dir),
-            )
-        return _ProcessRun(process)
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=log_file,
+                    env=self.env(),
+                    cwd=str(job_dir),
+                )
+            except OSError as exc:
+                raise WorkerStartError(self.worker_module, exc) from exc
+        return _ProcessRun(process, job_dir / "worker.log")

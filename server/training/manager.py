@@ -17,7 +17,6 @@ import logging
 import os
 import shutil
 import signal
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Protocol
@@ -55,6 +54,7 @@ from server.training.protocol import (
 )
 from server.training.settings import TrainingSettings, read_training_settings
 from server.training.types import FINAL_STATES, BackendName, Device, JobSpec, JobStatus
+from server.workers import TRAINING_WORKER
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class LivePreview(Protocol):
         """The job's run ended (succeeded, failed, cancelled or interrupted); `note` says how, for people."""
 
 
-WORKER_MODULE = "server.training.worker"
+WORKER_MODULE = TRAINING_WORKER
 # A stream stops at these: interrupted ends this run too (a resume is a new run, watched anew).
 STREAM_END_STATES = FINAL_STATES | {"interrupted"}
 __all__ = ["STREAM_END_STATES", "LivePreview", "TrainingManager", "detect_device", "end_note"]
@@ -116,7 +116,6 @@ class TrainingManager:
         max_concurrent: int = 1,
         auto_resume: bool = True,
         device: Device | None = None,
-        python: str = sys.executable,
         worker_module: str | None = None,
         poll_s: float = 0.25,
         backends: Mapping[BackendName, TrainingBackend] | None = None,
@@ -137,16 +136,13 @@ class TrainingManager:
                 describe_probe(False, [], None) if self.device == "cpu" else self.device_report
             )
         self._probe = device is None and driver_present()
-        self.python = python
-        self.worker_module = worker_module or WORKER_MODULE
+        self.worker_module = worker_module or WORKER_MODULE  # another: a test double (server/workers.py)
         self.poll_s = poll_s
         self.training_settings = read_training_settings(database)
         self.backends: dict[BackendName, TrainingBackend] = dict(backends or {})
         self.backends.setdefault(
             "local",
-            LocalBackend(
-                self.device, python=python, worker_module=self.worker_module, capacity=max_concurrent
-            ),
+            LocalBackend(self.device, worker_module=self.worker_module, capacity=max_concurrent),
         )
         self._runs: dict[str, RunHandle] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -178,7 +174,7 @@ class TrainingManager:
 
     async def probe(self) -> DeviceReport:
         """Asks JAX (in a subprocess) which CUDA devices it sees; the local backend follows the answer."""
-        report = await probe_device(self.python)
+        report = await probe_device()
         self.device_report = report
         self.device = report.device
         local = self.backends.get("local")
