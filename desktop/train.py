@@ -248,14 +248,26 @@ def route_logs_around(line: StatusLine) -> None:
 
 # ---- the command ------------------------------------------------------------------------------------
 def run_train(args: argparse.Namespace) -> int:
+    from desktop.instance import InstanceLock
     from desktop.logs import setup_logging
     from server.settings import load_settings
 
     settings = load_settings(data_dir=args.data_dir)
     setup_logging(settings.state_dir, args.log_level, settings.token)
     line = StatusLine(sys.stderr)
+    # The app's services recover and resume the data dir's jobs: never beside a running app on it.
+    instance = InstanceLock.acquire(settings.data_dir)
+    if instance is None:
+        line.say(
+            f"Robocoach is running on {settings.data_dir}: train from its window, close it first, or pass "
+            "another --data-dir"
+        )
+        return EXIT_FAILED
     route_logs_around(line)
-    return asyncio.run(_train(args, settings, line))
+    try:
+        return asyncio.run(_train(args, settings, line))
+    finally:
+        instance.release()
 
 
 @dataclass
