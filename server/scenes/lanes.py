@@ -21,19 +21,29 @@ T = TypeVar("T")
 _SPAWN = multiprocessing.get_context("spawn")
 
 
+def _low_priority_child() -> None:
+    """A lane process's initializer for background work: the training worker's lowest priority (nice 19,
+    SCHED_IDLE), before it imports JAX, so every thread it starts inherits it."""
+    from server.training.worker import yield_cpu
+
+    child_signals()
+    yield_cpu()
+
+
 class WorkerDiedError(RuntimeError):
     """The lane's process exited (or was killed after a timeout) while running a task."""
 
 
 class Lane:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, low_priority: bool = False) -> None:
         self.name = name
+        self._initializer = _low_priority_child if low_priority else child_signals
         self._pool: ProcessPoolExecutor | None = None
         self._dead: list[ProcessPoolExecutor] = []  # killed pools, joined at close
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=_SPAWN, initializer=child_signals)
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=_SPAWN, initializer=self._initializer)
         return self._pool
 
     async def call(self, timeout_s: float, fn: Callable[..., T], *args: Any) -> T:

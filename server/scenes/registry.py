@@ -1,10 +1,17 @@
 """API-side scene registry: lists Playground envs and exports their models in worker processes.
 
-Never imports jax or mujoco_playground (the API process must start fast). The list of scene ids comes
-from Playground itself: the first task on the first worker returns `registry.ALL_ENVS` with each id's
-family, and we cache it as `catalog.json` next to the exported scenes. The cache folder is keyed by the
-installed versions of mujoco, playground and the asset wheels, so a cached catalog is exactly what that
-Playground would report, and later launches know every id (and every exported scene) instantly.
+Never imports jax or mujoco_playground (the API process must start fast). The list of scene ids is what
+Playground itself reports (`registry.ALL_ENVS` with each id's family): the app ships it
+(`scenes/playground.json`, server/scenes/shipped.py) for the Playground version it was made from, so every
+id is known at start without a worker. With another Playground installed, the first task on the first
+worker lists them and we cache that as `catalog.json` next to the exported scenes. The cache folder is
+keyed by the installed versions of mujoco, playground and the asset wheels, so a cached catalog is exactly
+what that Playground would report, and later launches know every id (and every exported scene) instantly.
+
+Scenes a shipped pack holds (`scenes/pack/<cache key>/`, server/scenes/pack.py) are copied into the cache
+at start instead of exported. The rest are exported in the background by low-priority workers, the scene
+the UI opens first (`FIRST_SCENE`) before the others, and any scene a request waits for jumps the queue.
+A cached file is checked before it is trusted (`_check_model`): a damaged one is exported again.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import logging
+import shutil
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -24,12 +32,15 @@ from server.scenes.catalog import scene_metadata
 from server.scenes.lanes import Lane, WorkerDiedError
 from server.scenes.loader import SceneLoadError
 from server.scenes.menagerie import MenagerieError, asset_versions, prepare_menagerie
-from server.scenes.types import SceneFailure, SceneFamily, SceneInfo, SceneList
+from server.scenes.shipped import PACK_DIR, read_shipped_catalog
+from server.scenes.types import PendingScene, SceneFailure, SceneFamily, SceneInfo, SceneList
 
 log = logging.getLogger(__name__)
 
 # Bump when export.py changes what it writes, to invalidate every cached scene.
 EXPORT_FORMAT = 2  # 2: SceneInfo.command
+# The scene the UI opens when nothing else is asked for (ui/src/components/format.ts defaultSceneId).
+FIRST_SCENE = "CartpoleBalance"
 
 Lister = Callable[[], list[tuple[str, SceneFamily]]]
 Exporter = Callable[[str, Path, Path], export.ExportResult]
@@ -73,14 +84,21 @@ class SceneRegistry:
         cache_dir: Path,
         workers: int = 2,
         *,
-        lister: Lister = export.list_scenes,
+        lister: Lister | None = None,
         exporter: Exporter = export.run_export,
         timeout_s: float = 300.0,
+        pack_dir: Path | None = PACK_DIR,
     ) -> None:
+        """`lister` None: Playground's scenes (the shipped catalogue if it matches the installed Playground,
+        else listed in a worker). `pack_dir`: a folder of pre-exported scene packs, one per cache key."""
         self.cache_dir = cache_dir
-        self.scenes_dir = cache_dir / "scenes" / cache_key()
-        self._lanes = [Lane(f"scene-worker-{i}") for i in range(max(1, workers))]
-        self._lister = lister
+        key = cache_key()
+        self.scenes_dir = cache_dir / "scenes" / key
+        self._pack = pack_dir / key if pack_dir is not None else None
+        # Background work: the lanes run at the lowest CPU priority (the user's playback and API come first).
+        self._lanes = [Lane(f"scene-worker-{i}", low_priority=True) for i in range(max(1, workers))]
+        self._shipped = lister is None
+        self._lister = lister or export.list_scenes
         self._exporter = exporter
         self._timeout_s = timeout_s
         self._families: dict[str, SceneFamily] | None = None  # catalog, in export order
@@ -108,9 +126,13 @@ class SceneRegistry:
         except MenagerieError as exc:
             # dm_control scenes need no Menagerie; the others will fail with this message.
             log.error("%s", exc)
-        cached = self._read_cached_catalog()
-        if cached is not None:
-            self._set_catalog(cached)
+        known = (
+            (read_shipped_catalog() if self._shipped else None)
+            or self._read_catalog(self.scenes_dir)
+            or (self._read_catalog(self._pack) if self._pack is not None and self._shipped else None)
+        )
+        if known is not None:
+            self._set_catalog(known)
         self._tasks = [
             loop.create_task(self._run_lane(i), name=lane.name) for i, lane in enumerate(self._lanes)
         ]
@@ -139,13 +161,15 @@ class SceneRegistry:
         (id "playground") and the list is complete, so the UI stops waiting and shows why."""
         if self._catalog_error is not None:
             failure = SceneFailure(id="playground", error=self._catalog_error)
-            return SceneList(scenes=[], pending=[], failed=[failure], complete=True)
-        ids = list(self._families or {})
+            return SceneList(scenes=[], pending=[], pending_scenes=[], failed=[failure], complete=True)
+        families = self._families or {}
+        pending = [i for i in families if i not in self._ready and i not in self._failed]
         return SceneList(
-            scenes=[self._ready[i] for i in ids if i in self._ready],
-            pending=[i for i in ids if i not in self._ready and i not in self._failed],
-            failed=[SceneFailure(id=i, error=self._failed[i]) for i in ids if i in self._failed],
-            complete=self._families is not None and len(self._ready) + len(self._failed) == len(ids),
+            scenes=[self._ready[i] for i in families if i in self._ready],
+            pending=pending,
+            pending_scenes=[_pending_scene(i, families[i]) for i in pending],
+            failed=[SceneFailure(id=i, error=self._failed[i]) for i in families if i in self._failed],
+            complete=self._families is not None and len(self._ready) + len(self._failed) == len(families),
         )
 
     async def get(self, scene_id: str) -> SceneInfo:
@@ -182,36 +206,42 @@ class SceneRegistry:
 
     # --- catalog and cache -----------------------------------------------------------------------
 
-    def _read_cached_catalog(self) -> list[tuple[str, SceneFamily]] | None:
-        path = self.scenes_dir / "catalog.json"
+    @staticmethod
+    def _read_catalog(folder: Path) -> list[tuple[str, SceneFamily]] | None:
+        path = folder / "catalog.json"
         try:
-            return msgspec.json.decode(path.read_bytes(), type=_Catalog).scenes
-        except (OSError, msgspec.DecodeError):
+            return msgspec.json.decode(path.read_bytes(), type=_Catalog).scenes or None
+        except FileNotFoundError:
+            return None
+        except (OSError, msgspec.DecodeError) as exc:
+            log.warning("damaged scene catalogue %s (%s): listing the scenes again", path, exc)
             return None
 
     def _set_catalog(self, scenes: list[tuple[str, SceneFamily]]) -> None:
         self._families = dict(scenes)
         for scene_id in self._families:
             self._done[scene_id] = asyncio.Event()
-            info = self._read_cached_scene(scene_id)
+            info = read_exported_scene(self.scenes_dir, scene_id) or self._seed_from_pack(scene_id)
             if info is not None:
                 self._ready[scene_id] = info
                 self._done[scene_id].set()
             else:
                 self._queue.append(scene_id)
+        if FIRST_SCENE in self._queue:
+            self._queue.remove(FIRST_SCENE)
+            self._queue.appendleft(FIRST_SCENE)
         self._catalog_known.set()
 
-    def _read_cached_scene(self, scene_id: str) -> SceneInfo | None:
-        json_path = self.scenes_dir / f"{scene_id}.json"
-        if not (json_path.is_file() and self.model_path(scene_id).is_file()):
+    def _seed_from_pack(self, scene_id: str) -> SceneInfo | None:
+        """Copy a pre-exported scene from the shipped pack into the cache (a few MB: milliseconds)."""
+        if self._pack is None or read_exported_scene(self._pack, scene_id) is None:
             return None
-        try:
-            raw = msgspec.json.decode(json_path.read_bytes())
-            # The catalogue's fields are read afresh: it may have changed since the export.
-            meta = scene_metadata(scene_id, raw["family"])
-            return msgspec.convert(raw | msgspec.structs.asdict(meta), SceneInfo)
-        except (OSError, msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError):
-            return None
+        # The model first, the description last: a description present means the pair is complete.
+        for name in (f"{scene_id}.mjb.gz", f"{scene_id}.json"):
+            tmp = self.scenes_dir / f".{name}.pack.tmp"
+            shutil.copyfile(self._pack / name, tmp)
+            tmp.replace(self.scenes_dir / name)
+        return read_exported_scene(self.scenes_dir, scene_id)
 
     # --- workers ---------------------------------------------------------------------------------
 
@@ -262,6 +292,62 @@ class SceneRegistry:
                 result.peak_rss_bytes / 2**20,
             )
         self._done[scene_id].set()
+
+
+def read_exported_scene(folder: Path, scene_id: str) -> SceneInfo | None:
+    """The scene's description if `<id>.json` and `<id>.mjb.gz` in `folder` are both intact; a damaged
+    pair is logged and never served (in the cache, the registry exports it again over it)."""
+    json_path = folder / f"{scene_id}.json"
+    model_path = folder / f"{scene_id}.mjb.gz"
+    if not (json_path.is_file() and model_path.is_file()):
+        return None
+    try:
+        raw = msgspec.json.decode(json_path.read_bytes())
+        # The catalogue's fields are read afresh: it may have changed since the export.
+        meta = scene_metadata(scene_id, raw["family"])
+        info = msgspec.convert(raw | msgspec.structs.asdict(meta), SceneInfo)
+        if info.id != scene_id:
+            raise ValueError(f"it describes {info.id!r}")
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError, ValueError) as exc:
+        log.warning("damaged scene description %s (%s): exporting %s again", json_path, exc, scene_id)
+        return None
+    problem = _check_model(model_path, info.model_bytes)
+    if problem is not None:
+        log.warning("damaged scene model %s (%s): exporting %s again", model_path, problem, scene_id)
+        return None
+    return info
+
+
+def _pending_scene(scene_id: str, family: SceneFamily) -> PendingScene:
+    meta = scene_metadata(scene_id, family)
+    return PendingScene(id=scene_id, name=meta.name, family=family, robot=meta.robot, kind=meta.kind)
+
+
+_GZIP_MAGIC = b"\x1f\x8b\x08"  # gzip, deflate
+
+
+def _check_model(path: Path, model_bytes: int) -> str | None:
+    """What is wrong with an exported `<id>.mjb.gz`, or None. Cheap (reads its first 64 KiB and last 4
+    bytes, whatever its size): a gzip header, a deflate stream that starts to decompress, and the gzip
+    trailer's ISIZE equal to the model's size (mod 2**32), which a truncated or overwritten file fails."""
+    import zlib
+
+    try:
+        with path.open("rb") as file:
+            head = file.read(2**16)
+            file.seek(-4, 2)
+            isize = int.from_bytes(file.read(4), "little")
+    except OSError as exc:
+        return str(exc)
+    if not head.startswith(_GZIP_MAGIC):
+        return "not a gzip file"
+    try:
+        zlib.decompressobj(wbits=31).decompress(head, 1024)
+    except zlib.error as exc:
+        return f"unreadable gzip data: {exc}"
+    if isize != model_bytes % 2**32:
+        return f"the gzip trailer says {isize} bytes, the model has {model_bytes} (a truncated file?)"
+    return None
 
 
 def _describe_error(exc: BaseException) -> str:

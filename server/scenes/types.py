@@ -44,10 +44,22 @@ class SceneFailure(msgspec.Struct, frozen=True, kw_only=True):
     error: str
 
 
+class PendingScene(msgspec.Struct, frozen=True, kw_only=True):
+    """A scene still being prepared, with what the catalogue knows of it (no model facts yet), so the
+    picker can list it by name at once."""
+
+    id: str
+    name: str
+    family: SceneFamily
+    robot: str
+    kind: str
+
+
 class SceneList(msgspec.Struct, frozen=True, kw_only=True):
     """Scenes are verified in a worker process on first launch; until that finishes some are pending."""
 
     scenes: list[SceneInfo]
-    pending: list[str]
+    pending: list[str]  # ids, in catalogue order
+    pending_scenes: list[PendingScene]  # the same scenes with their catalogue names, for the picker
     failed: list[SceneFailure]
     complete: bool

@@ -6,6 +6,7 @@ import { errorFromResponse, takeToken, UnauthorizedError } from "./token";
 
 export type SceneInfo = components["schemas"]["SceneInfo"];
 export type SceneList = components["schemas"]["SceneList"];
+export type PendingScene = components["schemas"]["PendingScene"];
 export type SceneFailure = components["schemas"]["SceneFailure"];
 export type ClientDiagnostics =
   paths["/api/diagnostics/client"]["post"]["requestBody"]["content"]["application/json"];
@@ -63,6 +64,16 @@ export async function unwrap<T>(
 
 export function listScenes(signal?: AbortSignal): Promise<SceneList> {
   return unwrap(api.GET("/api/playground/scenes", { signal }));
+}
+
+/** One scene's description; the server answers once the scene is ready (it prepares it next). */
+export function getScene(sceneId: string, signal?: AbortSignal): Promise<SceneInfo> {
+  return unwrap(
+    api.GET("/api/playground/scenes/{scene_id}", {
+      params: { path: { scene_id: sceneId } },
+      signal,
+    }),
+  );
 }
 
 export async function postClientDiagnostics(report: ClientDiagnostics): Promise<void> {

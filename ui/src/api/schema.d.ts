@@ -782,6 +782,15 @@ export interface components {
             value_hidden_layer_sizes: number[];
             value_obs_key: string;
         };
+        /** PendingScene */
+        PendingScene: {
+            /** @enum {string} */
+            family: "classic_control" | "locomotion" | "manipulation";
+            id: string;
+            kind: string;
+            name: string;
+            robot: string;
+        };
         /** PlaybackWarm */
         PlaybackWarm: {
             policy_id: string;
@@ -976,6 +985,7 @@ export interface components {
             complete: boolean;
             failed: components["schemas"]["SceneFailure"][];
             pending: string[];
+            pending_scenes: components["schemas"]["PendingScene"][];
             scenes: components["schemas"]["SceneInfo"][];
         };
         /** ScheduleReport */

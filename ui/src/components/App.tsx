@@ -12,12 +12,15 @@ import { SceneView } from "./SceneView";
 import { useScenes } from "./useScenes";
 
 export function App() {
-  const { list, error } = useScenes();
   const [selectedId, setSelectedId] = useState<string | null>(null);
+  const { list, error } = useScenes(selectedId);
 
   useEffect(() => {
-    if (selectedId === null && list) setSelectedId(defaultSceneId(list.scenes));
+    // A scene still being prepared may be opened: the server prepares it next, and it shows when ready.
+    if (selectedId === null && list)
+      setSelectedId(defaultSceneId([...list.scenes, ...list.pending_scenes]));
   }, [list, selectedId]);
+  const preparing = list?.pending_scenes.find((s) => s.id === selectedId) ?? null;
 
   const scene = list?.scenes.find((s) => s.id === selectedId) ?? null;
   const training = useTraining();
@@ -137,11 +140,13 @@ export function App() {
                 ? error
                 : error
                   ? `Cannot reach the Robocoach server: ${error}`
-                  : list
-                    ? list.complete
-                      ? "No scenes available."
-                      : "Preparing scenes…"
-                    : "Loading scenes…"}
+                  : preparing
+                    ? `Preparing ${preparing.name}…`
+                    : list
+                      ? list.complete
+                        ? "No scenes available."
+                        : "Preparing scenes…"
+                      : "Loading scenes…"}
             </div>
           </div>
         </main>

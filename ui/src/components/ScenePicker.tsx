@@ -1,5 +1,5 @@
 import { useId, useMemo, useState } from "react";
-import type { SceneList } from "../api/client";
+import type { PendingScene, SceneInfo, SceneList } from "../api/client";
 import { groupScenes } from "./format";
 
 interface Props {
@@ -13,9 +13,16 @@ function actuators(n: number): string {
   return `${n} actuator${n === 1 ? "" : "s"}`;
 }
 
+function isReady(s: SceneInfo | PendingScene): s is SceneInfo {
+  return "num_actuators" in s;
+}
+
+/** Every scene the server knows, by name at once; those still being prepared say so and can be opened
+ * (the server prepares an opened scene next). */
 export function ScenePicker({ list, error, selectedId, onSelect }: Props) {
   const [query, setQuery] = useState("");
-  const groups = useMemo(() => groupScenes(list?.scenes ?? [], query), [list, query]);
+  const all = useMemo(() => [...(list?.scenes ?? []), ...(list?.pending_scenes ?? [])], [list]);
+  const groups = useMemo(() => groupScenes(all, query), [all, query]);
   const idPrefix = useId();
 
   return (
@@ -34,7 +41,12 @@ export function ScenePicker({ list, error, selectedId, onSelect }: Props) {
         </p>
       )}
       {!list && !error && <p className="picker-note">Loading scenes…</p>}
-      {list && groups.length === 0 && list.scenes.length > 0 && (
+      {list && list.pending.length > 0 && (
+        <p className="picker-note" role="status" data-state="pending">
+          Preparing {list.pending.length} more scene{list.pending.length === 1 ? "" : "s"}…
+        </p>
+      )}
+      {list && groups.length === 0 && all.length > 0 && (
         <p className="picker-note">No scene matches “{query}”.</p>
       )}
       {groups.map((group) => (
@@ -51,11 +63,12 @@ export function ScenePicker({ list, error, selectedId, onSelect }: Props) {
                   aria-label={s.name}
                   aria-describedby={`${idPrefix}-${s.id}-meta`}
                   data-scene-id={s.id}
+                  data-state={isReady(s) ? "ready" : "pending"}
                   onClick={() => onSelect(s.id)}
                 >
                   <span className="scene-name">{s.name}</span>{" "}
                   <span className="scene-meta" id={`${idPrefix}-${s.id}-meta`}>
-                    {s.robot} · {actuators(s.num_actuators)}
+                    {s.robot} · {isReady(s) ? actuators(s.num_actuators) : "preparing…"}
                   </span>
                 </button>
               </li>
@@ -63,21 +76,6 @@ export function ScenePicker({ list, error, selectedId, onSelect }: Props) {
           </ul>
         </section>
       ))}
-      {list && list.pending.length > 0 && (
-        <section aria-label="Pending scenes" data-state="pending">
-          <h2>Preparing</h2>
-          <p className="picker-note" role="status">
-            Checking {list.pending.length} more scene{list.pending.length === 1 ? "" : "s"}…
-          </p>
-          <ul>
-            {list.pending.map((id) => (
-              <li key={id} className="scene-pending">
-                {id}
-              </li>
-            ))}
-          </ul>
-        </section>
-      )}
       {list && list.failed.length > 0 && (
         <section aria-label="Failed scenes" data-state="failed">
           <h2>Unavailable</h2>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { SceneInfo } from "../api/client";
+import type { PendingScene, SceneInfo } from "../api/client";
 import {
   defaultSceneId,
   formatPosition,
@@ -60,6 +60,34 @@ describe("groupScenes", () => {
     ]);
     expect(groupScenes(scenes, "nothing")).toEqual([]);
   });
+
+  it("lists scenes still being prepared beside the ready ones, by name", () => {
+    const pending: PendingScene[] = [
+      {
+        id: "AcrobotSwingup",
+        name: "Acrobot Swingup",
+        family: "classic_control",
+        robot: "Acrobot",
+        kind: "acrobot",
+      },
+      {
+        id: "SpotGetup",
+        name: "Spot Getup",
+        family: "locomotion",
+        robot: "Boston Dynamics Spot",
+        kind: "quadruped",
+      },
+    ];
+    const groups = groupScenes([...scenes, ...pending], "");
+    expect(groups[0].scenes.map((s) => s.id)).toEqual([
+      "AcrobotSwingup",
+      "CartpoleBalance",
+      "CartpoleSwingup",
+    ]);
+    expect(
+      groupScenes([...scenes, ...pending], "spot").flatMap((g) => g.scenes.map((s) => s.id)),
+    ).toEqual(["SpotGetup"]);
+  });
 });
 
 describe("defaultSceneId", () => {
@@ -67,5 +95,9 @@ describe("defaultSceneId", () => {
     expect(defaultSceneId(scenes)).toBe("CartpoleBalance");
     expect(defaultSceneId(scenes.slice(0, 1))).toBe("Go1JoystickFlatTerrain");
     expect(defaultSceneId([])).toBeNull();
+    // Still being prepared: opened anyway (the server prepares it first).
+    expect(defaultSceneId([{ id: "AcrobotSwingup" }, { id: "CartpoleBalance" }])).toBe(
+      "CartpoleBalance",
+    );
   });
 });

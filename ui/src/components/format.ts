@@ -23,11 +23,14 @@ export const FAMILY_LABELS: Record<SceneInfo["family"], string> = {
 
 const FAMILY_ORDER: SceneInfo["family"][] = ["classic_control", "locomotion", "manipulation"];
 
+/** What the picker needs of a scene: a ready one (SceneInfo) or one still being prepared (PendingScene). */
+type Listed = Pick<SceneInfo, "id" | "name" | "robot" | "family">;
+
 /** Scenes matching `query` (name, robot or id; all words must match), grouped by family in a fixed order. */
-export function groupScenes(
-  scenes: readonly SceneInfo[],
+export function groupScenes<S extends Listed>(
+  scenes: readonly S[],
   query: string,
-): { family: SceneInfo["family"]; label: string; scenes: SceneInfo[] }[] {
+): { family: SceneInfo["family"]; label: string; scenes: S[] }[] {
   const words = query.toLowerCase().split(/\s+/).filter(Boolean);
   const matches = scenes.filter((s) => {
     const text = `${s.name} ${s.robot} ${s.id}`.toLowerCase();
@@ -40,8 +43,9 @@ export function groupScenes(
   })).filter((g) => g.scenes.length > 0);
 }
 
-/** The scene to open first: CartpoleBalance when present, else the first one. */
-export function defaultSceneId(scenes: readonly SceneInfo[]): string | null {
+/** The scene to open first: CartpoleBalance when present (ready or not: the server prepares it first,
+ * server/scenes/registry.py FIRST_SCENE), else the first one. */
+export function defaultSceneId(scenes: readonly Pick<SceneInfo, "id">[]): string | null {
   if (scenes.some((s) => s.id === "CartpoleBalance")) return "CartpoleBalance";
   return scenes[0]?.id ?? null;
 }

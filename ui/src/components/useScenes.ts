@@ -1,11 +1,15 @@
 import { useEffect, useState } from "react";
-import { listScenes, type SceneList } from "../api/client";
+import { getScene, listScenes, type SceneList } from "../api/client";
 import { UnauthorizedError } from "../api/token";
 
 const POLL_MS = 2000;
 
-/** The scene list, re-fetched every 2 s while the server is still verifying scenes. */
-export function useScenes(): { list: SceneList | null; error: string | null } {
+/** The scene list, re-fetched every 2 s while the server is still preparing scenes, and at once when
+ * `waitFor` (the scene the user opened) is ready: the server prepares a scene someone waits for next. */
+export function useScenes(waitFor: string | null = null): {
+  list: SceneList | null;
+  error: string | null;
+} {
   const [list, setList] = useState<SceneList | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -31,6 +35,17 @@ export function useScenes(): { list: SceneList | null; error: string | null } {
       clearTimeout(timer);
     };
   }, []);
+
+  const waiting = waitFor !== null && list?.pending.includes(waitFor) === true;
+  useEffect(() => {
+    if (!waiting || waitFor === null) return;
+    const abort = new AbortController();
+    getScene(waitFor, abort.signal)
+      .then(() => listScenes(abort.signal))
+      .then(setList)
+      .catch(() => {}); // the poll reports errors; a scene that failed shows as failed in the list
+    return () => abort.abort();
+  }, [waiting, waitFor]);
 
   return { list, error };
 }
