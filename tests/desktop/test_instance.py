@@ -8,6 +8,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+from desktop.cli import _answers
 from desktop.instance import INFO_FILE, InstanceLock, running_instance
 from tests.desktop.conftest import isolated_env, launch, robocoach_command, stop
 
@@ -33,6 +34,7 @@ def test_second_serve_prints_the_running_url_and_leaves_the_first_alone(
     assert f"Robocoach is already running at {first.url}" in second.stdout
     assert first.process.poll() is None
     assert first.get("/api/health", token=first.token)[0] == 200
+    assert _answers(first.url)  # what a second window command checks before opening onto it
 
     # `robocoach train` on the same data dir would resume (and kill) the app's jobs: it refuses.
     program = tmp_path / "reward.py"
