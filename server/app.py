@@ -27,7 +27,7 @@ from server.api.models import ModelsController
 from server.api.policy import draft_commands, generate_policy
 from server.api.preferences import get_preferences, put_preferences
 from server.api.preview import preview_job
-from server.api.rewards import get_vocabulary, validate_program
+from server.api.rewards import get_vocabulary, prepare_checks, prepare_status, validate_program
 from server.api.scenes import ScenesController
 from server.api.training import TrainingController
 from server.inference.service import InferenceService
@@ -144,6 +144,8 @@ def create_app(settings: Settings) -> Litestar:
         ScenesController,
         get_vocabulary,
         validate_program,
+        prepare_checks,
+        prepare_status,
         list_providers,
         select_provider,
         save_api_key,

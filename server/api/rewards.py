@@ -1,5 +1,6 @@
-"""Reward programs: a scene's vocabulary, and validation of a program (static check, then a trace check
-in a worker process; this process never runs the program)."""
+"""Reward programs: a scene's vocabulary, validation of a program (static check, then a trace check
+in a worker process; this process never runs the program), and preparing a scene's checks ahead of the
+first draft (the UI asks when a scene is selected, so the draft does not wait for the worker's compile)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from litestar.params import FromPath, JSONBody
 
 from server.api.errors import SCENE_ERRORS
 from server.rewards.checker import RewardChecker
-from server.rewards.types import ValidationReport, Vocabulary
+from server.rewards.types import PrepareStatus, ValidationReport, Vocabulary
 from server.scenes.registry import SceneRegistry
 
 MAX_PROGRAM_CHARS = 20_000
@@ -23,6 +24,10 @@ class ValidateRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     # Longer programs are refused by the validator with a located message; this bound only stops abuse.
     program: Annotated[str, msgspec.Meta(max_length=4 * MAX_PROGRAM_CHARS)]
     kind: Literal["reward", "check"] = "reward"  # a success check (docs/CHECKS.md) or a reward program
+
+
+class PrepareRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    scene_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
 
 @get("/api/rewards/vocabulary/{scene_id:str}", responses=SCENE_ERRORS)
@@ -46,3 +51,26 @@ async def validate_program(
     if data.kind == "check":
         return await rewards.validate_check(data.scene_id, data.program)
     return await rewards.validate(data.scene_id, data.program)
+
+
+@post("/api/rewards/prepare", status_code=202, responses=SCENE_ERRORS)
+async def prepare_checks(
+    scenes: NamedDependency[SceneRegistry],
+    rewards: NamedDependency[RewardChecker],
+    data: JSONBody[PrepareRequest],
+) -> PrepareStatus:
+    """Starts loading the scene and compiling its check rollouts in the reward worker (idempotent: a
+    prepared or preparing scene only reports its state; a failed one is tried again), so the first
+    draft's check only runs the new program. Ask `GET /api/rewards/prepare/{scene_id}` to follow it."""
+    await scenes.get(data.scene_id)
+    return rewards.prepare(data.scene_id)
+
+
+@get("/api/rewards/prepare/{scene_id:str}", responses=SCENE_ERRORS)
+async def prepare_status(
+    scenes: NamedDependency[SceneRegistry], rewards: NamedDependency[RewardChecker], scene_id: FromPath[str]
+) -> PrepareStatus:
+    """Whether the scene's checks are prepared, being prepared (and for how long), failed (and why), or
+    idle (nobody asked since the worker started). Starts nothing."""
+    await scenes.get(scene_id)
+    return rewards.prepare_status(scene_id)

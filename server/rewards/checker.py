@@ -27,6 +27,7 @@ from server.rewards.protocol import (
     EnvKeys,
     Evaluate,
     GetVocabulary,
+    Prepare,
     Probe,
     Reply,
     Request,
@@ -37,7 +38,7 @@ from server.rewards.protocol import (
     pack,
 )
 from server.rewards.static_check import check_check, static_check
-from server.rewards.types import ProgramError, ValidationReport, Vocabulary
+from server.rewards.types import PrepareStatus, ProgramError, ValidationReport, Vocabulary
 from server.sandbox.environment import worker_env
 from server.sandbox.escape import Attempt
 from server.scenes.menagerie import MenagerieError, prepare_menagerie
@@ -102,6 +103,11 @@ class RewardChecker:
         self._process: _Process | None = None
         self._lock = asyncio.Lock()
         self._vocabularies: dict[str, Vocabulary] = {}
+        # Scenes the current worker process has prepared (reset when a fresh worker starts), and the
+        # preparations under way or failed, by scene.
+        self._prepared: dict[str, PrepareStatus] = {}
+        self._preparing: dict[str, tuple[float, asyncio.Task[None]]] = {}
+        self._failed: dict[str, PrepareStatus] = {}
 
     # ---- public API -----------------------------------------------------------------------------
     async def validate(self, scene_id: str, source: str) -> ValidationReport:
@@ -158,7 +164,67 @@ class RewardChecker:
         (`{"base_lin_vel": [-0.5, 0, 0]}` replaces that entry). For previews and the drafter's tests."""
         return await self._call(Evaluate(scene_id, source, overrides), list[dict[str, float]])
 
+    # ---- preparing a scene's checks ahead of the first draft --------------------------------------
+    def prepare(self, scene_id: str) -> PrepareStatus:
+        """Start preparing `scene_id`'s checks in the background unless that is done or under way (a
+        failed preparation is tried again); the status now. Cheap and idempotent."""
+        if not _SCENE_ID.match(scene_id):
+            raise UnknownScene(scene_id, [])
+        status = self.prepare_status(scene_id)
+        if status.state in ("preparing", "prepared"):
+            return status
+        self._failed.pop(scene_id, None)
+        task = asyncio.get_running_loop().create_task(self._prepare(scene_id))
+        self._preparing[scene_id] = (time.perf_counter(), task)
+        return PrepareStatus(scene_id=scene_id, state="preparing", seconds=0.0)
+
+    def prepare_status(self, scene_id: str) -> PrepareStatus:
+        """Prepared, preparing, failed, or idle (not asked for since this worker started)."""
+        if self._process is None or self._process.proc.returncode is not None:
+            self._prepared.clear()  # the worker that held them is gone; a fresh one starts empty
+        if scene_id in self._prepared:
+            return self._prepared[scene_id]
+        if scene_id in self._preparing:
+            since, _ = self._preparing[scene_id]
+            return PrepareStatus(scene_id=scene_id, state="preparing", seconds=time.perf_counter() - since)
+        if scene_id in self._failed:
+            return self._failed[scene_id]
+        return PrepareStatus(scene_id=scene_id, state="idle", seconds=0.0)
+
+    async def wait_prepared(self, scene_id: str) -> PrepareStatus:
+        """The status once the preparation under way (if any) has ended."""
+        if scene_id in self._preparing:
+            await asyncio.shield(self._preparing[scene_id][1])
+        return self.prepare_status(scene_id)
+
+    async def _prepare(self, scene_id: str) -> None:
+        since = time.perf_counter()
+        try:
+            await self.vocabulary(scene_id)  # written to the JSON cache on the way, as a draft would
+            phases = await self._call(Prepare(scene_id), dict[str, float])
+        except asyncio.CancelledError:
+            raise
+        except UnknownScene:
+            error = f"unknown scene {scene_id!r}"
+        except Exception as exc:  # a worker that cannot start or load the scene: the status says why
+            log.warning("preparing %s for reward checks failed: %s", scene_id, exc)
+            error = str(exc) or type(exc).__name__
+        else:
+            seconds = time.perf_counter() - since
+            log.info("reward checks for %s prepared in %.1f s %s", scene_id, seconds, phases)
+            self._prepared[scene_id] = PrepareStatus(
+                scene_id=scene_id, state="prepared", seconds=seconds, phases=phases
+            )
+            return
+        finally:
+            self._preparing.pop(scene_id, None)
+        self._failed[scene_id] = PrepareStatus(
+            scene_id=scene_id, state="failed", seconds=time.perf_counter() - since, error=error
+        )
+
     async def close(self) -> None:
+        for _, task in list(self._preparing.values()):
+            task.cancel()
         async with self._lock:
             process = self._process
             self._kill()
@@ -258,6 +324,7 @@ class RewardChecker:
             fresh = self._process is None or self._process.proc.returncode is not None
             if fresh:
                 self._kill()
+                self._prepared.clear()  # a new process has loaded nothing yet
                 self._process = await self._start()
             process = self._process
             assert process is not None and process.proc.stdin is not None

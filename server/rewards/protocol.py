@@ -39,6 +39,14 @@ class Evaluate(msgspec.Struct, tag="evaluate", frozen=True):
     overrides: list[dict[str, Any]]
 
 
+class Prepare(msgspec.Struct, tag="prepare", frozen=True):
+    """Load the scene and build what every check of it needs (the reset and stepped states, the sample
+    rollouts), so the next Validate/ValidateCheck only runs the new program. Replies with the seconds
+    each phase took (0 for what was already there)."""
+
+    scene_id: str
+
+
 class EnvKeys(msgspec.Struct, tag="env_keys", frozen=True):
     """Test hook: the names of the worker's environment variables."""
 
@@ -55,7 +63,7 @@ class Probe(msgspec.Struct, tag="probe", frozen=True):
     attempts: list[Attempt]
 
 
-Request = Validate | ValidateCheck | GetVocabulary | Evaluate | EnvKeys | Sleep | Probe
+Request = Validate | ValidateCheck | GetVocabulary | Evaluate | Prepare | EnvKeys | Sleep | Probe
 
 
 class Reply(msgspec.Struct, frozen=True, kw_only=True):

@@ -23,6 +23,7 @@ from server.rewards.protocol import (
     EnvKeys,
     Evaluate,
     GetVocabulary,
+    Prepare,
     Probe,
     Reply,
     Request,
@@ -43,6 +44,7 @@ MAX_COST_RATIO = 10.0
 MIN_TERM_FLOPS = 1e6
 MAX_ARRAY_ELEMENTS = 2**20  # any intermediate array; the largest vocabulary entry is far smaller
 CPU_SECONDS_PER_REQUEST = 300  # soft RLIMIT_CPU is re-armed before each request (the limit is cumulative)
+MIN_CACHED_COMPILE_S = 0.3  # compiles shorter than this are not written to the persistent cache
 STEP_ACTION = 0.1  # the "one step" check applies this constant action, so action terms are not all zero
 
 
@@ -54,8 +56,10 @@ class Scene:
     step_flops: float | None  # XLA's estimate for one env.step (physics + the env's own reward)
     env: Any = None
     episode_length: int = 1000
-    # Sample rollouts for checking a success check, by the entries it reads: (label, trajectories).
+    # Sample rollouts for checking a success check, by the entries recorded: (label, trajectories).
+    # `prepare` records every small entry at once, so a new check reuses them instead of compiling.
     samples: dict[frozenset[str], list[tuple[str, Any]]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of its preparation
 
 
 def arm_cpu_limit() -> None:
@@ -91,13 +95,17 @@ class Worker:
 
         # The "check" implementation is always "jax", even where training loads "warp";
         # server/scenes/loader.py (physics_impl) says why that checks the same program.
+        clock = _Clock()
         loaded = load_env(scene_id, purpose="check", menagerie_dir=self.menagerie_dir)
         env = loaded.env
+        clock.lap("load")
         state = jax.jit(env.reset)(jax.random.PRNGKey(0))
         zeros = jnp.zeros(env.action_size, jnp.float32)
         action = jnp.full(env.action_size, STEP_ACTION, jnp.float32)
+        clock.lap("reset")
         step = jax.jit(env.step).lower(state, action).compile()
         stepped = step(state, action)
+        clock.lap("step")
         contexts = [
             ("the reset state", RewardContext(state.data, zeros, zeros, dict(state.info))),
             ("the state after one step", RewardContext(stepped.data, action, zeros, dict(stepped.info))),
@@ -111,8 +119,23 @@ class Worker:
             env=env,
             episode_length=loaded.episode_length,
         )
+        clock.lap("vocabulary")
+        scene.timings = clock.laps
         self.scenes[scene_id] = scene
         return scene
+
+    def prepare(self, request: Prepare) -> dict[str, float]:
+        """Everything a check of this scene needs that does not depend on the program: the scene and its
+        states, and sample rollouts recording every recordable entry. Seconds per phase; a second call
+        returns {} at once."""
+        fresh = request.scene_id not in self.scenes
+        scene = self.scene(request.scene_id)
+        timings = dict(scene.timings) if fresh else {}
+        if recordable(scene) not in scene.samples:
+            clock = _Clock()
+            sample_rollouts(scene, recordable(scene), clock)
+            timings |= clock.laps
+        return timings
 
     def validate(self, request: Validate) -> ValidationReport:
         from server.rewards.compile import from_checked
@@ -163,6 +186,8 @@ class Worker:
             return self.scene(request.scene_id).vocabulary
         if isinstance(request, Evaluate):
             return self.evaluate(request)
+        if isinstance(request, Prepare):
+            return self.prepare(request)
         if isinstance(request, EnvKeys) and hooks:
             return sorted(os.environ)
         if isinstance(request, Probe) and hooks:
@@ -234,27 +259,64 @@ def trace_errors(compiled: Any, scene: Scene) -> list[ProgramError]:
 
 
 SAMPLE_EPISODES = 2  # per kind of sample rollout (zero actions, random actions)
+MAX_RECORDED_ELEMENTS = 256  # entries larger than this are recorded only for a check that reads them
 
 
-def sample_rollouts(scene: Scene, reads: frozenset[str]) -> list[tuple[str, Any]]:
+class _Clock:
+    """Seconds per named phase, for the prepare reply and the benchmark."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 3)
+        self._last = now
+
+
+def recordable(scene: Scene) -> frozenset[str]:
+    """The entries `prepare` records in the sample rollouts: all but the few large arrays."""
+    import math
+
+    return frozenset(
+        entry.name for entry in scene.vocabulary.entries if math.prod(entry.shape) <= MAX_RECORDED_ELEMENTS
+    )
+
+
+def sample_rollouts(
+    scene: Scene, reads: frozenset[str], clock: _Clock | None = None
+) -> list[tuple[str, Any]]:
     """Two kinds of real rollouts a check must tell apart from success: the robot doing nothing, and the
     robot moving at random (each from its own initial states). One compiled rollout serves both (the
     action scale is its argument: a Go1 rollout takes minutes to compile on a loaded CPU). Cached per
-    set of entries read."""
+    set of entries recorded; any cached set that covers `reads` serves (the entries recorded do not
+    change the states, so the values are the same)."""
     import jax
 
     from server.checks.evaluate import make_rollouts, scaled_random_action
+    from server.rewards.static_check import ALIVE
 
-    if reads not in scene.samples:
-        size = int(scene.env.action_size)
-        run = make_rollouts(
-            scene.env, scene.entries, reads, scene.episode_length, SAMPLE_EPISODES, scaled_random_action(size)
-        )
-        scene.samples[reads] = [
-            ("zero actions", run(0.0, jax.random.PRNGKey(1))),
-            ("random actions", run(1.0, jax.random.PRNGKey(2))),
-        ]
-    return scene.samples[reads]
+    reads = reads - {ALIVE}  # every rollout records `alive`
+    if reads <= recordable(scene):
+        reads = recordable(scene)  # one compile serves this check and every later one
+    for recorded, samples in scene.samples.items():
+        if reads <= recorded:
+            return samples
+    clock = clock or _Clock()
+    size = int(scene.env.action_size)
+    run = make_rollouts(
+        scene.env, scene.entries, reads, scene.episode_length, SAMPLE_EPISODES, scaled_random_action(size)
+    )
+    compiled = run.lower(0.0, jax.random.PRNGKey(1)).compile()  # type: ignore[attr-defined]
+    clock.lap("rollout compile")
+    samples = [
+        ("zero actions", jax.block_until_ready(compiled(0.0, jax.random.PRNGKey(1)))),
+        ("random actions", jax.block_until_ready(compiled(1.0, jax.random.PRNGKey(2)))),
+    ]
+    clock.lap("rollout run")
+    scene.samples[reads] = samples
+    return samples
 
 
 def check_trace_errors(check: Any, scene: Scene) -> list[ProgramError]:
@@ -263,6 +325,7 @@ def check_trace_errors(check: Any, scene: Scene) -> list[ProgramError]:
     import jax
 
     from server.rewards.interpret import program_line
+    from server.rewards.static_check import ALIVE
 
     errors: list[ProgramError] = []
 
@@ -270,7 +333,10 @@ def check_trace_errors(check: Any, scene: Scene) -> list[ProgramError]:
         where = line or (check.lines[name] if name else 0)
         errors.append(ProgramError(line=where, column=0, message=message, stage="trace"))
 
-    samples = sample_rollouts(scene, check.reads)
+    samples = [
+        (label, {name: values[name] for name in check.reads | {ALIVE}})  # what the check reads, only
+        for label, values in sample_rollouts(scene, check.reads)
+    ]
     one_episode = jax.tree_util.tree_map(lambda x: x[0], samples[0][1])
     for name in check.names:
         try:
@@ -428,16 +494,23 @@ def confinement(menagerie: Path, compile_cache: Path | None) -> Confinement:
 def main() -> None:
     menagerie = Path(sys.argv[1]) if len(sys.argv) > 1 else Path()
     compile_cache = Path(sys.argv[2]) if len(sys.argv) > 2 else None
+    if compile_cache is not None:
+        # Before confine: Landlock grants nothing on a path that does not exist yet, and the parent is
+        # read-only, so without this the cache was never written (every launch compiled again).
+        compile_cache.mkdir(parents=True, exist_ok=True)
     confine(confinement(menagerie, compile_cache))
     protocol_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed from here on goes to the log, not into the protocol
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     if compile_cache is not None:
-        # Reset and step take 5-30 s to compile per scene; XLA's persistent cache makes later launches fast.
+        # Reset, step and the sample rollouts take 5-60 s to compile per scene; XLA's persistent cache
+        # makes later launches fast. The threshold keeps the small scenes' sub-second reset too (the
+        # default of 1 s skipped them); a reward's own compile is cheap and stays out of the cache.
         import jax
 
         jax.config.update("jax_compilation_cache_dir", str(compile_cache))  # type: ignore[no-untyped-call]
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)  # type: ignore[no-untyped-call]
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_CACHED_COMPILE_S)  # type: ignore[no-untyped-call]
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)  # type: ignore[no-untyped-call]
     worker = Worker(menagerie)
     worker.playground()  # import JAX and Playground before saying ready (~7 s)
     protocol_out.write(pack(Reply(ok=True)))

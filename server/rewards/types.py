@@ -45,3 +45,19 @@ class Vocabulary(msgspec.Struct, frozen=True, kw_only=True):
     entries: list[VocabularyEntry]
     helpers: list[VocabularyEntry]  # functions such as tolerance(...), with their signature as `name`
     jnp_functions: list[str]  # the allow-listed jax.numpy names
+
+
+PrepareState = Literal["idle", "preparing", "prepared", "failed"]  # idle: not asked for yet
+
+
+class PrepareStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """Whether the reward checks of a scene are ready to answer at once (the scene loaded and its sample
+    rollouts compiled in the trace worker), so the UI can say what a first draft waits for."""
+
+    scene_id: str
+    state: PrepareState
+    seconds: float  # how long preparing took (prepared, failed) or has taken so far (preparing); 0 idle
+    error: str = ""  # why it failed, for a person
+    # Seconds per phase (load, reset, step, vocabulary, rollout compile, rollout run), when it was done
+    # by this launch's worker; empty when everything was there already.
+    phases: dict[str, float] = msgspec.field(default_factory=dict)

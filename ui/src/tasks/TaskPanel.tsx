@@ -28,6 +28,7 @@ import {
 } from "./draft";
 import { formatFailure } from "./failure";
 import { ProviderPicker } from "./ProviderPicker";
+import { draftWaitText, preparingText, useCheckPreparation } from "./prepare";
 import { TermsTable } from "./TermsTable";
 import { CommandPlan, TierOptions } from "./TierOptions";
 import {
@@ -74,6 +75,9 @@ export function TaskPanel({
   // The base the command tier would drive, per joystick scene (absent: not looked up, or none).
   const [bases, setBases] = useState<Record<string, string | null>>({});
   const takesCommands = scene.command != null;
+  // The reward worker loads the scene and compiles its check rollouts while the person types.
+  const checks = useCheckPreparation(sceneId);
+  const preparingLine = draft.running ? null : preparingText(checks, scene.name);
 
   // Requests finish after the person may have switched scenes: always update by the id they started on.
   const update = useCallback((id: string, patch: (d: SceneDraft) => Partial<SceneDraft>) => {
@@ -342,8 +346,13 @@ export function TaskPanel({
       {draft.running && (
         <p className="task-progress" role="status" aria-label="Draft progress">
           <span className="spinner spinner-small" aria-hidden="true" />
-          Drafting with {draft.running.provider} and validating ·{" "}
+          {draftWaitText(checks, scene.name, draft.running.provider)} ·{" "}
           <Elapsed since={draft.running.startedAt} />
+        </p>
+      )}
+      {preparingLine && (
+        <p className="task-progress" role="status" aria-label="Check preparation">
+          {preparingLine}
         </p>
       )}
       {failure && (

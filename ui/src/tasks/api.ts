@@ -115,3 +115,20 @@ export function validateProgram(
     api.POST("/api/rewards/validate", { body: { scene_id: sceneId, program, kind }, signal }),
   );
 }
+
+export type PrepareStatus = Schemas["PrepareStatus"];
+
+/**
+ * Starts preparing the scene's reward checks in the worker (idempotent), so the first draft's check
+ * only runs the new program; the answer is the state now.
+ */
+export function prepareChecks(sceneId: string, signal?: AbortSignal): Promise<PrepareStatus> {
+  return unwrap(api.POST("/api/rewards/prepare", { body: { scene_id: sceneId }, signal }));
+}
+
+/** The state of the scene's check preparation; starts nothing. */
+export function prepareStatus(sceneId: string, signal?: AbortSignal): Promise<PrepareStatus> {
+  return unwrap(
+    api.GET("/api/rewards/prepare/{scene_id}", { params: { path: { scene_id: sceneId } }, signal }),
+  );
+}

@@ -1,0 +1,154 @@
+"""Preparing a scene's reward checks ahead of the first draft (issue 13), with a real trace worker: the
+checker's state machine, what the worker reuses, and the API routes with their errors."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+import pytest
+from litestar.testing import TestClient
+
+from server.llm.builtin import draft_builtin_check
+from server.rewards.checker import RewardChecker
+from server.scenes.registry import UnknownScene
+from server.settings import load_settings
+from tests.conftest import TEST_PORT, make_client
+
+T = TypeVar("T")
+SCENE = "CartpoleBalance"
+
+
+class Harness:
+    def __init__(self, checker: RewardChecker) -> None:
+        self.checker = checker
+        self.loop = asyncio.new_event_loop()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self.loop.run_until_complete(coro)
+
+    def prepare(self, scene_id: str) -> Any:
+        async def start() -> Any:
+            return self.checker.prepare(scene_id)  # needs a running loop for its background task
+
+        return self.run(start())
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    cache = Path(os.environ.get("ROBOCOACH_TEST_REWARD_CACHE") or tmp_path_factory.mktemp("prepare"))
+    h = Harness(RewardChecker(cache))
+    yield h
+    h.run(h.checker.close())
+    h.loop.close()
+
+
+def test_prepare_is_idempotent_and_reuses_what_a_draft_loaded(harness: Harness) -> None:
+    checker = harness.checker
+    assert checker.prepare_status(SCENE).state == "idle"
+    # A draft's check before any prepare builds the rollouts of every recordable entry ...
+    vocabulary = harness.run(checker.vocabulary(SCENE))
+    check = draft_builtin_check("balance the pole", SCENE, vocabulary)
+    report = harness.run(checker.validate_check(SCENE, check))
+    assert report.ok, report.errors
+    # ... so preparing afterwards compiles nothing: the worker reports no phase.
+    first = harness.prepare(SCENE)
+    assert first.state == "preparing"
+    assert harness.prepare(SCENE).state == "preparing"  # asked again while under way: the same work
+    done = harness.run(checker.wait_prepared(SCENE))
+    assert done.state == "prepared", done.error
+    assert done.phases == {}
+    assert checker.calls["Prepare"] == 1
+    again = harness.prepare(SCENE)
+    assert again.state == "prepared"
+    assert checker.calls["Prepare"] == 1  # a prepared scene costs the worker nothing
+    assert checker.prepare_status(SCENE) == again
+
+
+def test_a_fresh_worker_prepares_again_and_reports_its_phases(harness: Harness) -> None:
+    checker = harness.checker
+    pid = checker.worker_pid
+    assert pid is not None and checker.prepare_status(SCENE).state == "prepared"
+    os.kill(pid, 9)
+    harness.run(asyncio.sleep(0.5))  # let the loop reap it
+    assert checker.prepare_status(SCENE).state == "idle"  # the scene went with the process
+    assert harness.prepare(SCENE).state == "preparing"
+    done = harness.run(checker.wait_prepared(SCENE))
+    assert done.state == "prepared", done.error
+    assert checker.worker_pid != pid
+    assert {"load", "step", "rollout compile", "rollout run"} <= set(done.phases)
+    # The check a draft then validates runs on those rollouts: no second rollout compile.
+    vocabulary = harness.run(checker.vocabulary(SCENE))
+    report = harness.run(checker.validate_check(SCENE, draft_builtin_check("swing", SCENE, vocabulary)))
+    assert report.ok, report.errors
+    assert harness.run(checker._call(_prepare_request(SCENE), dict[str, float])) == {}
+
+
+def test_unknown_and_malformed_scenes(harness: Harness) -> None:
+    with pytest.raises(UnknownScene):
+        harness.prepare("../etc")
+    assert harness.prepare("NoSuchScene").state == "preparing"
+    failed = harness.run(harness.checker.wait_prepared("NoSuchScene"))
+    assert failed.state == "failed"
+    assert "NoSuchScene" in failed.error
+
+
+def _prepare_request(scene_id: str) -> Any:
+    from server.rewards.protocol import Prepare
+
+    return Prepare(scene_id)
+
+
+# ---- the routes ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory, scene_cache: Path) -> Iterator[TestClient]:  # type: ignore[type-arg]
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("prepare-api"), port=TEST_PORT)
+    settings = msgspec.structs.replace(settings, cache_dir=scene_cache)
+    with make_client(settings) as test_client:
+        yield test_client
+
+
+def test_prepare_route_starts_then_reports_prepared(client: TestClient) -> None:  # type: ignore[type-arg]
+    response = client.post("/api/rewards/prepare", json={"scene_id": SCENE})
+    assert response.status_code == 202, response.text
+    assert response.json()["scene_id"] == SCENE
+    assert response.json()["state"] in ("preparing", "prepared")
+    for _ in range(600):  # until it settles; the test command's timeout bounds a hang
+        status = client.get(f"/api/rewards/prepare/{SCENE}").json()
+        if status["state"] != "preparing":
+            break
+        time.sleep(0.5)
+    assert status["state"] == "prepared", status
+    again = client.post("/api/rewards/prepare", json={"scene_id": SCENE})
+    assert again.status_code == 202 and again.json()["state"] == "prepared"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "fragment"),
+    [
+        ("post", "/api/rewards/prepare", {"scene_id": "Robodog"}, 404, "CartpoleBalance"),
+        ("get", "/api/rewards/prepare/Robodog", None, 404, "CartpoleBalance"),
+        ("post", "/api/rewards/prepare", {}, 400, "scene_id"),
+        ("post", "/api/rewards/prepare", {"scene_id": ""}, 400, "scene_id"),
+        ("post", "/api/rewards/prepare", {"scene_id": SCENE, "extra": 1}, 400, "extra"),
+        ("post", "/api/rewards/prepare", {"scene_id": 7}, 400, "scene_id"),
+    ],
+)
+def test_prepare_route_bad_input_is_a_clear_4xx(
+    client: TestClient,  # type: ignore[type-arg]
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    status: int,
+    fragment: str,
+) -> None:
+    response = client.post(path, json=body) if method == "post" else client.get(path)
+    assert response.status_code == status, response.text
+    assert fragment in response.text
