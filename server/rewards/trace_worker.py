@@ -60,6 +60,7 @@ class Scene:
     # `prepare` records every small entry at once, so a new check reuses them instead of compiling.
     samples: dict[frozenset[str], list[tuple[str, Any]]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of its preparation
+    samples_file: Path | None = None  # where the recordable entries' sample rollouts are kept on disk
 
 
 def arm_cpu_limit() -> None:
@@ -74,8 +75,9 @@ def arm_cpu_limit() -> None:
 
 
 class Worker:
-    def __init__(self, menagerie_dir: Path) -> None:
+    def __init__(self, menagerie_dir: Path, samples_dir: Path | None = None) -> None:
         self.menagerie_dir = menagerie_dir
+        self.samples_dir = samples_dir  # sample rollouts kept across launches (None: memory only)
         self.scenes: dict[str, Scene] = {}
 
     def playground(self) -> Any:
@@ -121,6 +123,8 @@ class Worker:
         )
         clock.lap("vocabulary")
         scene.timings = clock.laps
+        if self.samples_dir is not None:
+            scene.samples_file = self.samples_dir / f"{scene_id}-{samples_key(scene)}.npz"
         self.scenes[scene_id] = scene
         return scene
 
@@ -259,6 +263,7 @@ def trace_errors(compiled: Any, scene: Scene) -> list[ProgramError]:
 
 
 SAMPLE_EPISODES = 2  # per kind of sample rollout (zero actions, random actions)
+SAMPLE_LABELS = ("zero actions", "random actions")  # action scale 0 and 1, keys 1 and 2
 MAX_RECORDED_ELEMENTS = 256  # entries larger than this are recorded only for a check that reads them
 
 
@@ -304,6 +309,10 @@ def sample_rollouts(
         if reads <= recorded:
             return samples
     clock = clock or _Clock()
+    if reads == recordable(scene) and (loaded := load_samples(scene, reads)) is not None:
+        clock.lap("rollout from disk")
+        scene.samples[reads] = loaded
+        return loaded
     size = int(scene.env.action_size)
     run = make_rollouts(
         scene.env, scene.entries, reads, scene.episode_length, SAMPLE_EPISODES, scaled_random_action(size)
@@ -311,12 +320,86 @@ def sample_rollouts(
     compiled = run.lower(0.0, jax.random.PRNGKey(1)).compile()  # type: ignore[attr-defined]
     clock.lap("rollout compile")
     samples = [
-        ("zero actions", jax.block_until_ready(compiled(0.0, jax.random.PRNGKey(1)))),
-        ("random actions", jax.block_until_ready(compiled(1.0, jax.random.PRNGKey(2)))),
+        (SAMPLE_LABELS[0], jax.block_until_ready(compiled(0.0, jax.random.PRNGKey(1)))),
+        (SAMPLE_LABELS[1], jax.block_until_ready(compiled(1.0, jax.random.PRNGKey(2)))),
     ]
     clock.lap("rollout run")
     scene.samples[reads] = samples
+    if reads == recordable(scene):
+        save_samples(scene, samples)
     return samples
+
+
+SAMPLES_FORMAT = 1  # bump when make_rollouts, the sample keys or episodes change what is recorded
+
+
+def samples_key(scene: Scene) -> str:
+    """What determines a scene's sample rollouts: the scene (its packages and export format), JAX, the
+    vocabulary's format, and what is recorded over how many steps. A changed key is a fresh file."""
+    import importlib.metadata
+    import math
+
+    from server.files import sha256_bytes
+    from server.rewards.checker import VOCABULARY_FORMAT
+    from server.scenes.registry import cache_key
+
+    recorded = sorted((e.name, math.prod(e.shape)) for e in scene.vocabulary.entries)
+    parts = (
+        cache_key(),
+        importlib.metadata.version("jax"),
+        VOCABULARY_FORMAT,
+        SAMPLES_FORMAT,
+        MAX_RECORDED_ELEMENTS,
+        SAMPLE_EPISODES,
+        scene.episode_length,
+        recorded,
+    )
+    return sha256_bytes(repr(parts).encode())[:16]
+
+
+def load_samples(scene: Scene, recorded: frozenset[str]) -> list[tuple[str, Any]] | None:
+    """The scene's sample rollouts from disk, or None when absent or not exactly what is expected (a
+    damaged or foreign file is recomputed, never trusted)."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    from server.rewards.static_check import ALIVE
+
+    if scene.samples_file is None or not scene.samples_file.is_file():
+        return None
+    names = sorted(recorded | {ALIVE})
+    try:
+        with np.load(scene.samples_file, allow_pickle=False) as data:
+            samples = []
+            for index, label in enumerate(SAMPLE_LABELS):
+                values = {name: jnp.asarray(data[f"{index}/{name}"]) for name in names}
+                steps = {v.shape[:2] for v in values.values()}
+                if steps != {(SAMPLE_EPISODES, scene.episode_length)} or len(data.files) != 2 * len(names):
+                    return None
+                samples.append((label, values))
+    except Exception as exc:  # truncated, not an npz, a missing key
+        print(f"ignoring the sample rollouts in {scene.samples_file}: {exc}", file=sys.stderr)
+        return None
+    return samples
+
+
+def save_samples(scene: Scene, samples: list[tuple[str, Any]]) -> None:
+    """Write atomically (a temporary file, then rename), so a killed worker leaves no half file."""
+    import numpy as np
+
+    if scene.samples_file is None:
+        return
+    arrays = {
+        f"{i}/{name}": np.asarray(v) for i, (_, values) in enumerate(samples) for name, v in values.items()
+    }
+    tmp = scene.samples_file.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        with tmp.open("wb") as out:
+            np.savez(out, **arrays)  # type: ignore[arg-type]
+        tmp.replace(scene.samples_file)
+    except OSError as exc:  # a full disk: the samples stay in memory
+        print(f"could not keep the sample rollouts: {exc}", file=sys.stderr)
+        tmp.unlink(missing_ok=True)
 
 
 def check_trace_errors(check: Any, scene: Scene) -> list[ProgramError]:
@@ -484,11 +567,19 @@ def serve(worker: Worker, stdin: Any, stdout: Any) -> None:
         stdout.flush()
 
 
+def samples_folder(compile_cache: Path) -> Path:
+    """Sample rollouts kept across launches, beside XLA's compile cache."""
+    return compile_cache.parent / "check-samples"
+
+
 def confinement(menagerie: Path, compile_cache: Path | None) -> Confinement:
-    """Reads the scene cache (Menagerie links, exported models); writes only XLA's compile cache."""
+    """Reads the scene cache (Menagerie links, exported models); writes only XLA's compile cache and
+    the sample rollouts beside it."""
     if compile_cache is None:
         return Confinement(read=(menagerie,))
-    return Confinement(read=(menagerie, compile_cache.parent), write=(compile_cache,))
+    return Confinement(
+        read=(menagerie, compile_cache.parent), write=(compile_cache, samples_folder(compile_cache))
+    )
 
 
 def main() -> None:
@@ -498,6 +589,7 @@ def main() -> None:
         # Before confine: Landlock grants nothing on a path that does not exist yet, and the parent is
         # read-only, so without this the cache was never written (every launch compiled again).
         compile_cache.mkdir(parents=True, exist_ok=True)
+        samples_folder(compile_cache).mkdir(exist_ok=True)
     confine(confinement(menagerie, compile_cache))
     protocol_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed from here on goes to the log, not into the protocol
@@ -511,7 +603,7 @@ def main() -> None:
         jax.config.update("jax_compilation_cache_dir", str(compile_cache))  # type: ignore[no-untyped-call]
         jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_CACHED_COMPILE_S)  # type: ignore[no-untyped-call]
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)  # type: ignore[no-untyped-call]
-    worker = Worker(menagerie)
+    worker = Worker(menagerie, samples_folder(compile_cache) if compile_cache is not None else None)
     worker.playground()  # import JAX and Playground before saying ready (~7 s)
     protocol_out.write(pack(Reply(ok=True)))
     protocol_out.flush()

@@ -70,10 +70,10 @@ def test_prepare_is_idempotent_and_reuses_what_a_draft_loaded(harness: Harness) 
     assert checker.prepare_status(SCENE) == again
 
 
-def test_a_fresh_worker_prepares_again_and_reports_its_phases(harness: Harness) -> None:
+def _restart_and_prepare(harness: Harness) -> Any:
     checker = harness.checker
     pid = checker.worker_pid
-    assert pid is not None and checker.prepare_status(SCENE).state == "prepared"
+    assert pid is not None
     os.kill(pid, 9)
     harness.run(asyncio.sleep(0.5))  # let the loop reap it
     assert checker.prepare_status(SCENE).state == "idle"  # the scene went with the process
@@ -81,8 +81,25 @@ def test_a_fresh_worker_prepares_again_and_reports_its_phases(harness: Harness) 
     done = harness.run(checker.wait_prepared(SCENE))
     assert done.state == "prepared", done.error
     assert checker.worker_pid != pid
+    return done
+
+
+def test_a_new_worker_reads_the_sample_rollouts_from_disk(harness: Harness) -> None:
+    assert harness.checker.prepare_status(SCENE).state == "prepared"
+    done = _restart_and_prepare(harness)
+    assert {"load", "step", "rollout from disk"} <= set(done.phases)
+    assert "rollout compile" not in done.phases
+
+
+def test_damaged_sample_rollouts_are_recomputed(harness: Harness) -> None:
+    files = list((harness.checker.cache_dir / "check-samples").glob(f"{SCENE}-*.npz"))
+    assert len(files) == 1
+    files[0].write_bytes(b"PK\x03\x04 not really a zip")
+    done = _restart_and_prepare(harness)
     assert {"load", "step", "rollout compile", "rollout run"} <= set(done.phases)
+    assert files[0].read_bytes()[:4] == b"PK\x03\x04" and files[0].stat().st_size > 1000  # rewritten
     # The check a draft then validates runs on those rollouts: no second rollout compile.
+    checker = harness.checker
     vocabulary = harness.run(checker.vocabulary(SCENE))
     report = harness.run(checker.validate_check(SCENE, draft_builtin_check("swing", SCENE, vocabulary)))
     assert report.ok, report.errors
