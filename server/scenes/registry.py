@@ -9,8 +9,10 @@ keyed by the installed versions of mujoco, playground and the asset wheels, so a
 what that Playground would report, and later launches know every id (and every exported scene) instantly.
 
 Scenes a shipped pack holds (`scenes/pack/<cache key>/`, server/scenes/pack.py) are copied into the cache
-at start instead of exported. The rest are exported in the background by low-priority workers, the scene
-the UI opens first (`FIRST_SCENE`) before the others, and any scene a request waits for jumps the queue.
+at start instead of exported. The rest are exported in the background by workers at the lowest CPU priority
+(nice 19, SCHED_IDLE), the scene the UI opens first (`FIRST_SCENE`) before the others. A scene someone waits
+for (`get`) is exported at once by a worker at normal priority: an idle-priority worker gets no CPU while
+anything else runs, and this is the one export the user is waiting for.
 A cached file is checked before it is trusted (`_check_model`): a damaged one is exported again.
 """
 
@@ -97,6 +99,10 @@ class SceneRegistry:
         self._pack = pack_dir / key if pack_dir is not None else None
         # Background work: the lanes run at the lowest CPU priority (the user's playback and API come first).
         self._lanes = [Lane(f"scene-worker-{i}", low_priority=True) for i in range(max(1, workers))]
+        # Scenes a request waits for, exported at normal priority (started on demand, closed when idle).
+        self._urgent_lane = Lane("scene-worker-urgent")
+        self._urgent: deque[str] = deque()
+        self._urgent_task: asyncio.Task[None] | None = None
         self._shipped = lister is None
         self._lister = lister or export.list_scenes
         self._exporter = exporter
@@ -145,10 +151,11 @@ class SceneRegistry:
     async def close(self) -> None:
         """Cancel pending exports and stop the workers; in-flight exports are killed, not awaited."""
         self._closed = True
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._urgent_task] if self._urgent_task else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await asyncio.gather(*(lane.close() for lane in self._lanes))
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(lane.close() for lane in [*self._lanes, self._urgent_lane]))
         self._queue.clear()
         self._catalog_known.set()
         for event in self._done.values():
@@ -173,13 +180,19 @@ class SceneRegistry:
         )
 
     async def get(self, scene_id: str) -> SceneInfo:
-        """The scene's description, waiting (at the front of the queue) if it is still being exported."""
+        """The scene's description, waiting if it is still being exported: then it is exported at once at
+        normal priority (also if a background worker already has it: whichever finishes first counts)."""
         families = await self._catalog()
         if scene_id not in families:
             raise UnknownScene(scene_id, list(families))
-        if scene_id in self._queue:
-            self._queue.remove(scene_id)
-            self._queue.appendleft(scene_id)
+        if not self._done[scene_id].is_set() and scene_id not in self._urgent and not self._closed:
+            if scene_id in self._queue:
+                self._queue.remove(scene_id)
+            self._urgent.append(scene_id)
+            if self._urgent_task is None or self._urgent_task.done():
+                self._urgent_task = asyncio.get_running_loop().create_task(
+                    self._run_urgent(), name=self._urgent_lane.name
+                )
         await self._done[scene_id].wait()
         return self._result(scene_id)
 
@@ -262,6 +275,16 @@ class SceneRegistry:
         # A worker that has loaded many envs holds 2-3 GiB; give it back once there is nothing left to do.
         await lane.close()
 
+    async def _run_urgent(self) -> None:
+        while self._urgent and not self._closed:
+            while self._urgent and not self._closed:
+                scene_id = self._urgent[0]  # stays in the deque while exporting: get() does not add it again
+                if not self._done[scene_id].is_set():
+                    await self._export(self._urgent_lane, scene_id)
+                self._urgent.popleft()
+            # Give its memory back; a get() that came in while this closed is served by the outer loop.
+            await self._urgent_lane.close()
+
     async def _list_scenes(self, lane: Lane) -> None:
         try:
             scenes = await lane.call(self._timeout_s, self._lister)
@@ -279,9 +302,13 @@ class SceneRegistry:
                 self._timeout_s, self._exporter, scene_id, self.scenes_dir, self._menagerie_dir
             )
         except Exception as exc:
+            if self._done[scene_id].is_set():
+                return  # the other lane's export of it already counted
             self._failed[scene_id] = _describe_error(exc)
             log.warning("scene %s failed: %s", scene_id, self._failed[scene_id], exc_info=exc)
         else:
+            if self._done[scene_id].is_set():
+                return
             self._ready[scene_id] = result.info
             self.peak_rss_bytes[lane.name] = max(self.peak_rss_bytes.get(lane.name, 0), result.peak_rss_bytes)
             log.info(

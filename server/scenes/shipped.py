@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -26,7 +27,8 @@ log = logging.getLogger(__name__)
 SCENES_ROOT = Path(__file__).resolve().parents[2] / "scenes"
 SHIPPED_CATALOG = SCENES_ROOT / "playground.json"
 # Pre-exported scenes, one folder per cache key (written by server/scenes/pack.py; git-ignored here).
-PACK_DIR = SCENES_ROOT / "pack"
+# ROBOCOACH_SCENE_PACK_DIR points elsewhere (a benchmark runs without the pack by naming an empty one).
+PACK_DIR = Path(os.environ.get("ROBOCOACH_SCENE_PACK_DIR") or SCENES_ROOT / "pack")
 
 
 class ShippedCatalog(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

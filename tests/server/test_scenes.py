@@ -194,7 +194,7 @@ def test_failures_are_recorded_and_do_not_stop_the_rest(tmp_path: Path) -> None:
     asyncio.run(run())
 
 
-def test_get_moves_a_pending_scene_to_the_front(tmp_path: Path) -> None:
+def test_get_exports_a_pending_scene_at_once(tmp_path: Path) -> None:
     async def run() -> None:
         registry = SceneRegistry(tmp_path, workers=1, lister=fake_lister, exporter=fake_exporter)
         registry.start()
@@ -206,7 +206,7 @@ def test_get_moves_a_pending_scene_to_the_front(tmp_path: Path) -> None:
 
     asyncio.run(run())
     order = (next((tmp_path / "scenes").iterdir()) / "order.log").read_text().split()
-    assert order == ["Good", "Later"]  # "Good" was already running; "Later" jumped the rest
+    assert order == ["Good", "Later"]  # "Good" was already running; "Later" did not wait for the rest
 
 
 def test_timeout_kills_the_worker_and_close_does_not_hang(tmp_path: Path) -> None:

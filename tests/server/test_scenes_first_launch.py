@@ -78,13 +78,37 @@ def test_every_scene_is_listed_at_start_and_the_first_scene_exports_first(tmp_pa
                 "locomotion",
                 "quadruped",
             )
-            assert (await registry.get(FIRST_SCENE)).id == FIRST_SCENE
+            # Nobody asked for a scene yet: the background worker starts with the one the UI opens first.
+            order_log = registry.scenes_dir / "order.log"
+            while not order_log.exists():
+                await asyncio.sleep(0.05)
+            assert order_log.read_text().split()[0] == FIRST_SCENE == "CartpoleBalance"  # not AcrobotSwingup
         finally:
             await registry.close()
 
     asyncio.run(run())
-    order = (next((tmp_path / "scenes").iterdir()) / "order.log").read_text().split()
-    assert order[0] == FIRST_SCENE == "CartpoleBalance"  # not AcrobotSwingup, Playground's first
+
+
+def test_a_scene_someone_waits_for_is_exported_at_once_at_normal_priority(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def run() -> None:
+        registry = SceneRegistry(tmp_path, workers=1, exporter=fake_exporter, pack_dir=None)
+        registry.start()
+        try:
+            # SpotGetup is near the end of the background queue; the request does not wait for the rest.
+            assert (await registry.get("SpotGetup")).id == "SpotGetup"
+            assert len(registry.snapshot().scenes) < 30
+            assert (await registry.get("SpotGetup")).id == "SpotGetup"  # ready: answered from memory
+        finally:
+            await registry.close()
+
+    with caplog.at_level(logging.INFO, logger="server.scenes.registry"):
+        asyncio.run(run())
+    assert "scene SpotGetup exported" in caplog.text
+    assert caplog.text.count("scene SpotGetup exported") == 1
+    (line,) = [r.getMessage() for r in caplog.records if "SpotGetup exported" in r.getMessage()]
+    assert "scene-worker-urgent" in line
 
 
 def test_scene_lanes_run_at_the_lowest_priority() -> None:
@@ -102,6 +126,15 @@ def test_scene_lanes_run_at_the_lowest_priority() -> None:
     nice, policy = asyncio.run(run())
     assert nice == 19
     assert policy == os.SCHED_IDLE
+
+    async def normal() -> int:
+        lane = Lane("priority-test")  # the lane for scenes someone waits for
+        try:
+            return await lane.call(60, os.getpriority, os.PRIO_PROCESS, 0)
+        finally:
+            await lane.close()
+
+    assert asyncio.run(normal()) == os.getpriority(os.PRIO_PROCESS, 0)
 
 
 def _make_pack(tmp_path: Path) -> Path:
