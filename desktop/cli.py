@@ -205,7 +205,6 @@ def main(argv: list[str] | None = None) -> int:
     from desktop.instance import InstanceLock
     from desktop.logs import redact_url, setup_logging
     from desktop.server_thread import ServerStartupError, ServerThread, bind_socket, bound_port
-    from server.app import create_app
     from server.settings import load_settings
 
     settings = load_settings(
@@ -225,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     instance = _claim_data_dir(settings.data_dir)
     if not isinstance(instance, InstanceLock):
         return _join_running(instance, mode, args.software_gl)
+    from server.app import create_app  # the second copy above never needs it
+
     if mode == "window":
         # Qt reads these when it is first imported, which must not have happened yet.
         from desktop.window import configure_qt_environment
