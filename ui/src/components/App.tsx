@@ -30,7 +30,9 @@ export function App() {
     focus: null,
   });
   const sceneName = useCallback(
-    (id: string) => list?.scenes.find((s) => s.id === id)?.name ?? id,
+    (id: string) =>
+      [...(list?.scenes ?? []), ...(list?.pending_scenes ?? [])].find((s) => s.id === id)?.name ??
+      id,
     [list],
   );
   // A policy playing live in the viewer: its scene is opened and the library closed.
@@ -38,7 +40,12 @@ export function App() {
   const [playError, setPlayError] = useState<string | null>(null);
   const play = useCallback(
     (target: PlaybackTarget) => {
-      if (list && !list.scenes.some((s) => s.id === target.sceneId)) {
+      // A scene still being prepared plays once it is ready (opening it asks the server for it first).
+      if (
+        list &&
+        !list.scenes.some((s) => s.id === target.sceneId) &&
+        !list.pending.includes(target.sceneId)
+      ) {
         setPlayError(
           `Cannot play "${target.name}": its scene ${target.sceneId} is not available here.`,
         );

@@ -43,7 +43,7 @@ export function ScenePicker({ list, error, selectedId, onSelect }: Props) {
       {!list && !error && <p className="picker-note">Loading scenes…</p>}
       {list && list.pending.length > 0 && (
         <p className="picker-note" role="status" data-state="pending">
-          Preparing {list.pending.length} more scene{list.pending.length === 1 ? "" : "s"}…
+          Preparing {list.pending.length} scene{list.pending.length === 1 ? "" : "s"}…
         </p>
       )}
       {list && groups.length === 0 && all.length > 0 && (
