@@ -201,7 +201,7 @@ class RewardChecker:
         since = time.perf_counter()
         try:
             await self.vocabulary(scene_id)  # written to the JSON cache on the way, as a draft would
-            phases = await self._call(Prepare(scene_id), dict[str, float])
+            phases: dict[str, float] = await self._call(Prepare(scene_id), dict[str, float])
         except asyncio.CancelledError:
             raise
         except UnknownScene:
@@ -223,8 +223,10 @@ class RewardChecker:
         )
 
     async def close(self) -> None:
-        for _, task in list(self._preparing.values()):
+        tasks = [task for _, task in self._preparing.values()]
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # gone before the loop closes
         async with self._lock:
             process = self._process
             self._kill()
