@@ -132,9 +132,10 @@ class SceneRegistry:
         except MenagerieError as exc:
             # dm_control scenes need no Menagerie; the others will fail with this message.
             log.error("%s", exc)
+        # The cache's own list first (same key, so the same Playground listed it), then the shipped one.
         known = (
-            (read_shipped_catalog() if self._shipped else None)
-            or self._read_catalog(self.scenes_dir)
+            self._read_catalog(self.scenes_dir)
+            or (read_shipped_catalog() if self._shipped else None)
             or (self._read_catalog(self._pack) if self._pack is not None and self._shipped else None)
         )
         if known is not None:
