@@ -162,8 +162,11 @@ def test_a_shipped_pack_makes_scenes_ready_without_an_export(tmp_path: Path) -> 
 
     async def run() -> None:
         registry = SceneRegistry(
-            tmp_path / "fresh", lister=good_and_later, exporter=refuse, pack_dir=pack_dir
-        )  # type: ignore[arg-type]
+            tmp_path / "fresh",
+            lister=good_and_later,
+            exporter=refuse,  # type: ignore[arg-type]
+            pack_dir=pack_dir,
+        )
         registry.start()
         try:
             await wait_complete(registry, timeout_s=60)  # the lister runs in a worker; no export does
