@@ -108,6 +108,7 @@ class RewardChecker:
         self._prepared: dict[str, PrepareStatus] = {}
         self._preparing: dict[str, tuple[float, asyncio.Task[None]]] = {}
         self._failed: dict[str, PrepareStatus] = {}
+        self._current: Request | None = None  # the request the worker is answering now
 
     # ---- public API -----------------------------------------------------------------------------
     async def validate(self, scene_id: str, source: str) -> ValidationReport:
@@ -170,6 +171,13 @@ class RewardChecker:
         failed preparation is tried again); the status now. Cheap and idempotent."""
         if not _SCENE_ID.match(scene_id):
             raise UnknownScene(scene_id, [])
+        # The person moved on: preparations of other scenes still waiting for the worker are dropped, so
+        # this scene's draft never queues behind them (one the worker is running finishes; stopping it
+        # would kill the worker and every scene it holds).
+        for other, (_, task) in list(self._preparing.items()):
+            if other != scene_id and getattr(self._current, "scene_id", None) != other:
+                task.cancel()
+                del self._preparing[other]
         status = self.prepare_status(scene_id)
         if status.state in ("preparing", "prepared"):
             return status
@@ -194,7 +202,7 @@ class RewardChecker:
     async def wait_prepared(self, scene_id: str) -> PrepareStatus:
         """The status once the preparation under way (if any) has ended."""
         if scene_id in self._preparing:
-            await asyncio.shield(self._preparing[scene_id][1])
+            await asyncio.wait([self._preparing[scene_id][1]])  # a cancelled one reads as idle
         return self.prepare_status(scene_id)
 
     async def _prepare(self, scene_id: str) -> None:
@@ -217,7 +225,8 @@ class RewardChecker:
             )
             return
         finally:
-            self._preparing.pop(scene_id, None)
+            if self._preparing.get(scene_id, (0.0, None))[1] is asyncio.current_task():
+                del self._preparing[scene_id]
         self._failed[scene_id] = PrepareStatus(
             scene_id=scene_id, state="failed", seconds=time.perf_counter() - since, error=error
         )
@@ -314,7 +323,11 @@ class RewardChecker:
         self, request: Request, result_type: type[T] | Any, *, timeout_s: float | None = None
     ) -> T:
         async with self._lock:  # one request at a time: the worker is single-threaded
-            reply = await self._exchange(request, timeout_s or self.timeout_s)
+            self._current = request
+            try:
+                reply = await self._exchange(request, timeout_s or self.timeout_s)
+            finally:
+                self._current = None
         if not reply.ok:
             if reply.kind == "unknown_scene":
                 raise UnknownScene(getattr(request, "scene_id", ""), [])

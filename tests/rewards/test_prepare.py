@@ -70,12 +70,28 @@ def test_prepare_is_idempotent_and_reuses_what_a_draft_loaded(harness: Harness) 
     assert checker.prepare_status(SCENE) == again
 
 
+def test_selecting_another_scene_drops_a_preparation_still_waiting(harness: Harness) -> None:
+    checker = harness.checker
+    prepares = checker.calls["Prepare"]
+
+    async def switch() -> tuple[Any, Any]:
+        first = checker.prepare("AcrobotSwingup")  # its task has not reached the worker yet
+        return first, checker.prepare(SCENE)
+
+    first, second = harness.run(switch())
+    assert first.state == "preparing" and second.state == "prepared"
+    assert harness.run(checker.wait_prepared("AcrobotSwingup")).state == "idle"
+    assert checker.calls["Prepare"] == prepares  # the worker never heard of it
+
+
 def _restart_and_prepare(harness: Harness) -> Any:
     checker = harness.checker
     pid = checker.worker_pid
     assert pid is not None
+    process = checker._process
+    assert process is not None
     os.kill(pid, 9)
-    harness.run(asyncio.sleep(0.5))  # let the loop reap it
+    harness.run(asyncio.wait_for(process.proc.wait(), 30))  # reaped: the checker can see it is gone
     assert checker.prepare_status(SCENE).state == "idle"  # the scene went with the process
     assert harness.prepare(SCENE).state == "preparing"
     done = harness.run(checker.wait_prepared(SCENE))
