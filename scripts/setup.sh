@@ -8,11 +8,12 @@ mode="${1:-app}"
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------------------
-# Qt WebEngine (the window) needs these X/GL libraries; the tests also need Chromium, Xvfb and xdotool.
+# Qt WebEngine (the window) needs these X/GL libraries; the tests also need Chromium, Xvfb and xdotool, and
+# binutils (objdump: PyInstaller and the bundle spec's pruning read shared libraries' dependencies with it).
 APP_DEBS=(libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0 libnss3 libgl1-mesa-dri libegl1
   libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-shape0 libxcb-xinerama0 libdbus-1-3 libfontconfig1
   libxkbfile1 libasound2 libxcomposite1 libxdamage1 libxrandr2 libxtst6)
-TEST_DEBS=(chromium xvfb xauth xdotool)
+TEST_DEBS=(chromium xvfb xauth xdotool binutils)
 # Policy clips (docs/CLIPS.md): MuJoCo renders them headless through EGL, Mesa's software renderer without a GPU.
 RENDER_DEBS=(libegl1 libegl-mesa0 libgl1-mesa-dri)
 
