@@ -1,6 +1,6 @@
 """The release check: the PyInstaller bundle's own executable opens its window under Xvfb, and a person's
 whole loop works in that window: WebGL on, a scene drawn and simulating, a reward drafted with the built-in
-drafter and validated, a quick training job that finishes, and its policy playing.
+drafter and validated, a quick training job that finishes with its clip, and its policy playing.
 
 The window's page is driven through Qt WebEngine's remote debugging port (QTWEBENGINE_REMOTE_DEBUGGING) by
 Playwright over CDP: the clicks and keystrokes reach the real window's page, not a separate browser.
@@ -26,6 +26,7 @@ from tests.desktop.conftest import isolated_env, launch
 from tests.desktop.test_window import UI_READY_TIMEOUT, assert_clean_exit, find_window, wait_for_client_report
 from tests.e2e.conftest import RunningApp
 from tests.e2e.test_task_panel import DRAFT_TIMEOUT_MS, VALID
+from tests.e2e.test_training_ui import CLIP_TIMEOUT_MS, expect_decoded_image
 from tests.e2e.test_viewer import assert_something_drawn, canvas_pixels, open_scene, sim_time
 
 pytestmark = [pytest.mark.release, pytest.mark.desktop]
@@ -148,6 +149,8 @@ def test_frozen_app_drafts_trains_and_plays(
                 )
             expect(training).to_contain_text("Saved to library")
             phase("job succeeded")
+            # The kept policy's clip, rendered headless with EGL by the frozen training worker.
+            expect_decoded_image(training.get_by_role("img", name=f"Clip of {NAME}"), CLIP_TIMEOUT_MS)
 
             # Its policy plays: from the library, as a person picks it.
             page.get_by_role("button", name="Library").click()
