@@ -124,7 +124,10 @@ class Worker:
         clock.lap("vocabulary")
         scene.timings = clock.laps
         if self.samples_dir is not None:
-            scene.samples_file = self.samples_dir / f"{scene_id}-{samples_key(scene)}.npz"
+            try:
+                scene.samples_file = self.samples_dir / f"{scene_id}-{samples_key(scene)}.npz"
+            except Exception as exc:  # no key, no disk copy: the rollouts stay in memory
+                print(f"sample rollouts kept in memory only: {exc}", file=sys.stderr)
         self.scenes[scene_id] = scene
         return scene
 
@@ -337,8 +340,9 @@ SAMPLES_FORMAT = 1  # bump when make_rollouts, the sample keys or episodes chang
 def samples_key(scene: Scene) -> str:
     """What determines a scene's sample rollouts: the scene (its packages and export format), JAX, the
     vocabulary's format, and what is recorded over how many steps. A changed key is a fresh file."""
-    import importlib.metadata
     import math
+
+    import jax
 
     from server.files import sha256_bytes
     from server.rewards.checker import VOCABULARY_FORMAT
@@ -347,7 +351,7 @@ def samples_key(scene: Scene) -> str:
     recorded = sorted((e.name, math.prod(e.shape)) for e in scene.vocabulary.entries)
     parts = (
         cache_key(),
-        importlib.metadata.version("jax"),
+        jax.__version__,  # not package metadata: a frozen bundle may not carry jax's dist-info
         VOCABULARY_FORMAT,
         SAMPLES_FORMAT,
         MAX_RECORDED_ELEMENTS,
