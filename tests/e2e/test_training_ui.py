@@ -38,6 +38,18 @@ VERDICT = re.compile(r"^(passed|failed)\b")
 ENDED_STATES = ("succeeded", "failed", "cancelled", "interrupted")
 
 
+def train_one_job(page: Page, name: str, *, preset: str, timesteps: str | None = None) -> None:
+    """Presses Train for one job that runs its whole budget: no reflection round, no early stop once the
+    check passes (so what the test sees is the budget's policy)."""
+    page.get_by_role("combobox", name="Preset").select_option(label=preset)
+    if timesteps is not None:
+        page.get_by_role("spinbutton", name="Timesteps").fill(timesteps)
+    page.get_by_role("spinbutton", name="Reflection rounds").fill("0")
+    page.get_by_role("spinbutton", name="Stop after passing evaluations").fill("0")
+    page.get_by_role("textbox", name="Name for the policy").fill(name)
+    page.get_by_role("button", name="Train policy").click()
+
+
 def expect_decoded_image(image: Locator, timeout_ms: int) -> None:
     """The <img> is shown and its bytes decoded as an image (a 404 or a token refusal would not be)."""
     expect(image).to_be_visible(timeout=timeout_ms)
@@ -52,13 +64,7 @@ def test_train_watch_it_learn_then_keep_it_in_the_library(page: Page, served_app
     expect(page.get_by_role("status", name="Check status")).to_have_text(re.compile(r"^Valid\b"))
     expect(page.get_by_role("list", name="Check requirements")).to_contain_text(re.compile(r"(>=|<=) \d"))
 
-    page.get_by_role("combobox", name="Preset").select_option(label="CPU (minutes)")
-    page.get_by_role("spinbutton", name="Timesteps").fill(TIMESTEPS)
-    # One job that runs its whole budget: no reflection round, no early stop once the check passes.
-    page.get_by_role("spinbutton", name="Reflection rounds").fill("0")
-    page.get_by_role("spinbutton", name="Stop after passing evaluations").fill("0")
-    page.get_by_role("textbox", name="Name for the policy").fill(NAME)
-    page.get_by_role("button", name="Train policy").click()
+    train_one_job(page, NAME, preset="CPU (minutes)", timesteps=TIMESTEPS)
 
     training = page.get_by_role("region", name="Training")
     state = training.get_by_role("status", name="Job state")

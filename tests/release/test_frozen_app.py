@@ -26,7 +26,7 @@ from tests.desktop.conftest import isolated_env, launch
 from tests.desktop.test_window import UI_READY_TIMEOUT, assert_clean_exit, find_window, wait_for_client_report
 from tests.e2e.conftest import RunningApp
 from tests.e2e.test_task_panel import DRAFT_TIMEOUT_MS, VALID
-from tests.e2e.test_training_ui import CLIP_TIMEOUT_MS, expect_decoded_image
+from tests.e2e.test_training_ui import CLIP_TIMEOUT_MS, expect_decoded_image, train_one_job
 from tests.e2e.test_viewer import assert_something_drawn, canvas_pixels, open_scene, sim_time
 
 pytestmark = [pytest.mark.release, pytest.mark.desktop]
@@ -133,12 +133,7 @@ def test_frozen_app_drafts_trains_and_plays(
             expect(page.get_by_role("status", name="Check status")).to_have_text(VALID)
             phase("draft validated")
 
-            # The smallest job the UI offers: the quick preset, no reflection round, no early stop.
-            page.get_by_role("combobox", name="Preset").select_option(label="Quick test (seconds)")
-            page.get_by_role("spinbutton", name="Reflection rounds").fill("0")
-            page.get_by_role("spinbutton", name="Stop after passing evaluations").fill("0")
-            page.get_by_role("textbox", name="Name for the policy").fill(NAME)
-            page.get_by_role("button", name="Train policy").click()
+            train_one_job(page, NAME, preset="Quick test (seconds)")  # the smallest job the UI offers
             training = page.get_by_role("region", name="Training")
             state = training.get_by_role("status", name="Job state")
             expect(state).to_have_text(ENDED, timeout=JOB_TIMEOUT_MS)

@@ -5,13 +5,12 @@ One checker (one worker process) serves the whole module; tests that kill the wo
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -19,18 +18,9 @@ from server.llm.builtin import draft_builtin
 from server.rewards.checker import RewardChecker, RewardWorkerError
 from server.sandbox.escape import Attempt
 from tests.rewards.corpus_hostile import STATIC, TRACE
+from tests.rewards.harness import Harness
 
-T = TypeVar("T")
 FAKE_KEY = "sk-ant-test-must-not-leak"
-
-
-class Harness:
-    def __init__(self, checker: RewardChecker) -> None:
-        self.checker = checker
-        self.loop = asyncio.new_event_loop()
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return self.loop.run_until_complete(coro)
 
 
 @pytest.fixture(scope="module")

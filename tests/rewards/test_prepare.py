@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 import pytest
@@ -19,24 +19,9 @@ from server.rewards.checker import RewardChecker
 from server.scenes.registry import UnknownScene
 from server.settings import load_settings
 from tests.conftest import TEST_PORT, make_client
+from tests.rewards.harness import Harness
 
-T = TypeVar("T")
 SCENE = "CartpoleBalance"
-
-
-class Harness:
-    def __init__(self, checker: RewardChecker) -> None:
-        self.checker = checker
-        self.loop = asyncio.new_event_loop()
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return self.loop.run_until_complete(coro)
-
-    def prepare(self, scene_id: str) -> Any:
-        async def start() -> Any:
-            return self.checker.prepare(scene_id)  # needs a running loop for its background task
-
-        return self.run(start())
 
 
 @pytest.fixture(scope="module")
