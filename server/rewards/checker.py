@@ -286,6 +286,11 @@ class RewardChecker:
         process = _Process(proc, log_file)
         try:
             ready = await asyncio.wait_for(process.read_reply(), self.start_timeout_s)
+        except asyncio.CancelledError:
+            # The request that started it went away (the person left the scene, the app is closing):
+            # nothing holds this worker yet, so it would run unreferenced until the app exits.
+            process.kill()
+            raise
         except (TimeoutError, asyncio.IncompleteReadError) as exc:
             process.kill()
             if isinstance(exc, TimeoutError):

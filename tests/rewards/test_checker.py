@@ -5,6 +5,8 @@ One checker (one worker process) serves the whole module; tests that kill the wo
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -244,3 +246,44 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
     except OSError:
         return True
+
+
+def _worker_children() -> set[int]:
+    """Our child processes that run the trace worker (zombies included: they are dead)."""
+    found = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"server.rewards.trace_worker" in cmdline and not _is_zombie(int(pid)):
+                found.add(int(pid))
+    return found
+
+
+def test_a_request_cancelled_while_the_worker_starts_leaves_no_worker(tmp_path: Path) -> None:
+    checker = RewardChecker(tmp_path)
+    before = _worker_children()
+
+    async def cancel_during_start() -> set[int]:
+        request = asyncio.ensure_future(checker.vocabulary("CartpoleBalance"))
+        deadline = time.monotonic() + 30
+        while not (_worker_children() - before) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        started = _worker_children() - before
+        assert started, "the worker never started"
+        request.cancel()  # before it says ready: importing JAX alone takes longer than this
+        with contextlib.suppress(asyncio.CancelledError):
+            await request
+        await asyncio.sleep(0.5)  # the event loop reaps the killed child
+        return started
+
+    loop = asyncio.new_event_loop()
+    try:
+        started = loop.run_until_complete(cancel_during_start())
+        assert not (started & _worker_children()), "the cancelled start left its worker running"
+        assert checker.worker_pid is None
+    finally:
+        loop.run_until_complete(checker.close())
+        loop.close()
