@@ -170,8 +170,10 @@ def _say(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()  # the scene lanes' spawned processes re-enter here in a frozen build
+    from server.workers import WORKER_FLAG  # standard library only: a worker still starts fast
+
     arguments = sys.argv[1:] if argv is None else argv
-    if arguments[:1] == ["--worker"]:
+    if arguments[:1] == [WORKER_FLAG]:
         return run_worker(arguments[1:])  # a worker process: none of the server's set-up below
 
     from server.sandbox.confine import protect_server_process

@@ -8,6 +8,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from server.workers import is_frozen
+
 APP_ID = "robocoach"
 ICON_SIZE = 512  # px; packaging/icons/robocoach.png, drawn by scripts/make_icon.py
 # From source: the repository root; frozen: the bundle's folder, where the spec puts packaging/icons.
@@ -23,7 +25,7 @@ def icon_path() -> Path | None:
 
 def executable() -> Path:
     """What the menu entry runs: the frozen app itself, or the `robocoach` script of this environment."""
-    if getattr(sys, "frozen", False):
+    if is_frozen():
         return Path(sys.executable).resolve()
     script = Path(sys.executable).parent / APP_ID
     if script.is_file():

@@ -12,15 +12,28 @@ them (the services take a `worker_module=` for that); a frozen app has no tests 
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import sys
 from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
 
 TRACE_WORKER = "server.rewards.trace_worker"
 TRAINING_WORKER = "server.training.worker"
 INFERENCE_WORKER = "server.inference.worker"
 DEVICE_PROBE = "server.training.probe"
 
-WORKER_MODULES: frozenset[str] = frozenset({TRACE_WORKER, TRAINING_WORKER, INFERENCE_WORKER, DEVICE_PROBE})
+# The app's workers, with their names in messages for people.
+WORKER_NAMES: dict[str, str] = {
+    TRACE_WORKER: "reward trace worker",
+    TRAINING_WORKER: "training worker",
+    INFERENCE_WORKER: "inference worker",
+    DEVICE_PROBE: "GPU probe",
+}
+WORKER_MODULES: frozenset[str] = frozenset(WORKER_NAMES)
 WORKER_FLAG = "--worker"
 _TEST_DOUBLES = "tests."
 
@@ -42,13 +55,7 @@ def worker_argv(module: str, *args: str) -> list[str]:
 
 def worker_name(module: str) -> str:
     """The worker's name in messages for people: 'the reward trace worker (server.rewards.trace_worker)'."""
-    names = {
-        TRACE_WORKER: "reward trace worker",
-        TRAINING_WORKER: "training worker",
-        INFERENCE_WORKER: "inference worker",
-        DEVICE_PROBE: "GPU probe",
-    }
-    return f"the {names.get(module, 'worker')} ({module})"
+    return f"the {WORKER_NAMES.get(module, 'worker')} ({module})"
 
 
 class WorkerStartError(RuntimeError):
@@ -58,6 +65,33 @@ class WorkerStartError(RuntimeError):
         where = f": {exc.filename}" if exc.filename else ""
         super().__init__(f"{worker_name(module)} could not start: {exc.strerror or exc}{where}")
         self.module = module
+
+
+async def spawn_worker(module: str, *args: str, **options: Any) -> asyncio.subprocess.Process:
+    """Starts `module` as a worker process (`worker_argv`), with the caller's subprocess options (pipes,
+    environment, working folder). A worker that cannot start at all raises WorkerStartError, logged."""
+    try:
+        return await asyncio.create_subprocess_exec(*worker_argv(module, *args), **options)
+    except OSError as exc:
+        error = WorkerStartError(module, exc)
+        log.error("%s", error)
+        raise error from exc
+
+
+def yield_cpu() -> None:
+    """The lowest CPU priority for this worker process: nice 19, and SCHED_IDLE where the OS has it (a
+    normal task that wakes up preempts it at once, where a nice-19 task could still finish its slice
+    first). Both are per thread on Linux and inherited by new threads, so call it before JAX starts any.
+    For background work nobody waits on: training, and the scene exports of a first launch."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, 19)
+    except OSError as exc:
+        print(f"could not lower this worker's priority: {exc}", file=sys.stderr)
+    if hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except OSError as exc:
+            print(f"could not make this worker SCHED_IDLE: {exc}", file=sys.stderr)
 
 
 def last_error_line(log_path: Path, limit: int = 64 * 1024) -> str:

@@ -43,7 +43,7 @@ from server.inference.protocol import (
 from server.policies.manifest import InvalidPolicy, read_manifest
 from server.sandbox.environment import worker_env
 from server.settings import Settings
-from server.workers import INFERENCE_WORKER, WorkerStartError, last_error_line, worker_argv
+from server.workers import INFERENCE_WORKER, WorkerStartError, last_error_line, spawn_worker
 
 log = logging.getLogger(__name__)
 
@@ -336,21 +336,20 @@ class InferenceService:
         # call is hundreds of tiny kernels, faster on the CPU than launched on a GPU, and the card
         # stays free for training.
         env = worker_env()
-        argv = worker_argv(self.worker_module, str(policy_dir), str(self.settings.cache_dir))
         log_path = self.log_dir / "inference-worker.log"
         with log_path.open("ab") as log_file:
             try:
-                process = await asyncio.create_subprocess_exec(
-                    *argv,
+                process = await spawn_worker(
+                    self.worker_module,
+                    str(policy_dir),
+                    str(self.settings.cache_dir),
                     stdin=asyncio.subprocess.PIPE,
                     stdout=asyncio.subprocess.PIPE,
                     stderr=log_file,
                     env=env,
                 )
-            except OSError as exc:
-                error = WorkerStartError(self.worker_module, exc)
-                log.error("%s", error)
-                raise PlaybackUnavailable(str(error)) from exc
+            except WorkerStartError as exc:
+                raise PlaybackUnavailable(str(exc)) from exc
         log.info("inference worker %d started for %s", process.pid, key)
         return _Worker(key, process, log_path)
 

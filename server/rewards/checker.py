@@ -43,7 +43,7 @@ from server.sandbox.environment import worker_env
 from server.sandbox.escape import Attempt
 from server.scenes.menagerie import MenagerieError, prepare_menagerie
 from server.scenes.registry import UnknownScene, cache_key
-from server.workers import TRACE_WORKER, WorkerStartError, last_error_line, worker_argv, worker_name
+from server.workers import TRACE_WORKER, WorkerStartError, last_error_line, spawn_worker, worker_name
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -267,10 +267,11 @@ class RewardChecker:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_file = log_path.open("ab")
         started = time.perf_counter()
-        argv = worker_argv(TRACE_WORKER, str(menagerie), str(self.cache_dir / "jax-compilation"))
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
+            proc = await spawn_worker(
+                TRACE_WORKER,
+                str(menagerie),
+                str(self.cache_dir / "jax-compilation"),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log_file,
@@ -278,11 +279,9 @@ class RewardChecker:
                 cwd=str(self.cache_dir),
                 limit=2**24,
             )
-        except OSError as exc:
+        except WorkerStartError as exc:
             log_file.close()
-            error = WorkerStartError(TRACE_WORKER, exc)
-            log.error("%s", error)
-            raise RewardWorkerError(str(error)) from exc
+            raise RewardWorkerError(str(exc)) from exc
         process = _Process(proc, log_file)
         try:
             ready = await asyncio.wait_for(process.read_reply(), self.start_timeout_s)

@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
 from server.sandbox.confine import child_signals
+from server.workers import yield_cpu
 
 T = TypeVar("T")
 
@@ -22,10 +23,8 @@ _SPAWN = multiprocessing.get_context("spawn")
 
 
 def _low_priority_child() -> None:
-    """A lane process's initializer for background work: the training worker's lowest priority (nice 19,
-    SCHED_IDLE), before it imports JAX, so every thread it starts inherits it."""
-    from server.training.worker import yield_cpu
-
+    """A lane process's initializer for background work: the lowest priority (nice 19, SCHED_IDLE),
+    before it imports JAX, so every thread it starts inherits it."""
     child_signals()
     yield_cpu()
 

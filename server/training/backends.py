@@ -24,7 +24,7 @@ import msgspec
 from server.policies.checkpoints import CHECKPOINT_FILES, has_checkpoint
 from server.sandbox.environment import worker_env
 from server.training.types import BackendName, Device
-from server.workers import DEVICE_PROBE, TRAINING_WORKER, WorkerStartError, last_error_line, worker_argv
+from server.workers import DEVICE_PROBE, TRAINING_WORKER, WorkerStartError, last_error_line, spawn_worker
 
 log = logging.getLogger(__name__)
 
@@ -117,14 +117,11 @@ async def probe_device(timeout_s: float = 60.0) -> DeviceReport:
         return describe_probe(False, [], None)
     env = worker_env("gpu")
     try:
-        process = await asyncio.create_subprocess_exec(
-            *worker_argv(DEVICE_PROBE),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
+        process = await spawn_worker(
+            DEVICE_PROBE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
         )
         out, err = await asyncio.wait_for(process.communicate(), timeout_s)
-    except (OSError, TimeoutError) as exc:
+    except (WorkerStartError, TimeoutError) as exc:
         return describe_probe(True, None, f"{type(exc).__name__}: {exc}")
     if process.returncode != 0:
         lines = err.decode(errors="replace").strip().splitlines()
@@ -192,17 +189,14 @@ class LocalBackend:
 
     async def launch(self, job_id: str, job_dir: Path, *, resume: bool) -> RunHandle:
         del job_id, resume  # both are in job.json
-        argv = worker_argv(self.worker_module, str(job_dir))
         with (job_dir / "worker.log").open("ab") as log_file:
-            try:
-                process = await asyncio.create_subprocess_exec(
-                    *argv,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=log_file,
-                    env=self.env(),
-                    cwd=str(job_dir),
-                )
-            except OSError as exc:
-                raise WorkerStartError(self.worker_module, exc) from exc
+            process = await spawn_worker(
+                self.worker_module,
+                str(job_dir),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+                env=self.env(),
+                cwd=str(job_dir),
+            )
         return _ProcessRun(process, job_dir / "worker.log")

@@ -28,10 +28,10 @@ base policy (read-only), no network, no core files, bounded address space on the
 compilation cache lives in `<scene_cache_dir>/jax-compilation`, shared with that worker.
 
 Training is background work on the cores the user's playback, preview and API also need: before anything
-else the worker lowers its own priority (`yield_cpu`: nice 19 and SCHED_IDLE, inherited by every thread
-XLA starts later), so those stay responsive and training gets the rest. Lowering is always allowed, also
-after `confine` has dropped every capability. (The reward trace worker is not lowered: the user waits for
-its answer.)
+else the worker lowers its own priority (`yield_cpu` in server/workers.py: nice 19 and SCHED_IDLE,
+inherited by every thread XLA starts later), so those stay responsive and training gets the rest.
+Lowering is always allowed, also after `confine` has dropped every capability. (The reward trace worker
+is not lowered: the user waits for its answer.)
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from server.training.protocol import (
     ProgressEvent,
     SucceededEvent,
 )
+from server.workers import yield_cpu
 
 
 class EventWriter:
@@ -113,21 +114,6 @@ def confinement(job_dir: Path) -> Confinement:
             read.append(Path(job.base_params_dir))
     gpu = os.environ.get("JAX_PLATFORMS") != "cpu" and Path("/proc/driver/nvidia").exists()
     return Confinement(read=tuple(read), write=tuple(write), gpu=gpu)
-
-
-def yield_cpu() -> None:
-    """The lowest CPU priority for this process: nice 19, and SCHED_IDLE where the OS has it (a normal
-    task that wakes up preempts it at once, where a nice-19 task could still finish its slice first).
-    Both are per thread on Linux and inherited by new threads, so this runs before JAX starts any."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, 0, 19)
-    except OSError as exc:
-        print(f"could not lower the training worker's priority: {exc}", file=sys.stderr)
-    if hasattr(os, "SCHED_IDLE"):
-        try:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        except OSError as exc:
-            print(f"could not make the training worker SCHED_IDLE: {exc}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> Any:
