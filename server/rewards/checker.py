@@ -291,10 +291,16 @@ class RewardChecker:
             process.kill()
             raise
         except (TimeoutError, asyncio.IncompleteReadError) as exc:
-            process.kill()
             if isinstance(exc, TimeoutError):
+                process.kill()
                 why = f"it did not answer within {self.start_timeout_s:g} s"
             else:
+                # It closed its output, so it is exiting: take its exit status first. Killing an exited
+                # child reaps it behind asyncio's back (Popen polls before it signals), and asyncio then
+                # reports exit code 255 instead of the real one.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(proc.wait(), 10)
+                process.kill()
                 await proc.wait()
                 last = last_error_line(log_path)
                 why = f"it exited with code {proc.returncode}" + (f": {last}" if last else "")
