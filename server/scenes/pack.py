@@ -28,7 +28,7 @@ import msgspec
 from server.files import write_atomic
 from server.scenes import export
 from server.scenes.menagerie import prepare_menagerie
-from server.scenes.registry import _Catalog, cache_key, read_exported_scene
+from server.scenes.registry import _Catalog, cache_key, copy_exported_scene, read_exported_scene
 from server.scenes.shipped import read_shipped_catalog
 from server.scenes.types import SceneFamily
 
@@ -53,8 +53,7 @@ def build_pack(
             if family not in families:
                 continue
             if cached is not None and read_exported_scene(cached, scene_id) is not None:
-                for name in (f"{scene_id}.mjb.gz", f"{scene_id}.json"):
-                    shutil.copyfile(cached / name, pack / name)
+                copy_exported_scene(cached, pack, scene_id)
             else:
                 export.export_scene(scene_id, pack, menagerie)
             if read_exported_scene(pack, scene_id) is None:

@@ -248,14 +248,12 @@ class SceneRegistry:
 
     def _seed_from_pack(self, scene_id: str) -> SceneInfo | None:
         """Copy a pre-exported scene from the shipped pack into the cache (a few MB: milliseconds)."""
-        if self._pack is None or read_exported_scene(self._pack, scene_id) is None:
+        if self._pack is None:
             return None
-        # The model first, the description last: a description present means the pair is complete.
-        for name in (f"{scene_id}.mjb.gz", f"{scene_id}.json"):
-            tmp = self.scenes_dir / f".{name}.pack.tmp"
-            shutil.copyfile(self._pack / name, tmp)
-            tmp.replace(self.scenes_dir / name)
-        return read_exported_scene(self.scenes_dir, scene_id)
+        info = read_exported_scene(self._pack, scene_id)
+        if info is not None:
+            copy_exported_scene(self._pack, self.scenes_dir, scene_id)  # the same bytes: no second check
+        return info
 
     # --- workers ---------------------------------------------------------------------------------
 
@@ -344,6 +342,15 @@ def read_exported_scene(folder: Path, scene_id: str) -> SceneInfo | None:
         log.warning("damaged scene model %s (%s): exporting %s again", model_path, problem, scene_id)
         return None
     return info
+
+
+def copy_exported_scene(source: Path, target: Path, scene_id: str) -> None:
+    """Copy an intact exported scene between folders of the cache's layout: the model first, the description
+    last, each by rename, so a description present in `target` means the pair is complete."""
+    for name in (f"{scene_id}.mjb.gz", f"{scene_id}.json"):
+        tmp = target / f".{name}.copy.tmp"
+        shutil.copyfile(source / name, tmp)
+        tmp.replace(target / name)
 
 
 def _pending_scene(scene_id: str, family: SceneFamily) -> PendingScene:
