@@ -8,6 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from server.files import write_atomic
 from server.workers import is_frozen
 
 APP_ID = "robocoach"
@@ -79,10 +80,6 @@ def install_desktop_entry() -> list[str]:
         said.append(f"icon: {target}")
     exec_path = executable()
     entry = home / "applications" / f"{APP_ID}.desktop"
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    temp = entry.with_name(f".{entry.name}.tmp")
-    temp.write_text(desktop_entry(exec_path, icon_value))
-    temp.chmod(0o644)
-    temp.replace(entry)
+    write_atomic(entry, desktop_entry(exec_path, icon_value).encode(), mode=0o644)
     said.append(f"menu entry: {entry} (runs {exec_path})")
     return said

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.files import write_atomic
+
 LOCK_FILE = "instance.lock"
 INFO_FILE = "instance.json"
 
@@ -58,12 +60,8 @@ class InstanceLock:
 
     def publish(self, url: str) -> None:
         """Tell later copies where this instance serves (written atomically, readable by the user only)."""
-        path = self.data_dir / INFO_FILE
-        temp = path.with_name(f".{INFO_FILE}.{os.getpid()}")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as file:
-            json.dump({"pid": os.getpid(), "url": url}, file)
-        temp.replace(path)
+        info = json.dumps({"pid": os.getpid(), "url": url}).encode()
+        write_atomic(self.data_dir / INFO_FILE, info, mode=0o600)
 
     def release(self) -> None:
         if self._fd is None:
