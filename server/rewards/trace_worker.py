@@ -306,13 +306,14 @@ def sample_rollouts(
     from server.rewards.static_check import ALIVE
 
     reads = reads - {ALIVE}  # every rollout records `alive`
-    if reads <= recordable(scene):
-        reads = recordable(scene)  # one compile serves this check and every later one
+    every = recordable(scene)
+    if reads <= every:
+        reads = every  # one compile serves this check and every later one
     for recorded, samples in scene.samples.items():
         if reads <= recorded:
             return samples
     clock = clock or _Clock()
-    if reads == recordable(scene) and (loaded := load_samples(scene, reads)) is not None:
+    if reads == every and (loaded := load_samples(scene, reads)) is not None:
         clock.lap("rollout from disk")
         scene.samples[reads] = loaded
         return loaded
@@ -329,7 +330,7 @@ def sample_rollouts(
     jax.tree_util.tree_map(lambda x: x.block_until_ready(), [v for _, v in samples])  # the lap: the run
     clock.lap("rollout run")
     scene.samples[reads] = samples
-    if reads == recordable(scene):
+    if reads == every:
         save_samples(scene, samples)
     return samples
 
@@ -389,22 +390,24 @@ def load_samples(scene: Scene, recorded: frozenset[str]) -> list[tuple[str, Any]
 
 
 def save_samples(scene: Scene, samples: list[tuple[str, Any]]) -> None:
-    """Write atomically (a temporary file, then rename), so a killed worker leaves no half file."""
+    """Write atomically (write_atomic), so a killed worker leaves no half file."""
+    import io
+
     import numpy as np
+
+    from server.files import write_atomic
 
     if scene.samples_file is None:
         return
     arrays = {
         f"{i}/{name}": np.asarray(v) for i, (_, values) in enumerate(samples) for name, v in values.items()
     }
-    tmp = scene.samples_file.with_suffix(f".{os.getpid()}.tmp")
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
     try:
-        with tmp.open("wb") as out:
-            np.savez(out, **arrays)  # type: ignore[arg-type]
-        tmp.replace(scene.samples_file)
+        write_atomic(scene.samples_file, buffer.getvalue())
     except OSError as exc:  # a full disk: the samples stay in memory
         print(f"could not keep the sample rollouts: {exc}", file=sys.stderr)
-        tmp.unlink(missing_ok=True)
 
 
 def check_trace_errors(check: Any, scene: Scene) -> list[ProgramError]:
