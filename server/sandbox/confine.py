@@ -44,6 +44,7 @@ _PR_SET_DUMPABLE = 4
 _CLONE_NEWNET = 0x40000000
 _CLONE_NEWUSER = 0x10000000
 _CAPABILITY_VERSION_3 = 0x20080522
+_TMP_PREFIX = "robocoach-worker-"  # + pid + "-" + random: the pid tells whose folder it is
 # Read-only system files a Python/JAX process opens after start (locale, time zone, user lookups, CPUs).
 _SYSTEM_READ = (
     "/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group",
@@ -117,8 +118,11 @@ def confine(confinement: Confinement) -> Enforcement:
     _close_inherited_fds()
     _limit_resources(gpu=confinement.gpu)
     scrub_environment()
-    private_tmp = Path(tempfile.mkdtemp(prefix="robocoach-worker-"))
-    atexit.register(shutil.rmtree, private_tmp, True)
+    _remove_orphaned_tmp_dirs()
+    private_tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-"))
+    # Its contents go at exit; the folder itself cannot (Landlock grants no removal in the TMPDIR's
+    # parent), and a killed worker leaves all of it: the next worker removes both (see below).
+    atexit.register(_empty_folder, private_tmp)
     os.environ["TMPDIR"] = str(private_tmp)
     enforced = ["parent-death signal", "inherited descriptors closed", "environment allow-list"]
     missing: list[str] = []
@@ -132,6 +136,44 @@ def confine(confinement: Confinement) -> Enforcement:
         flush=True,
     )
     return Enforcement(enforced, missing)
+
+
+def _remove_orphaned_tmp_dirs() -> None:
+    """Remove the private TMPDIRs of workers that are gone: each folder carries its worker's pid in its
+    name, and only this user's folders of dead processes are removed. A worker empties its own at exit
+    but cannot remove it, and a cancelled worker, or one that dies with the server, is killed (SIGKILL)
+    and leaves everything."""
+    root = Path(tempfile.gettempdir())
+    try:
+        entries = list(root.glob(f"{_TMP_PREFIX}*-*"))
+    except OSError:
+        return
+    for entry in entries:
+        pid_text = entry.name.removeprefix(_TMP_PREFIX).split("-", 1)[0]
+        if not pid_text.isdigit() or _process_exists(int(pid_text)):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir() and not entry.is_symlink() and entry.stat().st_uid == os.getuid():
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def _empty_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        for entry in folder.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process holds that pid now
+    return True
 
 
 def _close_inherited_fds() -> None:

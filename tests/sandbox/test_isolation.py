@@ -104,3 +104,31 @@ def test_a_training_worker_still_writes_its_job_folder(parent: tuple[socket.sock
     assert results[f"write {job / 'checkpoint.msgpack'}"] == "allowed"
     assert results[f"write {job.parent / 'other.txt'}"].startswith("denied")
     assert (job / "checkpoint.msgpack").read_bytes() == b"escaped"
+
+
+def test_a_worker_removes_the_private_tmp_folders_of_killed_workers(
+    parent: tuple[socket.socket, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A killed worker never runs its atexit, and none can remove its own folder under Landlock: the next
+    worker to start removes what the dead ones left."""
+    listener, data = parent
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    orphan = tmp / f"robocoach-worker-{gone.pid}-abc123"
+    orphan.mkdir()
+    (orphan / "xla-dump.bin").write_bytes(b"left behind")
+    live = tmp / f"robocoach-worker-{os.getpid()}-def456"  # a running worker's: kept
+    live.mkdir()
+    unrelated = tmp / "robocoach-worker-notapid"
+    unrelated.mkdir()
+    probe("training", [data / "jobs" / "job1"], [], listener)
+    assert not orphan.exists()
+    assert live.is_dir() and unrelated.is_dir()
+    (first,) = set(tmp.iterdir()) - {live, unrelated}  # the worker's own, emptied at its exit
+    assert list(first.iterdir()) == []
+    probe("training", [data / "jobs" / "job1"], [], listener)
+    (second,) = set(tmp.iterdir()) - {live, unrelated}
+    assert second != first and not first.exists()
