@@ -15,6 +15,7 @@ Importing this module is cheap (no JAX): the API uses `total_steps` and `estimat
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -115,6 +116,19 @@ def total_steps(spec: JobSpec, *, device: Device = "cpu", family: SceneFamily = 
     if spec.timesteps is not None:
         return spec.timesteps
     return default_steps(resolve_preset(spec.preset, device), family)
+
+
+def steps_brax_runs(num_timesteps: int, ppo: dict[str, Any]) -> int:
+    """The environment steps `ppo.train(num_timesteps=..., **ppo)` really runs: brax rounds the budget up
+    to whole training steps per evaluation epoch (a 400k budget can run 442k)."""
+    if num_timesteps <= 0:
+        return 0
+    per_training_step = (
+        int(ppo["batch_size"]) * int(ppo["unroll_length"]) * int(ppo["num_minibatches"])
+    ) * int(ppo.get("action_repeat", 1))
+    epochs = max(int(ppo.get("num_evals", 1)) - 1, 1) * max(int(ppo.get("num_resets_per_eval", 0)), 1)
+    per_epoch = math.ceil(num_timesteps / (epochs * per_training_step))
+    return epochs * per_epoch * per_training_step
 
 
 def estimate_seconds(

@@ -39,7 +39,13 @@ from server.policies.manifest import OBS_IS_DICT, InvalidPolicy, PolicyManifest
 from server.policies.networks import network_factory
 from server.policies.params import load_policy, params_template, save_policy
 from server.scenes.loader import LoadedScene
-from server.training.presets import PpoConfig, build_config, for_fine_tune, resolve_preset
+from server.training.presets import (
+    PpoConfig,
+    build_config,
+    for_fine_tune,
+    resolve_preset,
+    steps_brax_runs,
+)
 from server.training.protocol import BEST_DIR, LIVE_DIR, POLICY_DIR
 from server.training.types import Device, JobSpec, TrainingProgress
 
@@ -336,7 +342,9 @@ def train(
         total = checkpoint.total_steps
     else:
         total = config.num_timesteps
-    remaining = total - offset
+    # What brax will really run (it rounds up to whole epochs), so "step N of TOTAL" never passes TOTAL.
+    remaining = steps_brax_runs(total - offset, config.ppo)
+    total = offset + remaining
     # Before anything compiles: a preview can start (and compile) on these while training compiles.
     _write_live(work_dir, restore if restore is not None else params_template(manifest), manifest, history)
 

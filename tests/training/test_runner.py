@@ -263,6 +263,18 @@ def test_presets_and_estimates() -> None:
     assert estimate_seconds("cpu", scene_id="CartpoleBalance", timesteps=35_000) == pytest.approx(98.0)
 
 
+def test_the_step_total_is_what_brax_runs_not_the_budget_asked_for() -> None:
+    from server.training.presets import build_config, steps_brax_runs
+
+    config = build_config("cpu", scene_id="CartpoleBalance", family="classic_control", episode_length=1000)
+    per_training_step = 32 * 32 * 16  # batch x unroll x minibatches
+    # 9 epochs after the first evaluation, each a whole number of training steps, rounded up.
+    assert steps_brax_runs(400_000, config.ppo) == 9 * 3 * per_training_step == 442_368
+    assert steps_brax_runs(442_368, config.ppo) == 442_368  # already whole: unchanged (a resume's rest)
+    assert steps_brax_runs(4_000_000, config.ppo) == 4_128_768
+    assert steps_brax_runs(0, config.ppo) == 0
+
+
 # ---- the success check during training (docs/CHECKS.md) ----------------------------------------------
 ALWAYS_INSIDE = '''"""The cart stays within 100 m: true of any policy, so the check passes at once."""
 

@@ -75,7 +75,8 @@ def test_tiny_training_run_produces_a_policy_in_the_library(
     history = finished["history"]
     assert history[0]["step"] == 0
     assert history[-1]["step"] >= history[0]["step"]
-    assert finished["progress"]["total_steps"] > 0
+    # The total is what brax really runs (whole epochs), so the last step never passes it.
+    assert history[-1]["step"] == finished["progress"]["total_steps"] > 0
     # Every term of the program is logged on its own, beside the scene's own reward.
     assert history[-1]["reward_terms"], history[-1]
     assert history[-1]["task_reward"] is not None
