@@ -6,7 +6,7 @@ import { TaskPanel } from "../tasks/TaskPanel";
 import { TrainingPanel } from "../training/TrainingPanel";
 import type { JobStatus } from "../training/types";
 import { useTraining } from "../training/useTraining";
-import { defaultSceneId } from "./format";
+import { allScenes, defaultSceneId } from "./format";
 import { ScenePicker } from "./ScenePicker";
 import { SceneView } from "./SceneView";
 import { useScenes } from "./useScenes";
@@ -17,8 +17,7 @@ export function App() {
 
   useEffect(() => {
     // A scene still being prepared may be opened: the server prepares it next, and it shows when ready.
-    if (selectedId === null && list)
-      setSelectedId(defaultSceneId([...list.scenes, ...list.pending_scenes]));
+    if (selectedId === null && list) setSelectedId(defaultSceneId(allScenes(list)));
   }, [list, selectedId]);
   const preparing = list?.pending_scenes.find((s) => s.id === selectedId) ?? null;
 
@@ -30,9 +29,7 @@ export function App() {
     focus: null,
   });
   const sceneName = useCallback(
-    (id: string) =>
-      [...(list?.scenes ?? []), ...(list?.pending_scenes ?? [])].find((s) => s.id === id)?.name ??
-      id,
+    (id: string) => allScenes(list).find((s) => s.id === id)?.name ?? id,
     [list],
   );
   // A policy playing live in the viewer: its scene is opened and the library closed.

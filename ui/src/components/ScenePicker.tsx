@@ -1,6 +1,6 @@
 import { useId, useMemo, useState } from "react";
 import type { PendingScene, SceneInfo, SceneList } from "../api/client";
-import { groupScenes } from "./format";
+import { allScenes, groupScenes } from "./format";
 
 interface Props {
   list: SceneList | null;
@@ -21,7 +21,7 @@ function isReady(s: SceneInfo | PendingScene): s is SceneInfo {
  * (the server prepares an opened scene next). */
 export function ScenePicker({ list, error, selectedId, onSelect }: Props) {
   const [query, setQuery] = useState("");
-  const all = useMemo(() => [...(list?.scenes ?? []), ...(list?.pending_scenes ?? [])], [list]);
+  const all = useMemo(() => allScenes(list), [list]);
   const groups = useMemo(() => groupScenes(all, query), [all, query]);
   const idPrefix = useId();
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { PendingScene, SceneInfo } from "../api/client";
 import {
+  allScenes,
   defaultSceneId,
   formatPosition,
   formatRealTimeFactor,
@@ -99,5 +100,29 @@ describe("defaultSceneId", () => {
     expect(defaultSceneId([{ id: "AcrobotSwingup" }, { id: "CartpoleBalance" }])).toBe(
       "CartpoleBalance",
     );
+  });
+});
+
+describe("allScenes", () => {
+  it("lists the ready scenes, then those still being prepared", () => {
+    const pending: PendingScene = {
+      id: "AcrobotSwingup",
+      name: "Acrobot Swingup",
+      family: "classic_control",
+      robot: "Acrobot",
+      kind: "acrobot",
+    };
+    const list = {
+      complete: false,
+      failed: [],
+      pending: [pending.id],
+      pending_scenes: [pending],
+      scenes,
+    };
+    expect(allScenes(list).map((s) => s.id)).toEqual([
+      ...scenes.map((s) => s.id),
+      "AcrobotSwingup",
+    ]);
+    expect(allScenes(null)).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 /** Text shown in the status bar; kept pure for tests. */
 
-import type { SceneInfo } from "../api/client";
+import type { PendingScene, SceneInfo, SceneList } from "../api/client";
 
 export function formatTime(seconds: number): string {
   return `${seconds.toFixed(2)} s`;
@@ -48,4 +48,9 @@ export function groupScenes<S extends Listed>(
 export function defaultSceneId(scenes: readonly Pick<SceneInfo, "id">[]): string | null {
   if (scenes.some((s) => s.id === "CartpoleBalance")) return "CartpoleBalance";
   return scenes[0]?.id ?? null;
+}
+
+/** Every scene the server knows: the ready ones, then those still being prepared (both can be opened). */
+export function allScenes(list: SceneList | null): (SceneInfo | PendingScene)[] {
+  return list ? [...list.scenes, ...list.pending_scenes] : [];
 }
