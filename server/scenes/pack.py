@@ -23,12 +23,9 @@ import time
 from pathlib import Path
 from typing import get_args
 
-import msgspec
-
-from server.files import write_atomic
 from server.scenes import export
 from server.scenes.menagerie import prepare_menagerie
-from server.scenes.registry import _Catalog, cache_key, copy_exported_scene, read_exported_scene
+from server.scenes.registry import cache_key, copy_exported_scene, read_exported_scene, write_catalog
 from server.scenes.shipped import read_shipped_catalog
 from server.scenes.types import SceneFamily
 
@@ -58,7 +55,7 @@ def build_pack(
                 export.export_scene(scene_id, pack, menagerie)
             if read_exported_scene(pack, scene_id) is None:
                 raise RuntimeError(f"{scene_id} did not export intact into {pack}")
-    write_atomic(pack / "catalog.json", msgspec.json.encode(_Catalog(catalog)))
+    write_catalog(pack, catalog)
     return pack
 
 

@@ -70,6 +70,23 @@ class _Catalog(msgspec.Struct, frozen=True):
     scenes: list[tuple[str, SceneFamily]]
 
 
+def write_catalog(folder: Path, scenes: list[tuple[str, SceneFamily]]) -> None:
+    """`catalog.json`: the ids and families of the scenes a cache or a pack folder serves."""
+    write_atomic(folder / "catalog.json", msgspec.json.encode(_Catalog(scenes)))
+
+
+def read_catalog(folder: Path) -> list[tuple[str, SceneFamily]] | None:
+    """The scenes of `folder/catalog.json`; None when missing, empty or damaged (then listed again)."""
+    path = folder / "catalog.json"
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=_Catalog).scenes or None
+    except FileNotFoundError:
+        return None
+    except (OSError, msgspec.DecodeError) as exc:
+        log.warning("damaged scene catalogue %s (%s): listing the scenes again", path, exc)
+        return None
+
+
 def cache_key() -> str:
     """Hash of what determines exported models; reads package metadata only (no heavy imports)."""
     versions = {dist: importlib.metadata.version(dist) for dist in ("mujoco", "playground")}
@@ -134,9 +151,9 @@ class SceneRegistry:
             log.error("%s", exc)
         # The cache's own list first (same key, so the same Playground listed it), then the shipped one.
         known = (
-            self._read_catalog(self.scenes_dir)
+            read_catalog(self.scenes_dir)
             or (read_shipped_catalog() if self._shipped else None)
-            or (self._read_catalog(self._pack) if self._pack is not None and self._shipped else None)
+            or (read_catalog(self._pack) if self._pack is not None and self._shipped else None)
         )
         if known is not None:
             self._set_catalog(known)
@@ -220,17 +237,6 @@ class SceneRegistry:
 
     # --- catalog and cache -----------------------------------------------------------------------
 
-    @staticmethod
-    def _read_catalog(folder: Path) -> list[tuple[str, SceneFamily]] | None:
-        path = folder / "catalog.json"
-        try:
-            return msgspec.json.decode(path.read_bytes(), type=_Catalog).scenes or None
-        except FileNotFoundError:
-            return None
-        except (OSError, msgspec.DecodeError) as exc:
-            log.warning("damaged scene catalogue %s (%s): listing the scenes again", path, exc)
-            return None
-
     def _set_catalog(self, scenes: list[tuple[str, SceneFamily]]) -> None:
         self._families = dict(scenes)
         for scene_id in self._families:
@@ -292,7 +298,7 @@ class SceneRegistry:
             log.exception("%s", self._catalog_error)
             self._catalog_known.set()
             return
-        write_atomic(self.scenes_dir / "catalog.json", msgspec.json.encode(_Catalog(scenes)))
+        write_catalog(self.scenes_dir, scenes)
         self._set_catalog(scenes)
 
     async def _export(self, lane: Lane, scene_id: str) -> None:

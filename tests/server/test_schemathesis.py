@@ -33,7 +33,7 @@ import pytest
 from desktop.server_thread import ServerThread, bind_socket, bound_port
 from server.app import create_app
 from server.scenes import export
-from server.scenes.registry import _Catalog, cache_key
+from server.scenes.registry import cache_key, write_catalog
 from server.settings import load_settings
 from tests.server.test_scenes import _TINY_XML
 
@@ -91,8 +91,7 @@ def _seed_fake_scene(scenes_dir: Path, scene_id: str) -> None:
     scenes_dir.mkdir(parents=True)
     (scenes_dir / f"{scene_id}.mjb.gz").write_bytes(gzip.compress(mjb))
     (scenes_dir / f"{scene_id}.json").write_bytes(msgspec.json.encode(env_fields))
-    catalog = _Catalog([(scene_id, "classic_control")])
-    (scenes_dir / "catalog.json").write_bytes(msgspec.json.encode(catalog))
+    write_catalog(scenes_dir, [(scene_id, "classic_control")])
 
 
 @pytest.fixture(scope="module")
