@@ -57,11 +57,12 @@ class RewardWorkerError(RuntimeError):
 
 
 class _Process:
-    """One running worker: its pipes, and how long it took to say it is ready."""
+    """One running worker: its pipes, and the scenes it has prepared (a fresh process has none)."""
 
     def __init__(self, proc: asyncio.subprocess.Process, log_file: Any) -> None:
         self.proc = proc
         self.log_file = log_file
+        self.prepared: dict[str, PrepareStatus] = {}
 
     async def read_reply(self) -> Reply:
         assert self.proc.stdout is not None
@@ -103,9 +104,7 @@ class RewardChecker:
         self._process: _Process | None = None
         self._lock = asyncio.Lock()
         self._vocabularies: dict[str, Vocabulary] = {}
-        # Scenes the current worker process has prepared (reset when a fresh worker starts), and the
-        # preparations under way or failed, by scene.
-        self._prepared: dict[str, PrepareStatus] = {}
+        # Preparations under way or failed, by scene (those done live on the worker process that did them).
         self._preparing: dict[str, tuple[float, asyncio.Task[None]]] = {}
         self._failed: dict[str, PrepareStatus] = {}
         self._current: Request | None = None  # the request the worker is answering now
@@ -188,10 +187,9 @@ class RewardChecker:
 
     def prepare_status(self, scene_id: str) -> PrepareStatus:
         """Prepared, preparing, failed, or idle (not asked for since this worker started)."""
-        if self._process is None or self._process.proc.returncode is not None:
-            self._prepared.clear()  # the worker that held them is gone; a fresh one starts empty
-        if scene_id in self._prepared:
-            return self._prepared[scene_id]
+        process = self._process
+        if process is not None and process.proc.returncode is None and scene_id in process.prepared:
+            return process.prepared[scene_id]
         if scene_id in self._preparing:
             since, _ = self._preparing[scene_id]
             return PrepareStatus(scene_id=scene_id, state="preparing", seconds=time.perf_counter() - since)
@@ -220,9 +218,10 @@ class RewardChecker:
         else:
             seconds = time.perf_counter() - since
             log.info("reward checks for %s prepared in %.1f s %s", scene_id, seconds, phases)
-            self._prepared[scene_id] = PrepareStatus(
-                scene_id=scene_id, state="prepared", seconds=seconds, phases=phases
-            )
+            if self._process is not None:  # the process that answered (a restart may have replaced one)
+                self._process.prepared[scene_id] = PrepareStatus(
+                    scene_id=scene_id, state="prepared", seconds=seconds, phases=phases
+                )
             return
         finally:
             if self._preparing.get(scene_id, (0.0, None))[1] is asyncio.current_task():
@@ -349,7 +348,6 @@ class RewardChecker:
             fresh = self._process is None or self._process.proc.returncode is not None
             if fresh:
                 self._kill()
-                self._prepared.clear()  # a new process has loaded nothing yet
                 self._process = await self._start()
             process = self._process
             assert process is not None and process.proc.stdin is not None
