@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from types import SimpleNamespace
+from typing import Any
 
 import msgspec
+import numpy as np
 import pytest
 
 from server.checks.types import CheckResult, FigureResult, Reflection, TermStats
@@ -90,6 +93,24 @@ def _terms(report: ValidationReport) -> dict[str, tuple[float, str]]:
     return {t.name: (t.weight, t.code) for t in report.terms}
 
 
+def _term_function(code: str) -> Callable[..., float]:
+    """A cart-pole reward term (its function's source) as a function of cart position, pole angle and
+    the pole's spin."""
+    import jax.numpy as jnp
+
+    from server.rewards.helpers import HELPERS
+
+    namespace: dict[str, Any] = {"jnp": jnp, **HELPERS}
+    exec(code, namespace)  # the built-in drafter's own template, validated above
+    (term,) = (v for k, v in namespace.items() if k not in ("jnp", *HELPERS) and callable(v))
+
+    def value(cart: float, angle: float, spin: float) -> float:
+        s = SimpleNamespace(cart_position=cart, pole_angle=angle, pole_angular_velocity=spin)
+        return float(term(s))
+
+    return value
+
+
 def test_every_scene_drafts_valid_rewards_and_checks(vocabularies: dict[str, Vocabulary]) -> None:
     for scene_id, vocabulary in vocabularies.items():
         for task in TASKS:
@@ -119,9 +140,20 @@ def test_cart_at_the_left_is_a_cart_target_in_reward_and_check(vocabularies: dic
     )
     terms, figures = _terms(rewards), _figures(checks)
     # The reward centres the cart on a point left of the middle, and keeps it off the rail ends.
-    assert "tolerance(s.cart_position, -1.1, -0.9" in terms["centered"][1]
-    assert "centred = (1.0 + tolerance(s.cart_position, -1.0, -1.0, 2.0)) / 2.0" in terms["upright"][1]
+    assert "centred = (1.0 + tolerance(s.cart_position, -1.0, -1.0, 1.0)) / 2.0" in terms["upright"][1]
     assert "on_rail = tolerance(s.cart_position, -1.4, 1.4" in terms["upright"][1]
+    # Only inside the product: balancing at the target pays most, balancing at the centre about half,
+    # and a spinning pole with the cart parked at the target far less than either (an additive cart
+    # term made that spinning pole PPO's answer).
+    assert set(terms) == {"upright", "effort"}
+    upright = _term_function(terms["upright"][1])
+    at_target = upright(cart=-1.0, angle=0.0, spin=0.0)
+    at_centre = upright(cart=0.0, angle=0.0, spin=0.0)
+    spinning_at_target = np.mean(
+        [upright(cart=-1.0, angle=a, spin=9.0) for a in np.linspace(-np.pi, np.pi, 64)]
+    )
+    assert at_target == pytest.approx(1.0)
+    assert 0.5 <= at_centre <= 0.6 and spinning_at_target < 0.2
     # The check requires the cart there (measured from -1 m) and off the rail stop, read from the XML.
     assert figures["cart_offset"][1] == 0.3 and "s.cart_position[500:] + 1.0" in figures["cart_offset"][2]
     assert rail_limit() == 1.8
