@@ -315,7 +315,6 @@ def train(
     manifest = _draft_manifest(spec, scene, config, job_id=job_id, policy_id=policy_id)
 
     restore: Any = None
-    restore_value_fn = True
     offset, history = 0, []
     if base_params_dir is not None:
         try:
@@ -329,19 +328,28 @@ def train(
             raise TrainingFailed(
                 f"the base policy was trained on a different scene ({base_manifest.scene_id})"
             )
-        # The restored params only fit the network they were trained with; the new reward needs a new critic.
+        # The restored params only fit the network they were trained with. The critic is the base's too, as
+        # a start that the new reward retrains: from a fresh one, the first updates' noisy advantages
+        # undid a balancing cart-pole in every fine-tune measured (docs/BENCHMARKS.md, tiers).
         manifest = msgspec.structs.replace(manifest, network=base_manifest.network)
-        restore_value_fn = False
     if resume:
         try:
             checkpoint, restore = read_checkpoint(work_dir, manifest)
         except InvalidPolicy as exc:
             raise TrainingFailed(f"cannot resume: {exc}") from exc
-        restore_value_fn = True
         offset, history = checkpoint.step, list(checkpoint.history)
         total = checkpoint.total_steps
     else:
         total = config.num_timesteps
+    # A fine-tune keeps the base's observation normaliser as it is: the policy's inputs must keep meaning
+    # what they meant. brax would go on updating it with the new run's observations (its `until_count`
+    # does not stop Welford statistics), and that alone undid a balancing cart-pole within 1M steps even
+    # at learning rate 0. (A resumed fine-tune's checkpoint carries the same frozen normaliser.)
+    frozen = restore[0] if base_params_dir is not None and restore is not None else None
+
+    def kept(params: Any) -> Any:
+        return params if frozen is None or params is None else (frozen, *params[1:])
+
     # What brax will really run (it rounds up to whole epochs), so "step N of TOTAL" never passes TOTAL.
     remaining = steps_brax_runs(total - offset, config.ppo)
     total = offset + remaining
@@ -374,7 +382,7 @@ def train(
 
     def policy_params_fn(step: int, make_policy: Any, params: Any) -> None:
         judge.make_policy = make_policy
-        state["pending"] = params
+        state["pending"] = kept(params)
 
     def progress_fn(step: int, metrics: Mapping[str, Any]) -> None:
         params = state["pending"]
@@ -439,17 +447,18 @@ def train(
                 environment=env,
                 num_timesteps=remaining,
                 wrap_env_fn=wrapper.wrap_for_brax_training,
-                network_factory=network_factory(manifest.network),
+                network_factory=network_factory(manifest.network, frozen_normalizer=frozen),
                 seed=spec.seed,
                 deterministic_eval=True,
                 progress_fn=progress_fn,
                 policy_params_fn=policy_params_fn,
                 restore_params=restore,
-                restore_value_fn=restore_value_fn,
+                restore_value_fn=True,  # a resume's critic, and a fine-tune's (see above)
                 **ppo_kwargs,
             )
         except _StopTraining:
             final = state["good"]
+        final = kept(final)
         # brax evaluates after its last epoch, so `final` was checked by progress_fn; check anyway.
         if final is None:
             raise TrainingFailed("training ended before its first evaluation: there is no policy to keep")

@@ -201,6 +201,15 @@ def test_fine_tune_from_saved_policy(
     # A fine-tune's preview starts from its base policy, not from untrained params.
     assert live[0] == (base_dir / "params.msgpack").read_bytes()
     assert (tmp_path / "policy" / "manifest.json").exists()
+    # The base's observation normaliser is kept as it was (the policy's inputs keep their meaning); the
+    # policy itself trained on.
+    from server.policies.params import load_policy
+
+    _, base = load_policy(base_dir)
+    _, tuned = load_policy(tmp_path / "policy")
+    for statistic in ("mean", "std", "summed_variance"):
+        assert np.array_equal(getattr(tuned[0], statistic), getattr(base[0], statistic)), statistic
+    assert int(tuned[0].count.lo) == int(base[0].count.lo)
 
 
 def test_worker_process_writes_documented_events(cache: Path, tmp_path: Path) -> None:
