@@ -379,6 +379,9 @@ def _estimate(spec: JobSpec, family: SceneFamily, device: str) -> str:
     if spec.check is not None and spec.reflection_rounds > 0:
         rounds = spec.reflection_rounds
         sentence += f"; up to {rounds} more round{'s' if rounds != 1 else ''} if the check fails"
+        if spec.base_policy_id is not None:  # a failed fine-tune is followed by training from scratch
+            full = estimate_seconds(spec.preset, family=family, scene_id=spec.scene_id)
+            sentence += f", trained from scratch ({duration(full).removeprefix('about ')} each)"
     return sentence
 
 

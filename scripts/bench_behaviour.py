@@ -579,6 +579,19 @@ ESTIMATE = re.compile(r"Estimate: (about ([\d.]+) (minutes?|hours?)|under a minu
 ROUND = re.compile(r"training round (\d+) of (\d+) as job")
 
 
+LATER_ROUNDS = re.compile(r"\((?:about )?([\d.]+) (minutes?|hours?) each\)|\(under a minute each\)")
+
+
+def later_round_seconds(line: str) -> float | None:
+    """A fine-tune's estimate also says what each later round (from scratch) takes; None: the same."""
+    m = LATER_ROUNDS.search(line)
+    if m is None:
+        return None
+    if m.group(1) is None:
+        return 60.0
+    return float(m.group(1)) * (3600.0 if m.group(2).startswith("hour") else 60.0)
+
+
 def estimate_seconds(line: str) -> float | None:
     m = ESTIMATE.search(line)
     if m is None:
@@ -726,7 +739,7 @@ class Result:
     estimate_s: float | None
     estimate_line: str | None
     within_estimate: bool | None  # wall <= estimate * WITHIN
-    within_estimate_per_round: bool | None  # wall <= estimate * rounds * WITHIN
+    within_estimate_per_round: bool | None  # wall <= (estimate of the rounds used) * WITHIN
     rounds: int | None
     lineage_rounds: int | None
     time_to_pass_s: float | None  # wall time when the kept policy passes the detector, else None
@@ -997,8 +1010,13 @@ def main() -> int:
                 estimate_line=cli.estimate_line,
                 within_estimate=None if cli.estimate_s is None else cli.wall_s <= cli.estimate_s * WITHIN,
                 within_estimate_per_round=None
-                if cli.estimate_s is None
-                else cli.wall_s <= cli.estimate_s * cli.rounds * WITHIN,
+                if cli.estimate_s is None or cli.estimate_line is None
+                else cli.wall_s
+                <= (
+                    cli.estimate_s
+                    + (cli.rounds - 1) * (later_round_seconds(cli.estimate_line) or cli.estimate_s)
+                )
+                * WITHIN,
                 rounds=cli.rounds,
                 lineage_rounds=None,
                 time_to_pass_s=None,

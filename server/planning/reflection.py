@@ -92,15 +92,50 @@ class Reflector:
         if not revision.report.ok or not revision.check_report.ok:
             log.warning("the revised reward for job %s did not validate; no further round", status.job_id)
             return None
-        timesteps = spec.timesteps
-        if revision.timesteps_factor > 1.0 and reflection.total_steps > 0:
-            timesteps = math.ceil(reflection.total_steps * revision.timesteps_factor)
-        return msgspec.structs.replace(
+        return next_round(
             spec,
-            program=revision.program,
-            check=revision.check,
-            timesteps=timesteps,
-            parent_job_id=status.job_id,
-            round=spec.round + 1,
-            revision_notes=[note[:500] for note in revision.notes[:20]],
+            status.job_id,
+            revision.program,
+            revision.check,
+            revision.notes,
+            revision.timesteps_factor,
+            reflection.total_steps,
         )
+
+
+def next_round(
+    spec: JobSpec,
+    job_id: str,
+    program: str,
+    check: str | None,
+    notes: list[str],
+    timesteps_factor: float,
+    total_steps: int,
+) -> JobSpec:
+    """The next round's spec: the revised reward and check, linked to the failed job.
+
+    A fine-tune that failed its check trains from scratch next (the full-training tier, its preset's own
+    budget): a fine-tune passes at once when its base already does the task, and measured on the
+    cart-pole, one that must learn something new made no headway in its short budget where training from
+    scratch on the same reward passed (docs/BENCHMARKS.md, tiers)."""
+    timesteps = spec.timesteps
+    base = spec.base_policy_id
+    if base is not None:
+        notes = [
+            f"The fine-tune of the base policy {base} did not pass its check, so this round trains from "
+            "scratch with the full budget.",
+            *notes,
+        ]
+        base, timesteps = None, None
+    elif timesteps_factor > 1.0 and total_steps > 0:
+        timesteps = math.ceil(total_steps * timesteps_factor)
+    return msgspec.structs.replace(
+        spec,
+        program=program,
+        check=check,
+        timesteps=timesteps,
+        base_policy_id=base,
+        parent_job_id=job_id,
+        round=spec.round + 1,
+        revision_notes=[note[:500] for note in notes[:20]],
+    )
