@@ -91,9 +91,9 @@ def default_steps(preset: PresetName, family: SceneFamily) -> int:
     return PLAYGROUND_STEPS[family]  # refined by build_config from Playground's per-env config
 
 
-# A fine-tune starts from a policy that already works, with a fresh critic (the reward changed): full-size
-# steps on the first, noisy advantages undo the base within an evaluation or two, and the entropy bonus
-# shakes a precise policy loose. Smaller steps and a smaller bonus keep what the base knows.
+# A fine-tune starts from a policy that already works, with a critic that has yet to learn the new reward:
+# full-size steps on the first, noisy advantages undo the base within an evaluation or two, and the
+# entropy bonus shakes a precise policy loose. Smaller steps and a smaller bonus keep what the base knows.
 FINE_TUNE_LEARNING_RATE_SCALE = 1 / 3
 FINE_TUNE_ENTROPY_SCALE = 0.1
 

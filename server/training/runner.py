@@ -15,7 +15,7 @@ resumed checkpoint), so a preview can compile its worker while training compiles
 
 At the end the policy goes to `work_dir/policy/` (server.policies) and its manifest is returned. `resume`
 continues from the checkpoint for the remaining steps; `base_params_dir` fine-tunes a saved policy
-(same network, fresh value function, since the reward changed).
+(same network; its observation normaliser kept as it is, its critic the start of the new reward's).
 """
 
 from __future__ import annotations
@@ -421,7 +421,7 @@ def train(
             done = keeper.offer(params, progress)
         report(progress)  # after the files: whoever reads the event finds them
         # A fine-tune whose base already passes the new check has nothing to learn: keep the base as it is
-        # (more updates with a fresh critic can only put at risk what passes).
+        # (more updates on a critic still learning the new reward can only put at risk what passes).
         base_passes = (
             base_params_dir is not None
             and not resume
