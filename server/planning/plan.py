@@ -25,6 +25,8 @@ from server.training.types import Device
 # The three tiers, cheapest first: drive a base policy with commands (no training), fine-tune a base with
 # the new reward, or train from scratch.
 TrainingMethod = Literal["command", "fine_tuning", "full_training"]
+# server/planning/reflection.py: a fine-tune that fails its check is followed by rounds from scratch.
+AFTER_A_FAILED_FINE_TUNE = "; should it fail its check, the next rounds train from scratch"
 # How long the user will wait: `fast` takes the cheapest tier that can do the task, `medium` at most a
 # fine-tune, `unlimited` trains from scratch.
 TimeBudget = Literal["fast", "medium", "unlimited"]
@@ -138,9 +140,11 @@ def plan_tiers(
     fine = TierOption(
         method="fine_tuning",
         available=base is not None,
-        summary=f"starts from the base policy '{base.name}' and trains it briefly with the new reward"
-        if base is not None
-        else "starts from a base policy and trains it briefly with the new reward",
+        summary=(
+            f"starts from the base policy '{base.name}'" if base is not None else "starts from a base policy"
+        )
+        + " and trains it briefly with the new reward"
+        + AFTER_A_FAILED_FINE_TUNE,
         estimate_s=tune_s if base is not None else None,
         # A fixed share of a full job's steps (FINE_TUNE_FRACTION, provisional); the check stops it early.
         estimate=_sentence(tune_s, device) + " at most" if base is not None else "",

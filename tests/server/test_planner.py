@@ -156,6 +156,12 @@ def test_gpu_estimates_are_shorter_and_say_gpu() -> None:
 
 def test_a_failed_fine_tune_round_trains_from_scratch_next() -> None:
     from server.planning.reflection import next_round
+
+    _, options, _ = plan_tiers(
+        CARTPOLE, schedule_possible=False, bases=[base("CartpoleBalance", "user", "b" * 32)]
+    )
+    fine = next(o for o in options if o.method == "fine_tuning")
+    assert fine.summary.endswith("should it fail its check, the next rounds train from scratch")
     from server.training.types import JobSpec
 
     tune = JobSpec(
