@@ -188,8 +188,11 @@ def _write_live(
 
 
 class _CheckJudge:
-    """The success check at each evaluation: deterministic rollouts of the current params from the same
-    CHECK_EPISODES initial states every time (so evaluations compare like with like)."""
+    """The success check at each evaluation: deterministic rollouts of the current params from
+    CHECK_EPISODES initial states, new ones at each evaluation (drawn from the seed and the step, so a
+    resumed job draws the same). With the same states every time, a reacher that touched 5 targets it
+    had seen at each evaluation passed and stopped early, yet missed 2 of 5 others (docs/BENCHMARKS.md):
+    two passing evaluations in a row now mean ten different starts."""
 
     def __init__(self, scene: LoadedScene, entries: Any, check: Any, steps: int, seed: int) -> None:
         self.scene, self.entries, self.check, self.steps = scene, entries, check, steps
@@ -198,7 +201,7 @@ class _CheckJudge:
         self._rollouts: Any = None
         self._figures: Any = None
 
-    def evaluate(self, params: Any) -> CheckResult | None:
+    def evaluate(self, params: Any, step: int) -> CheckResult | None:
         if self.check is None or self.make_policy is None or params is None:
             return None
         import jax
@@ -215,7 +218,8 @@ class _CheckJudge:
                 policy_action(self.make_policy),
             )
             self._figures = figure_values(self.check)
-        trajectories = self._rollouts(params, jax.random.PRNGKey(self.seed + 7919))
+        key = jax.random.fold_in(jax.random.PRNGKey(self.seed + 7919), step % 2**32)
+        trajectories = self._rollouts(params, key)
         return self.check.judge(self._figures(trajectories))  # type: ignore[no-any-return]
 
 
@@ -390,7 +394,7 @@ def train(
         if why is not None:
             raise TrainingFailed(why)
         absolute = offset + int(step)
-        verdict = judge.evaluate(params)  # before the clock: its first compile is not training speed
+        verdict = judge.evaluate(params, absolute)  # before the clock: its compile is not training speed
         now = time.monotonic()
         if state["t0"] is None or absolute == state["s0"]:
             state["t0"], state["s0"] = now, absolute  # rates start after the first eval (compilation)

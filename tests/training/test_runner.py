@@ -356,3 +356,37 @@ def test_an_invalid_check_fails_the_job_with_its_located_error(cache: Path, tmp_
 
     with pytest.raises(TrainingFailed, match=r"success check was rejected: line 2: figure `x` reads nothing"):
         _train(quick(check="AT_LEAST = dict(x=1)\ndef x(s):\n    return 1.0\n"), cache, tmp_path)
+
+
+def test_the_check_judges_new_initial_states_at_each_evaluation(
+    trained: tuple[Path, PolicyManifest, list[TrainingProgress]], cache: Path
+) -> None:
+    """Each evaluation's check rollouts start elsewhere (drawn from the seed and the step), so two passing
+    evaluations in a row are not the same starts seen twice; the same step draws the same starts."""
+    from brax.training.agents.ppo import networks as ppo_networks
+
+    from server.checks.evaluate import compile_check
+    from server.policies.networks import make_networks
+    from server.policies.params import load_policy
+    from server.rewards.vocabulary import build_entries
+    from server.training.runner import _CheckJudge, load_scene
+
+    manifest, params = load_policy(trained[0] / "policy")
+    scene = load_scene("CartpoleBalance", cache)
+    entries = build_entries("CartpoleBalance", scene.env)
+    check = compile_check(
+        "AT_MOST = dict(travel=100.0)\n\n\ndef travel(s):\n    return jnp.max(jnp.abs(s.cart_position))\n\n\n"
+        "def start(s):\n    return s.cart_position[0]\n",
+        entries,
+        20,
+    )
+    judge = _CheckJudge(scene, entries, check, 20, seed=0)
+    judge.make_policy = ppo_networks.make_inference_fn(make_networks(manifest))
+
+    def starts(step: int) -> float:
+        verdict = judge.evaluate(params, step)
+        assert verdict is not None
+        return next(f.mean for f in verdict.figures if f.name == "start")
+
+    assert starts(0) != starts(458_752)
+    assert starts(458_752) == starts(458_752)
