@@ -268,8 +268,12 @@ def test_presets_and_estimates() -> None:
     assert total_steps(JobSpec(scene_id="CartpoleBalance", program=PROGRAM)) == 4_000_000
     assert estimate_seconds("cpu_quick") < estimate_seconds("cpu") < 600
     # A measured scene uses its own speed: fixed cost plus steps at its rate.
-    assert estimate_seconds("cpu", scene_id="CartpoleBalance") == pytest.approx(97.0 + 4_000_000 / 35_000.0)
-    assert estimate_seconds("cpu", scene_id="CartpoleBalance", timesteps=35_000) == pytest.approx(98.0)
+    assert estimate_seconds("cpu", scene_id="CartpoleBalance") == pytest.approx(70.0 + 4_000_000 / 43_000.0)
+    assert estimate_seconds("cpu", scene_id="CartpoleBalance", timesteps=43_000) == pytest.approx(71.0)
+    # FingerSpin steps at a third of the cart-pole's rate: its estimate says so.
+    assert estimate_seconds("cpu", scene_id="FingerSpin") > 2 * estimate_seconds(
+        "cpu", scene_id="CartpoleBalance"
+    )
 
 
 def test_the_step_total_is_what_brax_runs_not_the_budget_asked_for() -> None:
