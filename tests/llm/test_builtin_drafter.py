@@ -160,6 +160,15 @@ def test_cart_at_the_left_is_a_cart_target_in_reward_and_check(vocabularies: dic
     assert figures["cart_travel"][1] == 1.6 and figures["upright"][0] == 0.9
     right = draft_builtin_check("balance the pole with the cart on the right", "CartpoleBalance", vocabulary)
     assert "s.cart_position[500:] - 1.0" in right
+    # "In the middle" is a requirement too (a swing-up held 0.4 m off-centre passed before it was).
+    middle = "swing up the pole and balance it with the cart in the middle"
+    _, middle_checks = _validate(
+        vocabularies["CartpoleSwingup"],
+        "",
+        draft_builtin_check(middle, "CartpoleSwingup", vocabularies["CartpoleSwingup"]),
+    )
+    assert _figures(middle_checks)["cart_offset"][1] == 0.25
+    assert "cart_offset" not in draft_builtin_check("keep the pole upright", "CartpoleBalance", vocabulary)
 
 
 def test_cartpole_reward_does_not_pay_half_for_a_horizontal_spinning_pole(
@@ -215,6 +224,9 @@ def test_stand_is_a_height_and_without_falling_is_height_and_upright(
 def test_phrases_parse_to_conditions() -> None:
     assert parse("balance the pole with the cart at the left").cart == -1.0
     assert parse("keep the cart on the right").cart == 1.0
+    assert parse("balance it with the cart in the middle").cart == 0.0
+    assert parse("hold the pole up and keep the cart still").cart is None  # still, but not placed
+    assert parse("keep the pole upright").cart is None
     assert parse("walk without falling").no_fall and parse("stay upright while walking").no_fall
     assert parse("stand up").stand and not parse("walk forward").stand
     assert parse("swing the pole up").swing_up and parse("swing-up").swing_up

@@ -18,7 +18,7 @@ class Intent:
     jump: bool
     still: bool
     hind_legs: bool
-    cart: float | None  # side of the rail for "cart at the left/right/centre": -1, 1, 0
+    cart: float | None  # where the sentence puts the cart: -1 left, 1 right, 0 the middle; None: nowhere
     point: tuple[float, float, float] | None
     lift: bool
     stand: bool = False  # "stand (up)", "get up": a standing height, not only stillness
@@ -61,9 +61,11 @@ def parse(task: str) -> Intent:
             if re.search(r"\b(right|clockwise)\b", text) and "counterclockwise" not in text
             else "left"
         )
-    cart = None
-    if "cart" in words or re.search(r"\b(on|at|to) the (left|right)\b", text):
-        cart = -1.0 if "left" in words else 1.0 if "right" in words else 0.0
+    cart = None  # None: the sentence puts the cart nowhere ("keep the cart still" is not "in the middle")
+    if re.search(r"\b(on|at|to) the (left|right)\b", text) or ("cart" in words and words & {"left", "right"}):
+        cart = -1.0 if "left" in words else 1.0
+    elif "cart" in words and words & {"middle", "centre", "center", "centred", "centered", "central"}:
+        cart = 0.0
     point = None
     if m := re.search(r"\(\s*" + _NUMBER + r"\s*,\s*" + _NUMBER + r"\s*,\s*" + _NUMBER + r"\s*\)", text):
         point = (float(m.group(1)), float(m.group(2)), float(m.group(3)))
