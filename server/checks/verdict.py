@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 from server.checks.types import CheckResult, FigureResult
 
-CHECK_EPISODES = 5  # deterministic rollouts per evaluation, each from its own initial state
+# Deterministic rollouts per evaluation, each from its own initial state. Five let a reacher that missed
+# two targets in five elsewhere pass twice in a row (docs/BENCHMARKS.md, behaviour suite).
+CHECK_EPISODES = 10
 
 
 def _number(x: float) -> str:

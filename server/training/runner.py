@@ -192,7 +192,7 @@ class _CheckJudge:
     CHECK_EPISODES initial states, new ones at each evaluation (drawn from the seed and the step, so a
     resumed job draws the same). With the same states every time, a reacher that touched 5 targets it
     had seen at each evaluation passed and stopped early, yet missed 2 of 5 others (docs/BENCHMARKS.md):
-    two passing evaluations in a row now mean ten different starts."""
+    two passing evaluations in a row now mean twenty different starts."""
 
     def __init__(self, scene: LoadedScene, entries: Any, check: Any, steps: int, seed: int) -> None:
         self.scene, self.entries, self.check, self.steps = scene, entries, check, steps
