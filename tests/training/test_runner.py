@@ -15,6 +15,7 @@ import pytest
 
 from server.checks.verdict import CHECK_EPISODES
 from server.policies.manifest import CLIP_FILE, PolicyManifest
+from server.training.runner import CONFIRM_BATCHES
 from server.training.types import JobSpec, TrainingProgress
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -349,10 +350,15 @@ def test_a_failing_check_still_saves_its_best_marked_failed(cache: Path, tmp_pat
     assert manifest.outcome is not None and manifest.outcome.check is not None
     assert not manifest.outcome.check.passed and manifest.outcome.stop_reason == "completed"
     # Every figure is listed; the unmet requirement carries its bound and worst episode.
+    confirmed = CHECK_EPISODES * CONFIRM_BATCHES
     assert re.match(
-        rf"failed: travel [\d.]+, upright [\d.]+ \(>= 1\.5, worst [\d.]+\) in 0/{CHECK_EPISODES}",
+        rf"failed: travel [\d.]+, upright [\d.]+ \(>= 1\.5, worst [\d.]+\) in 0/{confirmed}",
         manifest.outcome.check.summary,
     )
+    # The saved verdict is the kept policy's on starts no evaluation saw, not the kept evaluation's own.
+    kept = next(p for p in reports if p.step == manifest.outcome.kept_step)
+    assert kept.check is not None and kept.check.episodes == CHECK_EPISODES
+    assert manifest.outcome.check.episodes == confirmed
     assert (tmp_path / "policy" / "params.msgpack").is_file()
 
 
