@@ -51,7 +51,7 @@ class TrainingOutcome(msgspec.Struct, frozen=True, kw_only=True):
 
     kept_step: int  # environment steps at the kept evaluation
     kept_eval_reward: float | None
-    check: CheckResult | None  # the kept checkpoint's verdict; None for a job without a check
+    check: CheckResult | None  # the kept policy's verdict, re-judged on unseen starts; None: no check
     stop_reason: StopReason
     stopped_early: bool  # stop_reason is not "completed"
 
