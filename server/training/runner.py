@@ -372,7 +372,7 @@ def train(
     # at learning rate 0. (A resumed fine-tune's checkpoint carries the same frozen normaliser.)
     frozen = restore[0] if base_params_dir is not None and restore is not None else None
 
-    def kept(params: Any) -> Any:
+    def with_frozen_normaliser(params: Any) -> Any:
         return params if frozen is None or params is None else (frozen, *params[1:])
 
     # What brax will really run (it rounds up to whole epochs), so "step N of TOTAL" never passes TOTAL.
@@ -407,7 +407,7 @@ def train(
 
     def policy_params_fn(step: int, make_policy: Any, params: Any) -> None:
         judge.make_policy = make_policy
-        state["pending"] = kept(params)
+        state["pending"] = with_frozen_normaliser(params)
 
     def progress_fn(step: int, metrics: Mapping[str, Any]) -> None:
         params = state["pending"]
@@ -483,7 +483,7 @@ def train(
             )
         except _StopTraining:
             final = state["good"]
-        final = kept(final)
+        final = with_frozen_normaliser(final)
         # brax evaluates after its last epoch, so `final` was checked by progress_fn; check anyway.
         if final is None:
             raise TrainingFailed("training ended before its first evaluation: there is no policy to keep")
