@@ -582,24 +582,22 @@ ROUND = re.compile(r"training round (\d+) of (\d+) as job")
 LATER_ROUNDS = re.compile(r"\((?:about )?([\d.]+) (minutes?|hours?) each\)|\(under a minute each\)")
 
 
+def _seconds(number: str | None, unit: str | None) -> float:
+    """A duration the CLI wrote ("about N minutes|hours"); no number: "under a minute", judged as one."""
+    if number is None or unit is None:
+        return 60.0
+    return float(number) * (3600.0 if unit.startswith("hour") else 60.0)
+
+
 def later_round_seconds(line: str) -> float | None:
     """A fine-tune's estimate also says what each later round (from scratch) takes; None: the same."""
     m = LATER_ROUNDS.search(line)
-    if m is None:
-        return None
-    if m.group(1) is None:
-        return 60.0
-    return float(m.group(1)) * (3600.0 if m.group(2).startswith("hour") else 60.0)
+    return None if m is None else _seconds(m.group(1), m.group(2))
 
 
 def estimate_seconds(line: str) -> float | None:
     m = ESTIMATE.search(line)
-    if m is None:
-        return None
-    if m.group(2) is None:
-        return 60.0  # "under a minute": judged against a minute
-    value = float(m.group(2))
-    return value * (3600.0 if m.group(3).startswith("hour") else 60.0)
+    return None if m is None else _seconds(m.group(2), m.group(3))
 
 
 @dataclass
