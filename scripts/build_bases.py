@@ -157,7 +157,8 @@ async def build_one(settings: Settings, args: argparse.Namespace, scene_id: str,
 
 
 def rerun_check(folder: Path, manifest: PolicyManifest, cache_dir: Path, seed: int) -> Any:
-    """The base's success check on this CPU, as the training job judged it (same episodes and seed)."""
+    """The base's success check on this CPU, as the training job reported it: the kept policy on the
+    same unseen starts (same episodes and seed)."""
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     from brax.training.agents.ppo import networks as ppo_networks
 
@@ -177,7 +178,7 @@ def rerun_check(folder: Path, manifest: PolicyManifest, cache_dir: Path, seed: i
     judge = _CheckJudge(scene, entries, check, scene.episode_length, seed)
     judge.make_policy = ppo_networks.make_inference_fn(make_networks(manifest))
     _, params = load_policy(folder)
-    return judge.evaluate(params)
+    return judge.confirm(params)
 
 
 def verify(out_dir: Path, cache_dir: Path) -> bool:

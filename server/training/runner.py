@@ -205,14 +205,13 @@ class _CheckJudge:
         self._rollouts: Any = None
         self._figures: Any = None
 
-    def evaluate(self, params: Any, step: int) -> CheckResult | None:
-        if self.check is None or self.make_policy is None or params is None:
-            return None
-        import jax
-
-        from server.checks.evaluate import figure_values, make_rollouts, policy_action
-
+    def _compiled(self) -> bool:
+        """Builds the rollouts once (compiled at their first call); False when there is nothing to judge."""
+        if self.check is None or self.make_policy is None:
+            return False
         if self._rollouts is None:
+            from server.checks.evaluate import figure_values, make_rollouts, policy_action
+
             self._rollouts = make_rollouts(
                 self.scene.env,
                 self.entries,
@@ -222,6 +221,13 @@ class _CheckJudge:
                 policy_action(self.make_policy),
             )
             self._figures = figure_values(self.check)
+        return True
+
+    def evaluate(self, params: Any, step: int) -> CheckResult | None:
+        if params is None or not self._compiled():
+            return None
+        import jax
+
         key = jax.random.fold_in(jax.random.PRNGKey(self.seed + 7919), step % 2**32)
         trajectories = self._rollouts(params, key)
         return self.check.judge(self._figures(trajectories))  # type: ignore[no-any-return]
@@ -229,9 +235,9 @@ class _CheckJudge:
     def confirm(self, params: Any) -> CheckResult | None:
         """The kept policy judged once more, from CONFIRM_BATCHES x CHECK_EPISODES starts that no evaluation
         saw: the kept checkpoint is the best of many evaluations, so its own verdict is chosen for luck
-        (a reacher kept for passing 10 of 10 starts passed 7 of 10 elsewhere). Reuses the compiled
-        rollouts; None when no evaluation was judged."""
-        if self._rollouts is None or params is None:
+        (a reacher kept for passing 10 of 10 starts passed 7 of 10 elsewhere). The verdict a job reports;
+        None when there is no check or no params."""
+        if params is None or not self._compiled():
             return None
         import jax
         import jax.numpy as jnp
