@@ -185,24 +185,6 @@ def test_cartpole_reward_does_not_pay_half_for_a_horizontal_spinning_pole(
     assert "jnp.abs(s.pole_angle[500:]) < 0.31" in swing  # judged once it had time to get up
 
 
-def test_swing_up_pays_for_the_rail_even_while_the_pole_hangs(vocabularies: dict[str, Vocabulary]) -> None:
-    # Every factor of the upright term is gated by the pole, so a swing-up learned to pump against the
-    # rail stop while the pole was down; the rail term is not gated.
-    vocabulary = vocabularies["CartpoleSwingup"]
-    task = "swing up the pole and balance it with the cart in the middle"
-    terms = _terms(_validate(vocabulary, draft_builtin(task, "CartpoleSwingup", vocabulary), "")[0])
-    weight, body = terms["off_rail"][0], terms["off_rail"][1]
-    rail = _term_function(body)
-    assert weight < 0
-    hanging = np.pi
-    assert rail(cart=0.0, angle=hanging, spin=0.0) == 0.0
-    assert rail(cart=1.4, angle=hanging, spin=0.0) == 0.0
-    assert rail(cart=-1.8, angle=hanging, spin=0.0) == pytest.approx(0.9, abs=1e-3)
-    assert rail(cart=1.6, angle=0.0, spin=0.0) > 0.4
-    balance = draft_builtin("keep the pole upright", "CartpoleBalance", vocabularies["CartpoleBalance"])
-    assert "off_rail" not in balance
-
-
 def test_stand_is_a_height_and_without_falling_is_height_and_upright(
     vocabularies: dict[str, Vocabulary],
 ) -> None:

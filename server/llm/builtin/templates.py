@@ -169,16 +169,6 @@ return up * up * calm * centred * on_rail""",
 return up * up * tolerance(s.cart_position, -0.1, 0.1, 0.8)""",
             "cart",
         )
-    if swing:
-        # Every factor of "upright" is gated by the pole, so while it hangs down (most of a swing-up)
-        # the rail costs nothing, and swing-ups learned to pump against the rail stop.
-        d.term(
-            "off_rail",
-            -1.0,
-            f"Cart beyond +-{fmt(keep_in)} m, whatever the pole does (the rail stop is at {fmt(rail)} m).",
-            f"return 1.0 - tolerance(s.cart_position, {fmt(-keep_in)}, {fmt(keep_in)}, 0.4)",
-            "cart",
-        )
     if intent.still:
         d.term("still", 0.3, "Cart not moving.", "return exp_kernel(s.cart_velocity, 0.5)", "still")
     d.terms.append(EFFORT)
