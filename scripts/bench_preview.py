@@ -70,7 +70,7 @@ def api(app: RunningApp, method: str, path: str, body: dict[str, Any] | None = N
 
 
 def start_job(app: RunningApp, scene: str, preset: str, timesteps: int | None, name: str) -> str:
-    spec = {"scene_id": scene, "program": PROGRAMS[scene], "name": name, "preset": preset}
+    spec: dict[str, Any] = {"scene_id": scene, "program": PROGRAMS[scene], "name": name, "preset": preset}
     if timesteps is not None:
         spec["timesteps"] = timesteps
     return str(api(app, "POST", "/api/training/start", spec)["job_id"])
