@@ -39,22 +39,16 @@ from tests.inference.policies import save_untrained_policy
 SCENES = ["CartpoleBalance", "Go1JoystickFlatTerrain"]
 
 
-def received(message: str | bytes) -> bytes:
-    """The playback socket speaks binary frames only."""
-    assert isinstance(message, bytes), f"a text frame on the playback socket: {message!r}"
-    return message
-
-
 def session(
     url: str, model: object, steps: int, warmup: int, out: list[float], ready: threading.Barrier
 ) -> None:
     with connect(url, max_size=2**24) as ws:
-        while isinstance(hello := decode_server(received(ws.recv())), Status):
+        while isinstance(hello := decode_server(ws.recv(decode=False)), Status):
             pass
         assert isinstance(hello, Hello)
         browser = Browser(model, hello)  # type: ignore[arg-type]
         ws.send(encode(Reset(seed=0)))
-        episode = decode_server(received(ws.recv()))
+        episode = decode_server(ws.recv(decode=False))
         assert isinstance(episode, Episode)
         browser.start(episode)
         ready.wait()
@@ -62,7 +56,7 @@ def session(
             step = browser.interval(seq)
             sent = time.perf_counter()
             ws.send(encode(step))
-            reply = decode_server(received(ws.recv()))
+            reply = decode_server(ws.recv(decode=False))
             elapsed = time.perf_counter() - sent
             assert isinstance(reply, Action), reply
             browser.apply(reply)
@@ -70,7 +64,7 @@ def session(
                 out.append(elapsed * 1000)
             if reply.done:
                 ws.send(encode(Reset(seed=seq)))
-                browser.start(decode_server(received(ws.recv())))  # type: ignore[arg-type]
+                browser.start(decode_server(ws.recv(decode=False)))  # type: ignore[arg-type]
 
 
 def poll_health(base: str, token: str, stop: threading.Event, out: list[float]) -> None:
