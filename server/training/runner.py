@@ -223,13 +223,16 @@ class _CheckJudge:
             self._figures = figure_values(self.check)
         return True
 
+    def _starts(self, data: int) -> Any:
+        """The key of a set of initial states: the seed with `data` (a step, or CONFIRM_KEY) folded in."""
+        import jax
+
+        return jax.random.fold_in(jax.random.PRNGKey(self.seed + 7919), data)
+
     def evaluate(self, params: Any, step: int) -> CheckResult | None:
         if params is None or not self._compiled():
             return None
-        import jax
-
-        key = jax.random.fold_in(jax.random.PRNGKey(self.seed + 7919), step % 2**32)
-        trajectories = self._rollouts(params, key)
+        trajectories = self._rollouts(params, self._starts(step % 2**32))
         return self.check.judge(self._figures(trajectories))  # type: ignore[no-any-return]
 
     def confirm(self, params: Any) -> CheckResult | None:
@@ -242,7 +245,7 @@ class _CheckJudge:
         import jax
         import jax.numpy as jnp
 
-        key = jax.random.fold_in(jax.random.PRNGKey(self.seed + 7919), CONFIRM_KEY)
+        key = self._starts(CONFIRM_KEY)
         batches = [
             self._figures(self._rollouts(params, jax.random.fold_in(key, i))) for i in range(CONFIRM_BATCHES)
         ]
