@@ -71,3 +71,37 @@ def test_best_keeper_keeps_the_peak_not_the_end(
     assert outcome.kept_step == kept_step and float(params["w"][0]) == kept_step
     saved = read_manifest(tmp_path / "best")  # what a stopped job would keep: the same evaluation
     assert saved.outcome is not None and saved.outcome.kept_step == kept_step
+
+
+class _UnseenStarts:
+    """The judge's confirmation, scripted: the verdict on unseen starts of the params kept at each step."""
+
+    def __init__(self, up_by_step: dict[int, float]) -> None:
+        self.up_by_step, self.calls = up_by_step, []
+
+    def confirm(self, params: dict[str, np.ndarray]) -> object:
+        step = int(params["w"][0])
+        self.calls.append(step)
+        return judge({"up": [self.up_by_step[step]] * 20}, {"up": 0.9}, {})
+
+
+def test_a_kept_policy_that_fails_unseen_starts_is_replaced_by_the_next_that_passes(tmp_path: Path) -> None:
+    from server.policies.manifest import read_manifest
+    from server.training.runner import _BestKeeper
+
+    keeper = _BestKeeper(tmp_path, _manifest(), early_stop_evals=1)
+    unseen = _UnseenStarts({100: 0.6, 200: 0.95})
+    # Step 100 passes its evaluation with the best score of the run, and the rule says done...
+    assert keeper.offer({"w": np.full(2, 100.0, np.float32)}, _progress(100, 900.0, 0.99))
+    confirmed = keeper.confirm(unseen)  # type: ignore[arg-type]
+    assert confirmed is not None and not confirmed.passed
+    assert keeper.confirm(unseen) is confirmed and unseen.calls == [100]  # judged once per checkpoint
+    # ...but it failed elsewhere, so it ranks as failing: what a killed job keeps says so.
+    saved = read_manifest(tmp_path / "best")
+    assert saved.outcome is not None and saved.outcome.check is not None and not saved.outcome.check.passed
+    # A later evaluation that passes with a lower score and reward replaces it, and is judged afresh.
+    assert keeper.offer({"w": np.full(2, 200.0, np.float32)}, _progress(200, 500.0, 0.92))
+    confirmed = keeper.confirm(unseen)  # type: ignore[arg-type]
+    assert confirmed is not None and confirmed.passed and unseen.calls == [100, 200]
+    params, outcome = keeper.result(None, [])
+    assert outcome is not None and outcome.kept_step == 200 and float(params["w"][0]) == 200
