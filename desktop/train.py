@@ -33,7 +33,7 @@ import msgspec
 
 from server.rewards.types import ValidationReport
 from server.settings import Settings
-from server.training.types import JobSpec, JobStatus
+from server.training.types import JobSpec, JobStatus, TrainingProgress
 
 if TYPE_CHECKING:
     from server.checks.types import CheckResult, TrainingOutcome
@@ -47,7 +47,7 @@ EXIT_FAILED, EXIT_USAGE, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 1, 2, 3, 130
 _CLEAR_LINE = "\r\x1b[K"
 _STOP_REASONS = {
     "completed": "ran its whole budget",
-    "check_passed": "stopped early: the check held for enough evaluations in a row",
+    "check_passed": "stopped early: the check held for enough evaluations in a row and on new starts",
     "time_cap": "stopped early: the time cap (--minutes) ran out",
     "stopped": "stopped early by Ctrl+C",
 }
@@ -137,6 +137,17 @@ def progress_line(
     if check is not None and detail:
         line += f"  {check_sentence(check)}"
     return line
+
+
+def confirmation_line(progress: TrainingProgress) -> str | None:
+    """Why a job whose check held goes on: the kept policy failed on starts no evaluation saw."""
+    confirmation = progress.confirmation
+    if confirmation is None or confirmation.passed:
+        return None
+    return (
+        f"the check held, but the kept policy on {confirmation.episodes} new starts: "
+        f"{check_sentence(confirmation)}; training on"
+    )
 
 
 def outcome_lines(outcome: TrainingOutcome) -> list[str]:
@@ -527,7 +538,7 @@ async def _plan(
 class _Watch:
     status: JobStatus
     running_since: float | None = None  # monotonic time the job was first seen running
-    printed_steps: int = -1  # the last evaluation printed as a plain line
+    printed_steps: int = -1  # the last evaluation printed as a plain line (or, on a terminal, noted)
     stopping: bool = False
 
     def elapsed(self) -> float | None:
@@ -538,12 +549,16 @@ def _render(watch: _Watch, line: StatusLine) -> None:
     status = watch.status
     if status.state == "running" and watch.running_since is None:
         watch.running_since = time.monotonic()
+    progress = status.progress
     if line.tty:
+        if progress is not None and progress.step != watch.printed_steps:
+            watch.printed_steps = progress.step
+            if note := confirmation_line(progress):
+                line.say(note)
         text = progress_line(status, elapsed_s=watch.elapsed())
         stopping = watch.stopping and status.state == "running"
         line.draw(f"{text}  (stopping, keeping the best so far...)" if stopping else text)
         return
-    progress = status.progress
     if progress is None:
         if status.state == "running" and watch.printed_steps == -1:
             line.say(compiling_line(status, None))
@@ -552,6 +567,8 @@ def _render(watch: _Watch, line: StatusLine) -> None:
     if progress.step != watch.printed_steps:
         watch.printed_steps = progress.step
         line.say(progress_line(status, detail=True))
+        if note := confirmation_line(progress):
+            line.say(note)
 
 
 async def _watch_job(

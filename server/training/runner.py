@@ -468,7 +468,6 @@ def train(
             state["good"] = params
             _write_live(work_dir, params, manifest, history)
             done = keeper.offer(params, progress)
-        report(progress)  # after the files: whoever reads the event finds them
         # A fine-tune whose base already passes the new check has nothing to learn: keep the base as it is
         # (more updates on a critic still learning the new reward can only put at risk what passes).
         base_passes = (
@@ -482,11 +481,14 @@ def train(
         # The rule says done: stop only if the kept policy also passes on starts no evaluation saw, else
         # train on. (A reacher that passed twenty evaluation starts in a row missed 9 of 20 others, and a
         # round stopped there left the next round to start over: docs/BENCHMARKS.md.)
-        if left > 0 and (done or base_passes):
-            confirmed = keeper.confirm(judge)
-            if confirmed is None or confirmed.passed:
-                keeper.stop_reason = "check_passed"
-                raise _StopTraining
+        confirmed = keeper.confirm(judge) if left > 0 and (done or base_passes) else None
+        if confirmed is not None:
+            progress = msgspec.structs.replace(progress, confirmation=confirmed)
+            history[-1] = progress
+        report(progress)  # after the files: whoever reads the event finds them
+        if left > 0 and (done or base_passes) and (confirmed is None or confirmed.passed):
+            keeper.stop_reason = "check_passed"
+            raise _StopTraining
         over_time = spec.time_budget_s is not None and now - started >= spec.time_budget_s
         if over_time and left > 0 and state["good"] is not None:  # a time cap keeps something
             keeper.stop_reason = "time_cap"

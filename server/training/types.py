@@ -58,6 +58,9 @@ class TrainingProgress(msgspec.Struct, frozen=True, kw_only=True):
     eta_s: float | None
     reward_term_std: dict[str, float] = msgspec.field(default_factory=dict)  # spread over the eval episodes
     check: CheckResult | None = None  # the success check on this evaluation's rollouts
+    # Where the early-stop rule said done: the kept policy's verdict on starts no evaluation saw. The job
+    # stops only if it passed; a failure means training goes on.
+    confirmation: CheckResult | None = None
 
 
 class JobStatus(msgspec.Struct, frozen=True, kw_only=True):

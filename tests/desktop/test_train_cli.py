@@ -25,6 +25,7 @@ from desktop.train import (
     EXIT_CHECK_FAILED,
     EXIT_INTERRUPTED,
     StatusLine,
+    confirmation_line,
     follow,
     format_number,
     progress_line,
@@ -174,6 +175,17 @@ def test_progress_line_with_and_without_a_check() -> None:
         == "[0:42] compiling the policy and the scene (the first evaluation; 1-8 minutes on a CPU)..."
     )
     assert progress_line(job_status(state="queued")) == "queued..."
+
+
+def test_a_check_that_held_but_failed_new_starts_says_why_training_goes_on() -> None:
+    held = progress(2_000_000, 900.0, check_result(5))
+    assert confirmation_line(held) is None
+    assert confirmation_line(msgspec.structs.replace(held, confirmation=check_result(20, 20))) is None
+    failed = msgspec.structs.replace(held, confirmation=check_result(17, 20))
+    assert confirmation_line(failed) == (
+        "the check held, but the kept policy on 20 new starts: check failed: upright 0.9 (>= 0.95) in "
+        "17/20 episodes; training on"
+    )
 
 
 class FakeTty(io.StringIO):

@@ -336,10 +336,47 @@ def test_a_passing_check_stops_the_job_early(
     check = reports[0].check
     assert check is not None and check.passed and check.episodes == CHECK_EPISODES == 10
     assert [f.name for f in check.figures] == ["travel", "upright"]
+    # It stopped because the base also passed on starts no evaluation saw, the verdict the job reports.
+    confirmation = reports[0].confirmation
+    assert confirmation is not None and confirmation.passed
+    assert confirmation.episodes == CHECK_EPISODES * CONFIRM_BATCHES
     assert manifest.outcome is not None and manifest.outcome.stop_reason == "check_passed"
     assert manifest.outcome.stopped_early and manifest.check == ALWAYS_INSIDE
+    assert manifest.outcome.check == confirmation
     # Fine-tunes take gentler steps than the preset's (the critic has yet to learn the new reward).
     assert manifest.training_config["learning_rate"] == pytest.approx(3e-4 / 3)
+
+
+def test_a_check_that_passes_only_on_its_evaluations_starts_trains_on(
+    trained: tuple[Path, PolicyManifest, list[TrainingProgress]],
+    cache: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same fine-tune, its base passing the evaluation but (scripted here: no real policy fails
+    unseen starts on cue) failing the starts no evaluation saw: it does not stop, and says why."""
+    from server.training.runner import _CheckJudge, train
+
+    real_confirm = _CheckJudge.confirm
+
+    def fails_elsewhere(self: _CheckJudge, params: object) -> object:
+        verdict = real_confirm(self, params)
+        assert verdict is not None
+        return msgspec.structs.replace(verdict, passed=False, passed_episodes=verdict.episodes - 1)
+
+    monkeypatch.setattr(_CheckJudge, "confirm", fails_elsewhere)
+    spec = quick(check=ALWAYS_INSIDE, base_policy_id=trained[1].policy_id)
+    reports: list[TrainingProgress] = []
+    manifest = train(
+        spec, scene_cache_dir=cache, work_dir=tmp_path, report=reports.append,
+        base_params_dir=trained[0] / "policy",
+    )  # fmt: skip
+    assert reports[0].step == 0 and reports[0].confirmation is not None
+    assert not reports[0].confirmation.passed
+    assert reports[-1].step == reports[-1].total_steps  # trained on to the end of its budget
+    assert manifest.outcome is not None and manifest.outcome.check is not None
+    assert manifest.outcome.kept_step > 0  # the base ranks as failing now: a passing evaluation replaced it
+    assert sum(r.confirmation is not None for r in reports) >= 2  # each new kept policy was judged again
 
 
 def test_a_failing_check_still_saves_its_best_marked_failed(cache: Path, tmp_path: Path) -> None:

@@ -1119,6 +1119,7 @@ export interface components {
         /** TrainingProgress */
         TrainingProgress: {
             check?: components["schemas"]["CheckResult"] | null;
+            confirmation?: components["schemas"]["CheckResult"] | null;
             elapsed_s: number;
             eta_s: number | null;
             eval_reward: number | null;

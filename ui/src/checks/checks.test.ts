@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   type CheckResult,
+  confirmationText,
   type FigureResult,
   formatFigure,
   outcomeLines,
@@ -93,7 +94,7 @@ describe("check wording", () => {
     expect(outcomeLines(outcome(), 2)).toEqual([
       "passed: upright 0.99 in 5/5",
       "kept the policy from step 1.2M",
-      "stopped early: the check passed in every episode for 2 evaluations in a row",
+      "stopped early: the check passed in every episode for 2 evaluations in a row, and on new starts",
     ]);
     const ran = outcomeLines(
       outcome({ check: null, stop_reason: "completed", kept_step: 40_960 }),
@@ -106,7 +107,31 @@ describe("check wording", () => {
     ]);
     expect(stopText("time_cap", 2)).toBe("stopped early: its time budget ran out");
     expect(stopText("stopped", 2)).toContain("best policy so far was kept");
-    expect(stopText("check_passed", null)).toBe("stopped early: the check passed in every episode");
+    expect(stopText("check_passed", null)).toBe(
+      "stopped early: the check passed in every episode, and on new starts",
+    );
+  });
+
+  it("says why a job whose check held trains on: the kept policy failed new starts", () => {
+    const point = (step: number, confirmation: CheckResult | null) => ({
+      step,
+      total_steps: 4_000_000,
+      eval_reward: 900,
+      reward_terms: {},
+      task_reward: null,
+      steps_per_second: 1,
+      elapsed_s: 1,
+      eta_s: null,
+      check: result({ passed: true, passed_episodes: 5 }),
+      confirmation,
+    });
+    expect(confirmationText([point(0, null), point(459_000, null)])).toBeNull();
+    const failed = result({ episodes: 20, passed_episodes: 17 });
+    expect(confirmationText([point(1_380_000, failed), point(1_840_000, null)])).toBe(
+      "At step 1.4M the check held, but the kept policy passed only 17 of 20 new starts: training on",
+    );
+    const passed = result({ passed: true, episodes: 20, passed_episodes: 20 });
+    expect(confirmationText([point(1_380_000, failed), point(2_300_000, passed)])).toBeNull();
   });
 
   it("a fine-tune whose base already passes stopped at step 0, and says so", () => {

@@ -10,6 +10,7 @@ export type CheckFigure = Schemas["CheckFigure"];
 export type CheckResult = Schemas["CheckResult"];
 export type FigureResult = Schemas["FigureResult"];
 export type TrainingOutcome = Schemas["TrainingOutcome"];
+export type TrainingProgress = Schemas["TrainingProgress"];
 export type StopReason = TrainingOutcome["stop_reason"];
 
 type Bounds = Pick<CheckFigure, "at_least" | "at_most">;
@@ -107,14 +108,25 @@ export function stopText(reason: StopReason, earlyStopEvals: number | null): str
       return "ran its whole budget";
     case "check_passed":
       if (earlyStopEvals === null || earlyStopEvals <= 1) {
-        return "stopped early: the check passed in every episode";
+        return "stopped early: the check passed in every episode, and on new starts";
       }
-      return `stopped early: the check passed in every episode for ${earlyStopEvals} evaluations in a row`;
+      return `stopped early: the check passed in every episode for ${earlyStopEvals} evaluations in a row, and on new starts`;
     case "time_cap":
       return "stopped early: its time budget ran out";
     case "stopped":
       return "stopped by you; the best policy so far was kept";
   }
+}
+
+/**
+ * Why a job whose check held goes on training: the latest time the early-stop rule said done, the kept
+ * policy failed on starts no evaluation saw. Null when that has not happened (or it passed: the job stops).
+ */
+export function confirmationText(history: readonly TrainingProgress[]): string | null {
+  const last = [...history].reverse().find((p) => p.confirmation);
+  const c = last?.confirmation;
+  if (!last || !c || c.passed) return null;
+  return `At step ${count(last.step)} the check held, but the kept policy passed only ${c.passed_episodes} of ${c.episodes} new starts: training on`;
 }
 
 /** The finished job's outcome, one line each: the verdict, the kept step, how it ended. */

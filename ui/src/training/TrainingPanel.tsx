@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef } from "react";
-import { outcomeLines, verdictLine } from "../checks/format";
+import { confirmationText, outcomeLines, verdictLine } from "../checks/format";
 import { PolicyClip } from "../library/Clip";
 import type { PlaybackTarget } from "../playback/target";
 import { Chart } from "./Chart";
@@ -155,6 +155,7 @@ function JobView({
   const preset = job.spec.preset ?? "auto";
   // The latest evaluation's verdict while it runs; the kept checkpoint's once the job has an outcome.
   const check = job.progress?.check ?? null;
+  const unconfirmed = job.outcome ? null : confirmationText(job.history);
   return (
     <div className="job" data-job-id={job.job_id}>
       <div className="job-head">
@@ -200,6 +201,11 @@ function JobView({
         <output aria-label="Check verdict" className="check-verdict">
           {check ? verdictLine(check) : "check: judged at each evaluation"}
         </output>
+      )}
+      {unconfirmed && (
+        <p className="task-note" role="status" aria-label="Check on new starts">
+          {unconfirmed}
+        </p>
       )}
       {onPreview && isLive(job.state) && (
         <label className="live-preview">
