@@ -232,6 +232,22 @@ def test_phrases_parse_to_conditions() -> None:
     assert parse("swing the pole up").swing_up and parse("swing-up").swing_up
     assert parse("spin the other way").reverse and parse("spin counterclockwise").reverse
     assert parse("stand on the hind legs").direction is None  # "back legs" is not "backwards"
+    assert parse("move the fingertip to the target and keep it there").stay
+    assert parse("hold the tip on the target").stay and not parse("touch the target").stay
+    assert not parse("hold the pole upright").stay
+
+
+def test_keep_it_there_asks_a_reach_to_stay_at_the_target(vocabularies: dict[str, Vocabulary]) -> None:
+    reacher = vocabularies["ReacherEasy"]
+
+    def share(task: str) -> float | None:
+        reward = draft_builtin(task, "ReacherEasy", reacher)
+        rewards, checks = _validate(reacher, reward, draft_builtin_check(task, "ReacherEasy", reacher))
+        assert rewards.ok and checks.ok
+        return _figures(checks)["at_target"][0]
+
+    assert share("touch the target") == 0.7
+    assert share("move the fingertip to the target and keep it there") == 0.85
 
 
 def test_floating_base_check_reads_body_velocity_alive_and_upright() -> None:

@@ -28,6 +28,7 @@ class Intent:
     spin: bool = False  # "spin", "rotate"
     reverse: bool = False  # "the other way", "reverse", "counterclockwise" (spin direction)
     follow_command: bool = False  # "follow the joystick command": track the env's own command, any one
+    stay: bool = False  # "keep it there", "stay on the target", "hold it at the goal": there most of the time
 
 
 def parse(task: str) -> Intent:
@@ -96,5 +97,12 @@ def parse(task: str) -> Intent:
         reverse=bool(re.search(r"other way|reverse|counter-?clockwise|anticlockwise|opposite", text)),
         follow_command=bool(
             re.search(r"\bjoystick\b|\b(follow|track|obey)\w*\b.*\b(command|commands|commanded)\b", text)
+        ),
+        stay=bool(
+            re.search(
+                r"\b(keep|hold|stay|remain)s?\b[^.]*"
+                r"\b(there|on it|on the (target|goal)|at the (target|goal))\b",
+                text,
+            )
         ),
     )

@@ -560,19 +560,25 @@ def _reach_check(d: _Draft, dist_late: str, dist_all: str, zone: float, share: f
     d.report("closest", "Closest approach to the target (m).", f"return jnp.min({dist_all})")
 
 
-def _vector_task(d: _Draft, scene_id: str, names: set[str], vector: str) -> None:
+STAY_SHARE = 0.85  # "keep it there": at the target for this share of the second half, at least
+
+
+def _vector_task(d: _Draft, intent: Intent, scene_id: str, vector: str) -> None:
+    def share(default: float) -> float:
+        return max(default, STAY_SHARE) if intent.stay else default
+
     if vector == "tip_to_target":  # acrobot: Playground's margin is 1 m
         radius = _radius(scene_id, 0.2)
         _reach(d, f"s.{vector}", radius, 1.0, "Arm tip")
-        _reach_check(d, _dist(vector), _dist(vector, late=False), 2 * radius, 0.5, "the tip")
+        _reach_check(d, _dist(vector), _dist(vector, late=False), 2 * radius, share(0.5), "the tip")
     elif vector == "mass_to_target":
         radius = _radius(scene_id, 0.015)
         _reach(d, f"s.{vector}", radius, 0.1, "Point mass")
-        _reach_check(d, _dist(vector), _dist(vector, late=False), 0.03, 0.8, "the mass")
+        _reach_check(d, _dist(vector), _dist(vector, late=False), 0.03, share(0.8), "the mass")
     else:  # reacher
         radius = _radius(scene_id, 0.06)
         _reach(d, f"s.{vector}", radius, 0.1, "Fingertip")
-        _reach_check(d, _dist(vector), _dist(vector, late=False), radius, 0.7, "the fingertip")
+        _reach_check(d, _dist(vector), _dist(vector, late=False), radius, share(0.7), "the fingertip")
 
 
 def _finger(d: _Draft, intent: Intent, scene_id: str) -> None:
@@ -1099,7 +1105,7 @@ def build_plan(task: str, scene_id: str, names: set[str], intent: Intent, knobs:
     elif kind == "ball_in_cup" and {"site_target_pos", "body_ball_pos"} <= names:
         _ball_in_cup(d)
     elif vector:
-        _vector_task(d, scene_id, names, vector)
+        _vector_task(d, intent, scene_id, vector)
     elif names & {"gripper_pos", "left_gripper_pos", "sensor_cube_angvel"}:
         _manipulation(d, intent, names)
         if not d.terms:
