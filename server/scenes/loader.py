@@ -2,9 +2,10 @@
 live playback all call `load_env`.
 
 It applies the MuJoCo compatibility patch (compat.py), points Playground at the Menagerie robots
-(menagerie.py), picks the MJX physics implementation (`physics_impl`, the one rule for every caller),
-knows each scene's family, and reports every failure as `SceneLoadError`. Worker processes only: jax and
-mujoco_playground are imported inside functions, so the API process may import this module.
+(menagerie.py), fixes observations that mislead a policy (observations.py), picks the MJX physics
+implementation (`physics_impl`, the one rule for every caller), knows each scene's family, and reports
+every failure as `SceneLoadError`. Worker processes only: jax and mujoco_playground are imported inside
+functions, so the API process may import this module.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Literal
 
 from server.scenes.compat import patch_playground_compat
 from server.scenes.menagerie import MenagerieError, prepare_menagerie, use_menagerie
+from server.scenes.observations import fix_observation
 from server.scenes.types import SceneFamily
 from server.training.types import Device
 
@@ -171,4 +173,5 @@ def load_env(
                 env = registry.load(scene_id, config_overrides=overrides | {"impl": asked})
     except Exception as exc:
         raise SceneLoadError(scene_id, f"{type(exc).__name__}: {exc}") from exc
+    fix_observation(scene_id, env)
     return LoadedScene(env=env, family=family, episode_length=int(config.episode_length), impl=asked)

@@ -40,7 +40,7 @@ from server.scenes.types import PendingScene, SceneFailure, SceneFamily, SceneIn
 log = logging.getLogger(__name__)
 
 # Bump when export.py changes what it writes, to invalidate every cached scene.
-EXPORT_FORMAT = 2  # 2: SceneInfo.command
+EXPORT_FORMAT = 3  # 2: SceneInfo.command; 3: the reacher's observation (server/scenes/observations.py)
 # The scene the UI opens when nothing else is asked for (ui/src/components/format.ts defaultSceneId).
 FIRST_SCENE = "CartpoleBalance"
 
