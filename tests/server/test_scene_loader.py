@@ -86,3 +86,22 @@ def test_the_check_sees_the_vocabulary_a_warp_job_trains_with() -> None:
     assert (check_impl, train_impl) == ("jax", "warp")
     assert check == train and "pole_angle" in check
     assert jnp.allclose(check_qpos, train_qpos)
+
+
+def test_the_reacher_sees_its_shoulder_as_cos_sin_whatever_the_turns() -> None:
+    """An arm turned a full circle is the same pose, so the policy's input must be the same (the raw angle
+    left the range resets draw from, and kept policies spun)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    env = load_env("ReacherEasy", purpose="train", menagerie_dir=None).env
+    assert env.observation_size == 7  # cos, sin, wrist, fingertip-to-target (2), velocities (2)
+    state = jax.jit(env.reset)(jax.random.PRNGKey(0))
+    shoulder = float(state.data.qpos[0])
+    np.testing.assert_allclose(state.obs[:2], [np.cos(shoulder), np.sin(shoulder)], atol=1e-6)
+    turned = state.data.replace(qpos=state.data.qpos.at[0].add(2 * jnp.pi))
+    np.testing.assert_allclose(env._get_obs(turned, state.info), state.obs, atol=1e-5)
+    assert jax.jit(env.step)(state, jnp.ones(2)).obs.shape == (7,)
+    # Scenes without a fix keep Playground's own observation.
+    assert load_env("CartpoleBalance", purpose="train", menagerie_dir=None).env.observation_size == 5
