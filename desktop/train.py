@@ -78,17 +78,6 @@ def clock(seconds: float | None) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}" if minutes >= 60 else f"{minutes}:{secs:02d}"
 
 
-def duration(seconds: float) -> str:
-    """`about 3 minutes`, `under a minute`, `about 2 hours`."""
-    if seconds < 60:
-        return "under a minute"
-    if seconds < 3600:
-        minutes = round(seconds / 60)
-        return f"about {minutes} minute{'s' if minutes != 1 else ''}"
-    hours = round(seconds / 3600, 1)
-    return f"about {format_number(hours)} hours"
-
-
 def _check_token(check: CheckResult) -> str:
     if check.error is not None:
         return "check error"
@@ -379,12 +368,12 @@ async def _programs(args: argparse.Namespace, services: Services, line: StatusLi
 
 
 def _estimate(spec: JobSpec, family: SceneFamily, device: str) -> str:
-    from server.training.presets import estimate_seconds
+    from server.training.presets import duration_text, estimate_seconds
 
     if device != "cpu":
         return "Estimate: none for a GPU (training speeds were measured on CPUs)"
     seconds = estimate_seconds(spec.preset, family=family, timesteps=spec.timesteps, scene_id=spec.scene_id)
-    sentence = f"Estimate: {duration(seconds)} on this computer's CPU"
+    sentence = f"Estimate: {duration_text(seconds)} on this computer's CPU"
     if spec.time_budget_s is not None and spec.time_budget_s < seconds:
         sentence += f", capped at {format_number(spec.time_budget_s / 60)} minutes (--minutes)"
     if spec.check is not None and spec.reflection_rounds > 0:
@@ -392,7 +381,7 @@ def _estimate(spec: JobSpec, family: SceneFamily, device: str) -> str:
         sentence += f"; up to {rounds} more round{'s' if rounds != 1 else ''} if the check fails"
         if spec.base_policy_id is not None:  # a failed fine-tune is followed by training from scratch
             full = estimate_seconds(spec.preset, family=family, scene_id=spec.scene_id)
-            sentence += f", trained from scratch ({duration(full).removeprefix('about ')} each)"
+            sentence += f", trained from scratch ({duration_text(full).removeprefix('about ')} each)"
     return sentence
 
 

@@ -575,18 +575,19 @@ def judge(task: Task, rollout: Rollout) -> Verdict:
 
 
 # ---- training through the CLI -----------------------------------------------------------------------
-ESTIMATE = re.compile(r"Estimate: (about ([\d.]+) (minutes?|hours?)|under a minute)")
+ESTIMATE = re.compile(r"Estimate: (about ([\d.]+) (seconds?|minutes?|hours?)|under a minute)")
 ROUND = re.compile(r"training round (\d+) of (\d+) as job")
 
 
-LATER_ROUNDS = re.compile(r"\((?:about )?([\d.]+) (minutes?|hours?) each\)|\(under a minute each\)")
+LATER_ROUNDS = re.compile(r"\((?:about )?([\d.]+) (seconds?|minutes?|hours?) each\)|\(under a minute each\)")
 
 
 def _seconds(number: str | None, unit: str | None) -> float:
-    """A duration the CLI wrote ("about N minutes|hours"); no number: "under a minute", judged as one."""
+    """A duration the CLI wrote ("about N seconds|minutes|hours"); no number: "under a minute" (older
+    CLIs), judged as one."""
     if number is None or unit is None:
         return 60.0
-    return float(number) * (3600.0 if unit.startswith("hour") else 60.0)
+    return float(number) * {"s": 1.0, "m": 60.0, "h": 3600.0}[unit[0]]
 
 
 def later_round_seconds(line: str) -> float | None:

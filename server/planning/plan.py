@@ -16,6 +16,7 @@ from server.scenes.types import SceneInfo
 from server.training.presets import (
     COMMAND_SECONDS,
     default_steps,
+    duration_text,
     estimate_seconds,
     fine_tune_steps,
     resolve_preset,
@@ -77,11 +78,7 @@ def how_to_get_base(scene: SceneInfo) -> str:
 
 def _sentence(seconds: float, device: Device) -> str:
     where = "this computer's GPU" if device == "gpu" else "this computer's CPU"
-    if seconds < 90:
-        return f"about {max(1, round(seconds))} seconds on {where}"
-    if seconds < 3600:
-        return f"about {max(1, round(seconds / 60))} minutes on {where}"
-    return f"about {round(seconds / 3600)} hours on {where}"
+    return f"{duration_text(seconds)} on {where}"
 
 
 def _training_seconds(scene: SceneInfo, device: Device, timesteps: int, full_steps: int) -> float:

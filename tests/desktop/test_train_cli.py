@@ -232,10 +232,9 @@ def test_off_a_terminal_nothing_is_redrawn() -> None:
 # ---- the command, with the real manager and the fake worker ---------------------------------------------
 def _estimate(timesteps: int | None = None) -> str:
     """The CLI's estimate sentence for CartpoleBalance: the scene's measured speed (presets.py)."""
-    from desktop.train import duration
-    from server.training.presets import estimate_seconds
+    from server.training.presets import duration_text, estimate_seconds
 
-    return duration(estimate_seconds("auto", scene_id="CartpoleBalance", timesteps=timesteps))
+    return duration_text(estimate_seconds("auto", scene_id="CartpoleBalance", timesteps=timesteps))
 
 
 def test_trains_and_prints_the_policy_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -175,3 +175,13 @@ def test_a_failed_fine_tune_round_trains_from_scratch_next() -> None:
     again = next_round(after, "job-2", "p2", "c2", ["longer"], 1.5, 4_128_768)
     assert again.base_policy_id is None and again.timesteps == 6_193_152
     assert again.revision_notes == ["longer"] and again.round == 2
+
+
+def test_estimates_read_in_seconds_under_a_minute_and_a_half() -> None:
+    from server.training.presets import duration_text
+
+    # 84 s was "about 1 minute": a fine-tune that took 94 s looked 1.6x late.
+    assert [duration_text(s) for s in (0.2, 84, 89.6, 91, 150, 3599, 3700, 9000)] == [
+        "about 1 second", "about 84 seconds", "about 90 seconds", "about 2 minutes", "about 2 minutes",
+        "about 60 minutes", "about 1 hour", "about 2.5 hours",
+    ]  # fmt: skip
