@@ -481,12 +481,13 @@ def train(
         # The rule says done: stop only if the kept policy also passes on starts no evaluation saw, else
         # train on. (A reacher that passed twenty evaluation starts in a row missed 9 of 20 others, and a
         # round stopped there left the next round to start over: docs/BENCHMARKS.md.)
-        confirmed = keeper.confirm(judge) if left > 0 and (done or base_passes) else None
+        rule_says_done = left > 0 and (done or base_passes)
+        confirmed = keeper.confirm(judge) if rule_says_done else None
         if confirmed is not None:
             progress = msgspec.structs.replace(progress, confirmation=confirmed)
             history[-1] = progress
         report(progress)  # after the files: whoever reads the event finds them
-        if left > 0 and (done or base_passes) and (confirmed is None or confirmed.passed):
+        if rule_says_done and (confirmed is None or confirmed.passed):
             keeper.stop_reason = "check_passed"
             raise _StopTraining
         over_time = spec.time_budget_s is not None and now - started >= spec.time_budget_s
