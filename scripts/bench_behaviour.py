@@ -575,18 +575,15 @@ def judge(task: Task, rollout: Rollout) -> Verdict:
 
 
 # ---- training through the CLI -----------------------------------------------------------------------
-ESTIMATE = re.compile(r"Estimate: (about ([\d.]+) (seconds?|minutes?|hours?)|under a minute)")
+ESTIMATE = re.compile(r"Estimate: about ([\d.]+) (seconds?|minutes?|hours?)")
 ROUND = re.compile(r"training round (\d+) of (\d+) as job")
 
 
-LATER_ROUNDS = re.compile(r"\((?:about )?([\d.]+) (seconds?|minutes?|hours?) each\)|\(under a minute each\)")
+LATER_ROUNDS = re.compile(r"\((?:about )?([\d.]+) (seconds?|minutes?|hours?) each\)")
 
 
-def _seconds(number: str | None, unit: str | None) -> float:
-    """A duration the CLI wrote ("about N seconds|minutes|hours"); no number: "under a minute" (older
-    CLIs), judged as one."""
-    if number is None or unit is None:
-        return 60.0
+def _seconds(number: str, unit: str) -> float:
+    """A duration the CLI wrote (`presets.duration_text`: "about N seconds|minutes|hours")."""
     return float(number) * {"s": 1.0, "m": 60.0, "h": 3600.0}[unit[0]]
 
 
@@ -598,7 +595,7 @@ def later_round_seconds(line: str) -> float | None:
 
 def estimate_seconds(line: str) -> float | None:
     m = ESTIMATE.search(line)
-    return None if m is None else _seconds(m.group(2), m.group(3))
+    return None if m is None else _seconds(m.group(1), m.group(2))
 
 
 @dataclass
