@@ -28,7 +28,7 @@ pytestmark = pytest.mark.e2e
 NAME = "Previewed cartpole"
 # The CPU preset's 10 evaluations. The preview worker compiles its policy at normal priority while the job
 # (which yields the CPU) compiles PPO, so it is up long before the first evaluation.
-TIMESTEPS = "200000"
+TIMESTEPS = "100000"
 # The job compiles PPO and the check's rollouts at the lowest priority, beside the preview, on 2 shared cores.
 JOB_TIMEOUT_S = 900
 PREVIEW_START_TIMEOUT_MS = 240_000

@@ -7,7 +7,11 @@ import { unpackState } from "../playback/frameState";
 import { startPhysicsLoop } from "../sim/loop";
 import { Perturber, type SpringState, type Vec3 } from "../sim/perturb";
 import type { Simulation } from "../sim/simulation";
+import { FrameLimiter } from "./frameLimiter";
 import { Viewer } from "./renderer";
+
+/** Frames drawn a second at most when WebGL draws on the CPU (see FrameLimiter). */
+const SOFTWARE_MAX_FPS = 30;
 
 export interface StatusSnapshot {
   time: number;
@@ -110,9 +114,11 @@ export class SceneController {
         onError: (error) => this.callbacks.onError?.(error),
       },
     );
-    const frame = () => {
+    const limiter = new FrameLimiter(this.viewer.software ? SOFTWARE_MAX_FPS : 0);
+    const frame = (now: number) => {
       if (this.disposed) return;
       this.frameRequest = requestAnimationFrame(frame);
+      if (!limiter.draw(now)) return;
       this.pullRemote();
       const grab = this.perturber.isDragging ? this.perturber.grabPoint() : null;
       this.viewer.render(

@@ -28,13 +28,39 @@ export class WebGLUnavailableError extends Error {
 
 /** Mesh triangles per model when WebGL runs on the CPU (Go1 has 418k at full detail). */
 const SOFTWARE_TRIANGLES = 40_000;
+const SOFTWARE_RENDERER = /swiftshader|llvmpipe|softpipe|software/i;
+
+function glRendererName(gl: WebGLRenderingContext | WebGL2RenderingContext): string {
+  const ext = gl.getExtension("WEBGL_debug_renderer_info");
+  return String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+}
+
+let softwareProbe: boolean | null = null;
+
+/**
+ * Whether WebGL draws on the CPU here, asked once of a throwaway context: the viewer's own context must
+ * know before it is made, since multisampling (antialias) on a CPU rasteriser costs several times the
+ * drawing itself.
+ */
+function softwareWebGL(): boolean {
+  if (softwareProbe === null) {
+    const gl = document.createElement("canvas").getContext("webgl2");
+    softwareProbe = gl !== null && SOFTWARE_RENDERER.test(glRendererName(gl));
+    gl?.getExtension("WEBGL_lose_context")?.loseContext();
+  }
+  return softwareProbe;
+}
 
 export class Viewer {
   readonly renderer: THREE.WebGLRenderer;
   readonly camera: THREE.PerspectiveCamera;
   readonly controls: OrbitControls;
   follow = false;
-  /** True on CPU rasterisers (SwiftShader, llvmpipe): meshes are coarsened to stay interactive. */
+  /**
+   * True on CPU rasterisers (SwiftShader, llvmpipe): meshes are coarsened, and there is no antialiasing,
+   * no shadow map and (SceneController) no more than 30 frames a second, so drawing leaves the CPU to the
+   * simulation and to training.
+   */
   readonly software: boolean;
 
   private readonly scene = new THREE.Scene();
@@ -52,12 +78,12 @@ export class Viewer {
     readonly canvas: HTMLCanvasElement,
     beforeControls?: (viewer: Viewer) => void,
   ) {
+    this.software = softwareWebGL();
     try {
-      this.renderer = new THREE.WebGLRenderer({ canvas, antialias: true });
+      this.renderer = new THREE.WebGLRenderer({ canvas, antialias: !this.software });
     } catch (error) {
       throw new WebGLUnavailableError(error);
     }
-    this.software = /swiftshader|llvmpipe|softpipe|software/i.test(this.rendererName());
     this.renderer.setPixelRatio(this.software ? 1 : Math.min(window.devicePixelRatio, 2));
     this.renderer.shadowMap.enabled = !this.software;
     this.renderer.shadowMap.type = THREE.PCFShadowMap;
@@ -97,9 +123,7 @@ export class Viewer {
 
   /** Vendor/renderer string of the WebGL context (for diagnostics). */
   rendererName(): string {
-    const gl = this.renderer.getContext();
-    const ext = gl.getExtension("WEBGL_debug_renderer_info");
-    return String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+    return glRendererName(this.renderer.getContext());
   }
 
   /** Replaces the drawn model and frames the camera on the robot's centre of mass (body 1's subtree). */
