@@ -11,7 +11,7 @@ import { FrameLimiter } from "./frameLimiter";
 import { Viewer } from "./renderer";
 
 /** Frames drawn a second at most when WebGL draws on the CPU (see FrameLimiter). */
-const SOFTWARE_MAX_FPS = 30;
+const SOFTWARE_MAX_FPS = 20;
 
 export interface StatusSnapshot {
   time: number;

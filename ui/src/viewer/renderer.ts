@@ -29,6 +29,8 @@ export class WebGLUnavailableError extends Error {
 /** Mesh triangles per model when WebGL runs on the CPU (Go1 has 418k at full detail). */
 const SOFTWARE_TRIANGLES = 40_000;
 const SOFTWARE_RENDERER = /swiftshader|llvmpipe|softpipe|software/i;
+/** Drawn pixels per CSS pixel on a CPU rasteriser: its cost per frame grows with the pixels drawn. */
+const SOFTWARE_PIXEL_RATIO = 0.75;
 
 function glRendererName(gl: WebGLRenderingContext | WebGL2RenderingContext): string {
   const ext = gl.getExtension("WEBGL_debug_renderer_info");
@@ -57,9 +59,10 @@ export class Viewer {
   readonly controls: OrbitControls;
   follow = false;
   /**
-   * True on CPU rasterisers (SwiftShader, llvmpipe): meshes are coarsened, and there is no antialiasing,
-   * no shadow map and (SceneController) no more than 30 frames a second, so drawing leaves the CPU to the
-   * simulation and to training.
+   * True on CPU rasterisers (SwiftShader, llvmpipe): meshes are coarsened, and there is no antialiasing, no
+   * shadow map, three quarters of the resolution and (SceneController) 20 frames a second at most, so
+   * drawing leaves the CPU to the simulation and to training (docs/BENCHMARKS.md: a 560 x 655 viewer took
+   * 1.2 cores at 30 frames, 0.64 like this).
    */
   readonly software: boolean;
 
@@ -84,7 +87,9 @@ export class Viewer {
     } catch (error) {
       throw new WebGLUnavailableError(error);
     }
-    this.renderer.setPixelRatio(this.software ? 1 : Math.min(window.devicePixelRatio, 2));
+    this.renderer.setPixelRatio(
+      this.software ? SOFTWARE_PIXEL_RATIO : Math.min(window.devicePixelRatio, 2),
+    );
     this.renderer.shadowMap.enabled = !this.software;
     this.renderer.shadowMap.type = THREE.PCFShadowMap;
     this.renderer.outputColorSpace = THREE.SRGBColorSpace;
