@@ -25,6 +25,11 @@ from server.settings import load_settings
 from tests.conftest import TEST_PORT, make_client
 
 FINAL = {"succeeded", "failed", "cancelled", "interrupted"}
+# One task for the drafted jobs here and in the e2e training test: the same program and preset compile to
+# the same XLA programs, which the scene cache's JAX compilation cache then serves (a job's compile is most
+# of its time on 2 cores; tracing still happens each time).
+UPRIGHT = "keep the pole upright"
+E2E_TASK = "Balance the pole upright"  # tests/e2e/test_training_ui.py's draft, trained with the CPU preset
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +62,15 @@ def wait_final(api: TestClient, job_id: str, timeout_s: float = 600) -> dict[str
 
 @pytest.fixture(scope="module")
 def finished(api: TestClient) -> dict[str, Any]:  # type: ignore[type-arg]
-    program = draft(api, "Balance the pole with the cart at the left")
+    program = draft(api, UPRIGHT)
     started = api.post(
         "/api/training/start",
-        json={"scene_id": "CartpoleBalance", "program": program, "preset": "cpu_quick", "name": "left cart"},
+        json={
+            "scene_id": "CartpoleBalance",
+            "program": program,
+            "preset": "cpu_quick",
+            "name": "upright cart",
+        },
     )
     assert started.status_code == 201, started.text
     assert started.json()["state"] in ("queued", "running")
@@ -85,7 +95,7 @@ def test_tiny_training_run_produces_a_policy_in_the_library(
     assert finished["policy_id"] in ids
     manifest = api.get(f"/api/models/{finished['policy_id']}").json()
     assert manifest["scene_id"] == "CartpoleBalance"
-    assert manifest["name"] == "left cart"
+    assert manifest["name"] == "upright cart"
     assert manifest["versions"]["mujoco"] == "3.14.0"
 
 
@@ -171,8 +181,8 @@ def test_server_restart_mid_training_resumes_from_the_checkpoint(
     """Stop the server while a real worker trains; the next launch resumes the job and finishes it."""
     settings = load_settings(data_dir=tmp_path / "data", port=TEST_PORT)
     settings = msgspec.structs.replace(settings, cache_dir=scene_cache)
-    program = '"""Pole up."""\n\nWEIGHTS = dict(up=1.0)\n\n\ndef up(s):\n    return jnp.cos(s.pole_angle)\n'
     with make_client(settings) as api:
+        program = draft(api, E2E_TASK)  # its CPU-preset budget of 147k steps too (60k rounds up to it)
         started = api.post(
             "/api/training/start",
             json={"scene_id": "CartpoleBalance", "program": program, "preset": "cpu", "timesteps": 60_000},
@@ -202,7 +212,7 @@ def test_cli_drafts_from_a_task_with_the_builtin_provider_and_trains(
     # No Ollama answers on port 9, so the configured provider falls back to the built-in drafter.
     env = {**os.environ, "ROBOCOACH_CACHE_DIR": str(scene_cache), "OLLAMA_HOST": "http://127.0.0.1:9"}
     # One round: reflection rounds have their own test; here the CLI's draft, train, save and exit code.
-    command = ["train", "--scene", "CartpoleBalance", "--task", "keep the pole up", "--preset", "cpu_quick"]
+    command = ["train", "--scene", "CartpoleBalance", "--task", UPRIGHT, "--preset", "cpu_quick"]
     command += ["--rounds", "0"]
     result = subprocess.run(
         [str(robocoach), *command, "--data-dir", str(tmp_path / "data")],
@@ -217,7 +227,7 @@ def test_cli_drafts_from_a_task_with_the_builtin_provider_and_trains(
     assert result.returncode == (0 if verdicts[-1] == "passed" else 3), result.stdout + result.stderr
     folder = Path(result.stdout.strip().splitlines()[-1])
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["task_description"] == "keep the pole up"
+    assert manifest["task_description"] == UPRIGHT
     assert "WEIGHTS" in manifest["program"]
 
 
@@ -228,7 +238,7 @@ def test_a_failed_check_gets_a_builtin_reflection_round(api: TestClient) -> None
     drafted = api.post(
         "/api/policy/generate",
         json={
-            "task_description": "keep the pole upright",
+            "task_description": UPRIGHT,
             "scene_id": "CartpoleBalance",
             "provider": "builtin",
         },
@@ -240,7 +250,7 @@ def test_a_failed_check_gets_a_builtin_reflection_round(api: TestClient) -> None
             "scene_id": "CartpoleBalance",
             "program": drafted["program"],
             "check": drafted["check"],
-            "task_description": "keep the pole upright",
+            "task_description": UPRIGHT,
             "preset": "cpu_quick",
             "reflection_rounds": 1,
         },
