@@ -36,7 +36,9 @@ def manager(settings: Settings, database: Database, **kw: Any) -> TrainingManage
     return TrainingManager(settings, database, worker_module=FAKE, device="cpu", poll_s=0.05, **kw)
 
 
-async def until(check: Callable[[], bool], timeout_s: float = 15.0) -> None:
+async def until(check: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    # Generous: the fake worker is a new Python process at the lowest CPU priority on shared cores (the
+    # restart test failed once in CI with a 15 s wait; the run was cut off before its message).
     for _ in range(int(timeout_s / 0.05)):
         if check():
             return
