@@ -25,11 +25,11 @@ from server.settings import load_settings
 from tests.conftest import TEST_PORT, make_client
 
 FINAL = {"succeeded", "failed", "cancelled", "interrupted"}
-# One task for the drafted jobs here and in the e2e training test: the same program and preset compile to
-# the same XLA programs, which the scene cache's JAX compilation cache then serves (a job's compile is most
-# of its time on 2 cores; tracing still happens each time).
-UPRIGHT = "keep the pole upright"
-E2E_TASK = "Balance the pole upright"  # tests/e2e/test_training_ui.py's draft, trained with the CPU preset
+# The task the e2e training test and the release test draft too: the same program and preset compile to the
+# same XLA programs, which the session scene cache's JAX compilation cache then serves (a small job's compile
+# is most of its time on 2 cores; tracing still happens each time). The release test trains it with the
+# quick preset, as the jobs here do; the e2e test with the CPU preset, as the restart test does.
+UPRIGHT = "Balance the pole upright"
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +62,22 @@ def wait_final(api: TestClient, job_id: str, timeout_s: float = 600) -> dict[str
 
 @pytest.fixture(scope="module")
 def finished(api: TestClient) -> dict[str, Any]:  # type: ignore[type-arg]
-    program = draft(api, UPRIGHT)
+    """One drafted job with its check and one reflection round allowed: the library, export and event tests
+    look at it, and the reflection test at the round it queues (one real job fewer than a job each)."""
+    drafted = api.post(
+        "/api/policy/generate",
+        json={"task_description": UPRIGHT, "scene_id": "CartpoleBalance", "provider": "builtin"},
+    ).json()
+    assert drafted["check_validation"]["ok"], drafted["check_validation"]
     started = api.post(
         "/api/training/start",
         json={
             "scene_id": "CartpoleBalance",
-            "program": program,
+            "program": drafted["program"],
+            "check": drafted["check"],
+            "task_description": UPRIGHT,
             "preset": "cpu_quick",
+            "reflection_rounds": 1,
             "name": "upright cart",
         },
     )
@@ -141,13 +150,13 @@ def test_nan_producing_reward_is_refused_before_training(api: TestClient) -> Non
     assert errors and "bad" in errors[0]["message"]
 
 
-def test_cli_trains_from_a_reward_file(tmp_path: Path, scene_cache: Path) -> None:
-    program = (
-        '"""Keep the pole up."""\n\nWEIGHTS = dict(up=1.0)\n\n\n'
-        "def up(s):\n    return jnp.cos(s.pole_angle)\n"
-    )
+def test_cli_trains_from_a_reward_file(
+    api: TestClient,  # type: ignore[type-arg]
+    tmp_path: Path,
+    scene_cache: Path,
+) -> None:
     reward = tmp_path / "reward.py"
-    reward.write_text(program)
+    reward.write_text(draft(api, UPRIGHT))  # a file like any other; this program's compile is cached
     robocoach = Path(sys.executable).parent / "robocoach"
     result = subprocess.run(
         [
@@ -182,7 +191,7 @@ def test_server_restart_mid_training_resumes_from_the_checkpoint(
     settings = load_settings(data_dir=tmp_path / "data", port=TEST_PORT)
     settings = msgspec.structs.replace(settings, cache_dir=scene_cache)
     with make_client(settings) as api:
-        program = draft(api, E2E_TASK)  # its CPU-preset budget of 147k steps too (60k rounds up to it)
+        program = draft(api, UPRIGHT)  # its CPU-preset budget of 147k steps too (60k rounds up to it)
         started = api.post(
             "/api/training/start",
             json={"scene_id": "CartpoleBalance", "program": program, "preset": "cpu", "timesteps": 60_000},
@@ -231,32 +240,16 @@ def test_cli_drafts_from_a_task_with_the_builtin_provider_and_trains(
     assert "WEIGHTS" in manifest["program"]
 
 
-@pytest.mark.timeout(1800)  # two real jobs back to back (about 3 min on idle cores, far more when shared)
-def test_a_failed_check_gets_a_builtin_reflection_round(api: TestClient) -> None:  # type: ignore[type-arg]
+@pytest.mark.timeout(
+    1800
+)  # the module's job, then its round (about 3 min on idle cores, far more when shared)
+def test_a_failed_check_gets_a_builtin_reflection_round(
+    api: TestClient,  # type: ignore[type-arg]
+    finished: dict[str, Any],
+) -> None:
     """The drafted check fails after a tiny budget; the built-in drafter revises the reward from what the
     evaluation saw and a linked round trains it (one round allowed here)."""
-    drafted = api.post(
-        "/api/policy/generate",
-        json={
-            "task_description": UPRIGHT,
-            "scene_id": "CartpoleBalance",
-            "provider": "builtin",
-        },
-    ).json()
-    assert drafted["check_validation"]["ok"], drafted["check_validation"]
-    started = api.post(
-        "/api/training/start",
-        json={
-            "scene_id": "CartpoleBalance",
-            "program": drafted["program"],
-            "check": drafted["check"],
-            "task_description": UPRIGHT,
-            "preset": "cpu_quick",
-            "reflection_rounds": 1,
-        },
-    )
-    assert started.status_code == 201, started.text
-    first = wait_final(api, started.json()["job_id"])
+    first = finished
     assert first["state"] == "succeeded", first["error"]
     verdict = first["outcome"]["check"]
     assert verdict is not None and not verdict["passed"], verdict  # 4096 steps do not balance a pole
@@ -265,7 +258,7 @@ def test_a_failed_check_gets_a_builtin_reflection_round(api: TestClient) -> None
     second = wait_final(api, first["next_job_id"])
     spec = second["spec"]
     assert spec["parent_job_id"] == first["job_id"] and spec["round"] == 1
-    assert spec["revision_notes"] and spec["program"] != drafted["program"]
-    assert spec["check"] == drafted["check"]  # the built-in revision changes the reward, not the check
+    assert spec["revision_notes"] and spec["program"] != first["spec"]["program"]
+    assert spec["check"] == first["spec"]["check"]  # the built-in revision changes the reward, not the check
     assert second["state"] == "succeeded" and second["next_job_id"] is None  # no rounds left
     assert second["outcome"]["check"] is not None
