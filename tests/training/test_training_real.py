@@ -40,13 +40,19 @@ def api(tmp_path_factory: pytest.TempPathFactory, scene_cache: Path) -> Iterator
         yield client
 
 
-def draft(api: TestClient, task: str) -> str:  # type: ignore[type-arg]
+def drafted(api: TestClient, task: str) -> dict[str, Any]:  # type: ignore[type-arg]
+    """The built-in drafter's answer for `task` on CartpoleBalance: its program, check and validations."""
     response = api.post(
         "/api/policy/generate",
         json={"task_description": task, "scene_id": "CartpoleBalance", "provider": "builtin"},
     )
     assert response.status_code == 200, response.text
-    program: str = response.json()["program"]
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def draft(api: TestClient, task: str) -> str:  # type: ignore[type-arg]
+    program: str = drafted(api, task)["program"]
     return program
 
 
@@ -64,17 +70,14 @@ def wait_final(api: TestClient, job_id: str, timeout_s: float = 600) -> dict[str
 def finished(api: TestClient) -> dict[str, Any]:  # type: ignore[type-arg]
     """One drafted job with its check and one reflection round allowed: the library, export and event tests
     look at it, and the reflection test at the round it queues (one real job fewer than a job each)."""
-    drafted = api.post(
-        "/api/policy/generate",
-        json={"task_description": UPRIGHT, "scene_id": "CartpoleBalance", "provider": "builtin"},
-    ).json()
-    assert drafted["check_validation"]["ok"], drafted["check_validation"]
+    answer = drafted(api, UPRIGHT)
+    assert answer["check_validation"]["ok"], answer["check_validation"]
     started = api.post(
         "/api/training/start",
         json={
             "scene_id": "CartpoleBalance",
-            "program": drafted["program"],
-            "check": drafted["check"],
+            "program": answer["program"],
+            "check": answer["check"],
             "task_description": UPRIGHT,
             "preset": "cpu_quick",
             "reflection_rounds": 1,
@@ -240,9 +243,8 @@ def test_cli_drafts_from_a_task_with_the_builtin_provider_and_trains(
     assert "WEIGHTS" in manifest["program"]
 
 
-@pytest.mark.timeout(
-    1800
-)  # the module's job, then its round (about 3 min on idle cores, far more when shared)
+# The module's job, then its round: about 3 min on idle cores, far more when shared.
+@pytest.mark.timeout(1800)
 def test_a_failed_check_gets_a_builtin_reflection_round(
     api: TestClient,  # type: ignore[type-arg]
     finished: dict[str, Any],
