@@ -16,8 +16,17 @@ from litestar.testing import TestClient
 from server.app import create_app
 from server.scenes.registry import SceneRegistry
 from server.settings import Settings, load_settings
+from tests import session_cache
 
 TEST_PORT = 48123  # never bound: the TestClient calls the app in process, but the Host check needs it
+_kept_scene_cache: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _kept_scene_cache
+    _kept_scene_cache = session_cache.claim()
+    if _kept_scene_cache is not None:
+        session_cache.use_for_this_process(_kept_scene_cache)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -82,9 +91,18 @@ def build_scene_cache(cache_dir: Path) -> SceneRegistry:
 
 @pytest.fixture(scope="session")
 def scene_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One full scene cache for the whole run, shared by the catalog, end-to-end and window tests:
-    exporting all 54 Playground models takes minutes on 2 cores, so it happens once.
-    ROBOCOACH_TEST_SCENE_CACHE keeps it between runs while developing."""
-    cache_dir = Path(os.environ.get("ROBOCOACH_TEST_SCENE_CACHE") or tmp_path_factory.mktemp("scene-cache"))
+    """One full scene cache for the whole run, shared by the catalog, end-to-end, window and real training
+    tests: exporting all 54 Playground models takes minutes on 2 cores, so it happens once, and is kept
+    between runs (tests/session_cache.py). ROBOCOACH_TEST_SCENE_CACHE names another folder, or `fresh`."""
+    given = os.environ.get("ROBOCOACH_TEST_SCENE_CACHE")
+    if _kept_scene_cache is not None:
+        cache_dir = _kept_scene_cache
+    elif given and given != "fresh":
+        cache_dir = Path(given)
+    else:
+        cache_dir = tmp_path_factory.mktemp("scene-cache")
+    if _kept_scene_cache is None:
+        session_cache.use_for_this_process(cache_dir)  # taken only if nothing compiled in process yet
+    print(f"\nscene cache: {cache_dir}")
     build_scene_cache(cache_dir)
     return cache_dir

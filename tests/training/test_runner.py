@@ -52,14 +52,10 @@ def quick(program: str = PROGRAM, **kw: object) -> JobSpec:
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import jax
-
-    path = tmp_path_factory.mktemp("scene-cache")
-    # The worker uses the same folder, so its compilations hit this process's cache.
-    jax.config.update("jax_compilation_cache_dir", str(path / "jax-compilation"))  # type: ignore[no-untyped-call]
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)  # type: ignore[no-untyped-call]
-    return path
+def cache(scene_cache: Path) -> Path:
+    """The session's scene cache: this module trains in this process, whose compilations go to the same
+    cache as its workers' (tests/session_cache.py), so a run after the first compiles little."""
+    return scene_cache
 
 
 @pytest.fixture(scope="module")
