@@ -168,7 +168,9 @@ def xvfb_display() -> Iterator[str]:
     number = _free_display_number()
     display = f":{number}"
     xvfb = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        # -noreset: an X server resets when its last client leaves, and a window started during the reset
+        # cannot connect ("could not connect to display"; once in a full run, between two window tests).
+        ["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
