@@ -40,9 +40,8 @@ def chromium_cpu_seconds() -> dict[str, float]:
         except (OSError, ValueError):
             continue  # not ours, or gone meanwhile
         kind = next((a.decode()[7:] for a in argv if a.startswith(b"--type=")), "browser")
-        seconds[kind] = (
-            seconds.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-        )  # utime + stime
+        used = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+        seconds[kind] = seconds.get(kind, 0.0) + used
     return seconds
 
 

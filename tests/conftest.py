@@ -94,14 +94,11 @@ def scene_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One full scene cache for the whole run, shared by the catalog, end-to-end, window and real training
     tests: exporting all 54 Playground models takes minutes on 2 cores, so it happens once, and is kept
     between runs (tests/session_cache.py). ROBOCOACH_TEST_SCENE_CACHE names another folder, or `fresh`."""
-    given = os.environ.get("ROBOCOACH_TEST_SCENE_CACHE")
     if _kept_scene_cache is not None:
-        cache_dir = _kept_scene_cache
-    elif given and given != "fresh":
-        cache_dir = Path(given)
+        cache_dir = _kept_scene_cache  # pytest_configure already pointed this process's compiles at it
     else:
-        cache_dir = tmp_path_factory.mktemp("scene-cache")
-    if _kept_scene_cache is None:
+        given = os.environ.get("ROBOCOACH_TEST_SCENE_CACHE")
+        cache_dir = Path(given) if given and given != "fresh" else tmp_path_factory.mktemp("scene-cache")
         session_cache.use_for_this_process(cache_dir)  # taken only if nothing compiled in process yet
     print(f"\nscene cache: {cache_dir}")
     build_scene_cache(cache_dir)

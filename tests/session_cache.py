@@ -69,7 +69,8 @@ def _drop_stale(cache: Path) -> None:
 def _prune_compilations(folder: Path) -> None:
     if not folder.is_dir():
         return
-    entries = sorted((entry.stat().st_mtime, entry.stat().st_size, entry) for entry in folder.iterdir())
+    stats = [(entry, entry.stat()) for entry in folder.iterdir()]
+    entries = sorted((stat.st_mtime, stat.st_size, entry) for entry, stat in stats)
     total = sum(size for _, size, _ in entries)
     if total <= COMPILATION_CAP_BYTES:
         return
