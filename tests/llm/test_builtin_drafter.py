@@ -168,6 +168,15 @@ def test_cart_at_the_left_is_a_cart_target_in_reward_and_check(vocabularies: dic
         draft_builtin_check(middle, "CartpoleSwingup", vocabularies["CartpoleSwingup"]),
     )
     assert _figures(middle_checks)["cart_offset"][1] == 0.25
+    # ...paid by the default reward's centring term, which the revision raises when the middle fails.
+    middle_terms = _terms(
+        _validate(
+            vocabularies["CartpoleSwingup"],
+            draft_builtin(middle, "CartpoleSwingup", vocabularies["CartpoleSwingup"]),
+            "",
+        )[0]
+    )
+    assert set(middle_terms) == {"upright", "centered", "effort"}
     assert "cart_offset" not in draft_builtin_check("keep the pole upright", "CartpoleBalance", vocabulary)
 
 

@@ -140,11 +140,15 @@ def _cartpole(d: _Draft, intent: Intent, scene_id: str, names: set[str]) -> None
     side = intent.cart or 0.0
     target = max(-keep_in + 0.2, min(keep_in - 0.2, side * 1.0 * d.aim))
     placed = intent.cart is not None  # the sentence says where the cart goes (the middle included)
+    aside = placed and side != 0.0  # ... and it is not the middle, where the default reward centres it
     swing = intent.swing_up or "Swingup" in scene_id
-    # A cart the sentence places is paid only inside the product, with a sharper centring factor
+    # A cart the sentence puts aside is paid only inside the product, with a sharper centring factor
     # (balancing a metre away earns about half): an additive "cart at the target" term, even gated by
     # the pole, made PPO park the cart there beside a spinning pole (docs/BENCHMARKS.md, behaviour suite).
-    margin = 1.0 if placed else 2.0
+    # The middle keeps the default reward and its additive centring term, which a failed "middle" figure
+    # lets the revision raise; with the middle paid like a cart aside, that revision had no term to raise
+    # but the only one, and the swing-up hit the rail stop in every round.
+    margin = 1.0 if aside else 2.0
     d.term(
         "upright",
         1.0,
@@ -157,9 +161,9 @@ calm = (1.0 + tolerance(s.pole_angular_velocity, 0.0, 0.0, 5.0)) / 2.0
 centred = (1.0 + tolerance(s.cart_position, {fmt(target)}, {fmt(target)}, {fmt(margin)})) / 2.0
 on_rail = tolerance(s.cart_position, {fmt(-keep_in)}, {fmt(keep_in)}, 0.4)
 return up * up * calm * centred * on_rail""",
-        "cart" if placed else "upright",
+        "cart" if aside else "upright",
     )
-    if not placed:
+    if not aside:
         d.term(
             "centered",
             0.3,
