@@ -108,7 +108,7 @@ def plan_tiers(
     base_id = base.id if base is not None else None
     no_base = f"no base policy for {scene.id} in the library: {how_to_get_base(scene)}"
     preset = resolve_preset("auto", device)
-    full_steps = default_steps(preset, scene.family)
+    full_steps = default_steps(preset, scene.family, scene.id)
 
     if scene.command is None:
         command_reason = f"{scene.name} takes no commands (the command tier is for joystick scenes)"
@@ -132,7 +132,7 @@ def plan_tiers(
         unavailable_reason=command_reason,
     )
 
-    tune_steps = fine_tune_steps(preset, scene.family)
+    tune_steps = fine_tune_steps(preset, scene.family, scene.id)
     tune_s = _training_seconds(scene, device, tune_steps, full_steps)
     fine = TierOption(
         method="fine_tuning",

@@ -91,7 +91,7 @@ def test_budget_picks_the_tier(
     if present:
         assert by["command"].estimate_s in (COMMAND_SECONDS, None)
         tune = by["fine_tuning"]
-        assert tune.timesteps == int(default_steps("cpu", s.family) * FINE_TUNE_FRACTION)
+        assert tune.timesteps == int(default_steps("cpu", s.family, s.id) * FINE_TUNE_FRACTION)
         full = by["full_training"].estimate_s
         assert tune.estimate_s is not None and full is not None and tune.estimate_s < full
     else:

@@ -259,11 +259,22 @@ def test_worker_reports_failure_and_exits_1(cache: Path, tmp_path: Path) -> None
 
 
 def test_presets_and_estimates() -> None:
-    from server.training.presets import estimate_seconds, resolve_preset, total_steps
+    from server.training.presets import build_config, estimate_seconds, resolve_preset, total_steps
 
     assert resolve_preset("auto", "cpu") == "cpu" and resolve_preset("auto", "gpu") == "playground"
     assert total_steps(quick()) == 4096 and total_steps(quick(timesteps=123)) == 123
     assert total_steps(JobSpec(scene_id="CartpoleBalance", program=PROGRAM)) == 4_000_000
+    # The swing-up's budget is its own (the family's 4M never passed its check), in the job, the config
+    # and the estimate alike.
+    swing = JobSpec(scene_id="CartpoleSwingup", program=PROGRAM)
+    assert total_steps(swing) == 6_000_000
+    assert (
+        build_config(
+            "cpu", scene_id="CartpoleSwingup", family="classic_control", episode_length=1000
+        ).num_timesteps
+        == 6_000_000
+    )
+    assert estimate_seconds("cpu", scene_id="CartpoleSwingup") == pytest.approx(110.0 + 6_000_000 / 34_000.0)
     assert estimate_seconds("cpu_quick") < estimate_seconds("cpu") < 600
     # A measured scene uses its own speed: fixed cost plus steps at its rate.
     assert estimate_seconds("cpu", scene_id="CartpoleBalance") == pytest.approx(70.0 + 4_000_000 / 43_000.0)
