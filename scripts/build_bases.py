@@ -31,7 +31,6 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
@@ -46,7 +45,6 @@ from server.policies.manifest import (  # noqa: E402
     POLICY_FILES,
     BaseProvenance,
     InvalidPolicy,
-    PolicyManifest,
     encode_manifest,
     read_checked,
 )
@@ -156,31 +154,6 @@ async def build_one(settings: Settings, args: argparse.Namespace, scene_id: str,
         await services.close()
 
 
-def rerun_check(folder: Path, manifest: PolicyManifest, cache_dir: Path, seed: int) -> Any:
-    """The base's success check on this CPU, as the training job reported it: the kept policy on the
-    same unseen starts (same episodes and seed)."""
-    os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    from brax.training.agents.ppo import networks as ppo_networks
-
-    from server.checks.evaluate import compile_check
-    from server.policies.networks import make_networks
-    from server.policies.params import load_policy
-    from server.rewards.vocabulary import build_entries
-
-    # The job's own judge (private to the runner): the same rollouts and seed as during training.
-    from server.training.runner import _CheckJudge, load_scene
-
-    if manifest.check is None:
-        return None
-    scene = load_scene(manifest.scene_id, cache_dir, device="cpu")
-    entries = build_entries(manifest.scene_id, scene.env)
-    check = compile_check(manifest.check, entries, scene.episode_length)
-    judge = _CheckJudge(scene, entries, check, scene.episode_length, seed)
-    judge.make_policy = ppo_networks.make_inference_fn(make_networks(manifest))
-    _, params = load_policy(folder)
-    return judge.confirm(params)
-
-
 def verify(out_dir: Path, cache_dir: Path) -> bool:
     """Every base in `out_dir`: files, hash, provenance, and its check re-run here. True when all hold."""
     folders = (
@@ -191,6 +164,9 @@ def verify(out_dir: Path, cache_dir: Path) -> bool:
     if not folders:
         print(f"no bases in {out_dir}")
         return True
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")  # re-judging runs here, on the CPU, before JAX imports
+    from server.training.runner import judge_saved_policy
+
     ok = True
     for folder in folders:
         try:
@@ -212,7 +188,7 @@ def verify(out_dir: Path, cache_dir: Path) -> bool:
         assert provenance is not None
         seed = int(provenance.training_config.get("seed", 0))
         started = time.monotonic()
-        result = rerun_check(folder, manifest, cache_dir, seed)
+        result = judge_saved_policy(folder, cache_dir, seed)  # the same starts as its job's verdict
         took = time.monotonic() - started
         print(f"{folder.name}: params hash ok; trained {provenance.training_s:.0f} s on {provenance.machine}")
         clip = folder / CLIP_FILE

@@ -35,7 +35,7 @@ import msgspec
 from server.checks.types import CheckResult, StopReason, TrainingOutcome
 from server.checks.verdict import CHECK_EPISODES, EarlyStop, rank
 from server.policies.checkpoints import Checkpoint, read_checkpoint, write_checkpoint
-from server.policies.manifest import OBS_IS_DICT, InvalidPolicy, PolicyManifest
+from server.policies.manifest import OBS_IS_DICT, InvalidPolicy, PolicyManifest, read_manifest
 from server.policies.networks import network_factory
 from server.policies.params import load_policy, params_template, save_policy
 from server.scenes.loader import LoadedScene
@@ -191,7 +191,7 @@ CONFIRM_BATCHES = 2  # the kept policy's final verdict: 2 x CHECK_EPISODES start
 CONFIRM_KEY = 2**32 - 1  # folded into the seed's key; evaluations fold in their step (< 2**32 - 1)
 
 
-class _CheckJudge:
+class CheckJudge:
     """The success check at each evaluation: deterministic rollouts of the current params from
     CHECK_EPISODES initial states, new ones at each evaluation (drawn from the seed and the step, so a
     resumed job draws the same). With the same states every time, a reacher that touched 5 targets it
@@ -253,6 +253,31 @@ class _CheckJudge:
         return self.check.judge(merged)  # type: ignore[no-any-return]
 
 
+def judge_saved_policy(folder: Path, cache_dir: Path, seed: int) -> CheckResult | None:
+    """A saved policy's verdict as its job reported it: its own check on the same unseen starts (the job's
+    seed), re-run here. None when the policy has no check."""
+    from brax.training.agents.ppo import networks as ppo_networks
+
+    from server.checks.evaluate import compile_check
+    from server.policies.networks import make_networks
+    from server.rewards.vocabulary import build_entries
+
+    if read_manifest(folder).check is None:
+        return None
+    manifest, params = load_policy(folder)
+    scene = load_scene(manifest.scene_id, cache_dir, device="cpu")
+    entries = build_entries(manifest.scene_id, scene.env)
+    judge = CheckJudge(
+        scene,
+        entries,
+        compile_check(manifest.check, entries, scene.episode_length),
+        scene.episode_length,
+        seed,
+    )
+    judge.make_policy = ppo_networks.make_inference_fn(make_networks(manifest))
+    return judge.confirm(params)
+
+
 class _BestKeeper:
     """Keeps the best evaluation's params by (verdict, check score, eval reward) in `work_dir/best/` (a
     complete policy folder, so a stopped or killed job still has something to keep) and decides the early
@@ -289,7 +314,7 @@ class _BestKeeper:
             self._save()
         return self.early.update(progress.check)
 
-    def confirm(self, judge: _CheckJudge) -> CheckResult | None:
+    def confirm(self, judge: CheckJudge) -> CheckResult | None:
         """The kept params' verdict on starts no evaluation saw (judged once per kept checkpoint). One that
         fails there passed its evaluation by luck: it ranks by this verdict from now on, so any later
         evaluation that passes replaces it."""
@@ -415,7 +440,7 @@ def train(
             raise TrainingFailed(f"the success check was rejected: {exc}") from exc
     # The check judges whole episodes of the scene's own length, what playback shows, even when a quick
     # preset trains on shorter ones (a check's `s.x[500:]` means the second half of the real episode).
-    judge = _CheckJudge(scene, compiled.entries, check, scene.episode_length, spec.seed)
+    judge = CheckJudge(scene, compiled.entries, check, scene.episode_length, spec.seed)
     if restore is not None and check is not None:
         # brax reports the first evaluation before it hands over make_policy; a fine-tune or a resume
         # already has params then, so judge them with the same network (a base may already pass).

@@ -362,16 +362,16 @@ def test_a_check_that_passes_only_on_its_evaluations_starts_trains_on(
 ) -> None:
     """The same fine-tune, its base passing the evaluation but (scripted here: no real policy fails
     unseen starts on cue) failing the starts no evaluation saw: it does not stop, and says why."""
-    from server.training.runner import _CheckJudge, train
+    from server.training.runner import CheckJudge, train
 
-    real_confirm = _CheckJudge.confirm
+    real_confirm = CheckJudge.confirm
 
-    def fails_elsewhere(self: _CheckJudge, params: object) -> object:
+    def fails_elsewhere(self: CheckJudge, params: object) -> object:
         verdict = real_confirm(self, params)
         assert verdict is not None
         return msgspec.structs.replace(verdict, passed=False, passed_episodes=verdict.episodes - 1)
 
-    monkeypatch.setattr(_CheckJudge, "confirm", fails_elsewhere)
+    monkeypatch.setattr(CheckJudge, "confirm", fails_elsewhere)
     spec = quick(check=ALWAYS_INSIDE, base_policy_id=trained[1].policy_id)
     reports: list[TrainingProgress] = []
     manifest = train(
@@ -426,7 +426,7 @@ def test_the_check_judges_new_initial_states_at_each_evaluation(
     from server.policies.networks import make_networks
     from server.policies.params import load_policy
     from server.rewards.vocabulary import build_entries
-    from server.training.runner import _CheckJudge, load_scene
+    from server.training.runner import CheckJudge, load_scene
 
     manifest, params = load_policy(trained[0] / "policy")
     scene = load_scene("CartpoleBalance", cache)
@@ -437,7 +437,7 @@ def test_the_check_judges_new_initial_states_at_each_evaluation(
         entries,
         20,
     )
-    judge = _CheckJudge(scene, entries, check, 20, seed=0)
+    judge = CheckJudge(scene, entries, check, 20, seed=0)
     judge.make_policy = ppo_networks.make_inference_fn(make_networks(manifest))
 
     def starts(step: int) -> float:
