@@ -262,9 +262,10 @@ def judge_saved_policy(folder: Path, cache_dir: Path, seed: int) -> CheckResult 
     from server.policies.networks import make_networks
     from server.rewards.vocabulary import build_entries
 
-    if read_manifest(folder).check is None:
+    if read_manifest(folder).check is None:  # before the params: a policy without a check needs none
         return None
     manifest, params = load_policy(folder)
+    assert manifest.check is not None
     scene = load_scene(manifest.scene_id, cache_dir, device="cpu")
     entries = build_entries(manifest.scene_id, scene.env)
     judge = CheckJudge(
