@@ -436,6 +436,8 @@ async def _train(args: argparse.Namespace, settings: Settings, line: StatusLine 
         programs = await _programs(args, services, line)
         if isinstance(programs, int):
             return programs
+        if tier.method == "fine_tuning" and args.tier is None:
+            tier = await _reconsider(args, services, scene, tier, programs.check, line)
         try:
             spec = _spec(args, programs.program, programs.check, tier)
         except msgspec.ValidationError as exc:
@@ -520,6 +522,40 @@ async def _plan(
     )
     print(base.policy_id, flush=True)  # stdout: the base that would play, for scripts
     return 0
+
+
+async def _reconsider(
+    args: argparse.Namespace,
+    services: Services,
+    scene: SceneInfo,
+    tier: TierOption,
+    check: str | None,
+    line: StatusLine,
+) -> TierOption:
+    """The planner's fine-tune again, once the drafted check has judged the base it starts from: a base
+    that does none of the task is not fine-tuned under --budget fast (server/planning/plan.py)."""
+    from server.planning.plan import plan_tiers
+    from server.services import judge_base
+
+    base_check = await judge_base(services.rewards, services.policies, scene, tier.base_policy, check)
+    if base_check is None:
+        return tier
+    line.say(f"the base policy {tier.base_policy} on this task's check: {base_check.summary}")
+    chosen, _, _ = plan_tiers(
+        scene,
+        # The command tier was not chosen before, and a check's verdict does not make it possible.
+        schedule_possible=False,
+        bases=services.policies.bases(scene.id),
+        device=services.training.device,
+        budget=args.budget,
+        base_check=base_check,
+    )
+    if chosen.method != tier.method:
+        line.say(
+            f"it does none of the task: training from scratch instead ({chosen.estimate}; "
+            "--tier fine_tuning fine-tunes anyway)"
+        )
+    return chosen
 
 
 # ---- following a job and its reflection rounds ------------------------------------------------------

@@ -6,21 +6,26 @@ Also the use cases that more than one front end runs, such as `start_job` (HTTP 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import msgspec
 
+from server.checks.types import CheckResult
 from server.inference.service import InferenceService
 from server.llm.config import load_llm_config
 from server.llm.service import LLMService
 from server.policies.library import PolicyLibrary, UnknownPolicy
-from server.rewards.checker import RewardChecker
+from server.rewards.checker import RewardChecker, RewardWorkerError
 from server.rewards.types import ValidationReport
 from server.scenes.registry import SceneRegistry
+from server.scenes.types import SceneInfo
 from server.settings import Settings
 from server.storage.database import Database
 from server.training.manager import TrainingManager
 from server.training.types import JobSpec, JobStatus
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -113,6 +118,22 @@ async def start_job(services: Services, spec: JobSpec) -> JobStatus:
         if not check_report.ok:
             raise InvalidProgramError(check_report, "the success check")
     return services.training.submit(spec)
+
+
+async def judge_base(
+    rewards: RewardChecker, policies: PolicyLibrary, scene: SceneInfo, base_id: str | None, check: str | None
+) -> CheckResult | None:
+    """A drafted check's verdict on the base a fine-tune would start from, for the planner (plan_tiers'
+    `base_check`). None without a base or a check, outside the dm_control suite (rolling out a Menagerie
+    robot's base on the CPU would make the draft wait a minute), or when it cannot be judged: logged, and
+    the plan stands as it was."""
+    if base_id is None or check is None or scene.family != "classic_control":
+        return None
+    try:
+        return await rewards.judge_base(scene.id, check, policies.folder(base_id))
+    except (RewardWorkerError, UnknownPolicy) as exc:
+        log.warning("the base %s was not judged on the task's check: %s", base_id, exc)
+        return None
 
 
 async def prepare_base(

@@ -21,6 +21,7 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
 
 from server.api.errors import SCENE_ERRORS, SceneErrorBody
+from server.checks.types import CheckResult
 from server.commands.types import ScheduleReport
 from server.llm.service import CheckSource, LLMService
 from server.llm.types import ProviderFailure, ProviderName
@@ -74,6 +75,9 @@ class TaskDraft(msgspec.Struct, frozen=True, kw_only=True):
     options: list[TierOption] = msgspec.field(default_factory=list)  # the three tiers, cheapest first
     # The command tier's schedule for a joystick scene (checked and clipped against its command ranges).
     command_schedule: ScheduleReport | None = None
+    # The drafted check on rollouts of the base a fine-tune would start from (dm_control scenes): a base
+    # that fails it from every start does none of the task, and the planner then trains from scratch.
+    base_check: CheckResult | None = None
 
 
 class CommandsRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -137,18 +141,24 @@ async def generate_policy(
     scene the command schedule the command tier would play."""
     from server.llm.builtin import draft_builtin, draft_builtin_check
     from server.llm.provider import ProviderError
+    from server.services import judge_base
 
     scene = await scenes.get(data.scene_id)
     schedule, schedule_notes = await _draft_schedule(llm, scene, data)  # never raises ProviderError
-    try:
-        chosen, options, base_policy = plan_tiers(
+
+    def plan(base_check: CheckResult | None = None) -> tuple[TierOption, list[TierOption], str | None]:
+        return plan_tiers(
             scene,
             schedule_possible=schedule is not None and schedule.ok,
             bases=policies.bases(scene.id),
             device=training.device,
             budget=data.time_budget,
             override=data.method,
+            base_check=base_check,
         )
+
+    try:
+        chosen, options, base_policy = plan()
     except TierUnavailable as exc:  # before drafting the reward: nothing the user asked for can run
         raise HTTPException(
             status_code=HTTP_422_UNPROCESSABLE_ENTITY, detail=str(exc), extra={"method": exc.method}
@@ -181,6 +191,11 @@ async def generate_policy(
         return Response(
             ProviderFailure(provider=draft.provider, cause="bad_output", detail=detail), status_code=502
         )
+    base_check = None
+    if chosen.method == "fine_tuning" and draft.check_report.ok:
+        base_check = await judge_base(rewards, policies, scene, base_policy, draft.check)
+        if base_check is not None:  # the same plan, now knowing what the base does
+            chosen, options, base_policy = plan(base_check)
     return TaskDraft(
         policy_id=uuid.uuid4().hex,
         task_description=data.task_description,
@@ -206,6 +221,7 @@ async def generate_policy(
         time_budget=data.time_budget,
         options=options,
         command_schedule=schedule,
+        base_check=base_check,
     )
 
 

@@ -11,6 +11,7 @@ from typing import Literal
 
 import msgspec
 
+from server.checks.types import CheckResult
 from server.policies.library import PolicySummary
 from server.scenes.types import SceneInfo
 from server.training.presets import (
@@ -87,6 +88,15 @@ def _training_seconds(scene: SceneInfo, device: Device, timesteps: int, full_ste
     return estimate_seconds("auto", family=scene.family, timesteps=timesteps, scene_id=scene.id)
 
 
+def _what_the_base_did(result: CheckResult) -> str:
+    if result.passed_episodes == 0:
+        return (
+            f". The base does none of this task: its rollouts fail the check from every start "
+            f"({result.summary}); a fine-tune keeps what its base does, so training from scratch is faster"
+        )
+    return f". The base passes the check from {result.passed_episodes} of {result.episodes} starts"
+
+
 def plan_tiers(
     scene: SceneInfo,
     *,
@@ -95,6 +105,7 @@ def plan_tiers(
     device: Device = "cpu",
     budget: TimeBudget = "fast",
     override: TrainingMethod | None = None,
+    base_check: CheckResult | None = None,
 ) -> tuple[TierOption, list[TierOption], str | None]:
     """(the chosen tier, all three cheapest first, the base it uses or None).
 
@@ -103,6 +114,11 @@ def plan_tiers(
     training: always. `budget` picks: fast the cheapest available, medium fine-tuning else full, unlimited
     full. `override` forces a tier: TierUnavailable (its reason names the missing base and how to get it)
     when it cannot run.
+
+    `base_check`: the task's check judged on rollouts of the base (RewardChecker.judge_base), once drafted.
+    A base that fails it from every start does none of the task, and a fine-tune keeps what its base does
+    (measured: the placed carts, docs/BENCHMARKS.md), so `fast` then trains from scratch; `medium` keeps the
+    fine-tune the user asked for, and its summary says what the base did.
     """
     base = pick_base(scene, bases)
     base_id = base.id if base is not None else None
@@ -134,6 +150,7 @@ def plan_tiers(
 
     tune_steps = fine_tune_steps(preset, scene.family, scene.id)
     tune_s = _training_seconds(scene, device, tune_steps, full_steps)
+    base_does_none = base is not None and base_check is not None and base_check.passed_episodes == 0
     fine = TierOption(
         method="fine_tuning",
         available=base is not None,
@@ -141,7 +158,8 @@ def plan_tiers(
             f"starts from the base policy '{base.name}'" if base is not None else "starts from a base policy"
         )
         + " and trains it briefly with the new reward"
-        + AFTER_A_FAILED_FINE_TUNE,
+        + AFTER_A_FAILED_FINE_TUNE
+        + (_what_the_base_did(base_check) if base is not None and base_check is not None else ""),
         estimate_s=tune_s if base is not None else None,
         # A fixed share of a full job's steps (FINE_TUNE_FRACTION, provisional); the check stops it early.
         estimate=_sentence(tune_s, device) + " at most" if base is not None else "",
@@ -171,7 +189,7 @@ def plan_tiers(
                 override, f"{override.replace('_', ' ')} cannot run: {chosen.unavailable_reason}"
             )
     elif budget == "fast":
-        chosen = next(o for o in options if o.available)
+        chosen = next(o for o in options if o.available and not (o is fine and base_does_none))
     elif budget == "medium":
         chosen = fine if fine.available else full
     else:

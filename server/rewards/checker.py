@@ -21,12 +21,15 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from server.checks.types import CheckResult
 from server.files import sha256_bytes, write_atomic
+from server.policies.manifest import MANIFEST_FILE, PARAMS_FILE
 from server.rewards.protocol import (
     HEADER_BYTES,
     EnvKeys,
     Evaluate,
     GetVocabulary,
+    JudgeBase,
     Prepare,
     Probe,
     Reply,
@@ -141,6 +144,17 @@ class RewardChecker:
         except RewardWorkerError as exc:
             error = ProgramError(line=0, column=0, message=f"the trace check failed: {exc}", stage="trace")
             return ValidationReport(ok=False, errors=[error], terms=[], figures=report.figures)
+
+    async def judge_base(self, scene_id: str, source: str, folder: Path) -> CheckResult:
+        """A valid check's verdict on deterministic rollouts of the base policy saved in `folder`. Its
+        files are read here and sent (the worker reads no policy folder; it checks them as a saved
+        policy's are). RewardWorkerError when it cannot be judged: files unreadable, a worker failure."""
+        try:
+            manifest = (folder / MANIFEST_FILE).read_bytes()
+            params = (folder / PARAMS_FILE).read_bytes()
+        except OSError as exc:
+            raise RewardWorkerError(f"cannot read the base policy in {folder}: {exc.strerror}") from exc
+        return await self._call(JudgeBase(scene_id, source, manifest, params), CheckResult)
 
     async def vocabulary(self, scene_id: str) -> Vocabulary:
         """The scene's vocabulary, from memory, the JSON cache, or the worker (which then caches it)."""

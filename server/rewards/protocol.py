@@ -27,6 +27,17 @@ class ValidateCheck(msgspec.Struct, tag="validate_check", frozen=True):
     source: str
 
 
+class JudgeBase(msgspec.Struct, tag="judge_base", frozen=True):
+    """A validated success check applied to deterministic rollouts of a base policy (its manifest and
+    params files, as bytes: the worker reads no policy folder), so the planner knows whether the base
+    already does the task, or none of it. Replies with a CheckResult."""
+
+    scene_id: str
+    source: str
+    manifest: bytes
+    params: bytes
+
+
 class GetVocabulary(msgspec.Struct, tag="vocabulary", frozen=True):
     scene_id: str
 
@@ -63,7 +74,7 @@ class Probe(msgspec.Struct, tag="probe", frozen=True):
     attempts: list[Attempt]
 
 
-Request = Validate | ValidateCheck | GetVocabulary | Evaluate | Prepare | EnvKeys | Sleep | Probe
+Request = Validate | ValidateCheck | JudgeBase | GetVocabulary | Evaluate | Prepare | EnvKeys | Sleep | Probe
 
 
 class Reply(msgspec.Struct, frozen=True, kw_only=True):

@@ -19,10 +19,13 @@ from typing import Any
 
 import msgspec
 
+from server.checks.types import CheckResult
+from server.policies.manifest import PolicyManifest
 from server.rewards.protocol import (
     EnvKeys,
     Evaluate,
     GetVocabulary,
+    JudgeBase,
     Prepare,
     Probe,
     Reply,
@@ -61,6 +64,9 @@ class Scene:
     samples: dict[frozenset[str], list[tuple[str, Any]]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of its preparation
     samples_file: Path | None = None  # where the recordable entries' sample rollouts are kept on disk
+    # Rollouts of base policies, by (params sha256, entries recorded): a second check of the same base
+    # (the user editing it, a reflection round) only evaluates its figures.
+    base_rollouts: dict[tuple[str, frozenset[str]], Any] = field(default_factory=dict)
 
 
 def arm_cpu_limit() -> None:
@@ -167,6 +173,25 @@ class Worker:
         errors = check_trace_errors(from_checked(program), scene)
         return ValidationReport(ok=not errors, errors=errors, terms=[], figures=report.figures)
 
+    def judge_base(self, request: JudgeBase) -> CheckResult:
+        """The check's verdict on BASE_EPISODES deterministic rollouts of the base policy."""
+        from server.checks.evaluate import figure_values, from_checked
+        from server.policies.manifest import decode_manifest
+        from server.rewards.static_check import check_check
+
+        manifest = decode_manifest(request.manifest)  # before loading the scene: a foreign base fails fast
+        if manifest.scene_id != request.scene_id:
+            raise ValueError(f"the base policy is for {manifest.scene_id}, not {request.scene_id}")
+        scene = self.scene(request.scene_id)
+        shapes = {entry.name: entry.shape for entry in scene.vocabulary.entries}
+        report, program = check_check(request.source, set(scene.entries), shapes, scene.episode_length)
+        if program is None:
+            first = report.errors[0]
+            raise ValueError(f"the check does not validate (line {first.line}: {first.message})")
+        check = from_checked(program)
+        trajectories = base_rollouts(scene, manifest, request.params, check.reads)
+        return check.judge(figure_values(check)(trajectories))
+
     def evaluate(self, request: Evaluate) -> list[dict[str, float]]:
         import jax
 
@@ -189,6 +214,8 @@ class Worker:
             return self.validate(request)
         if isinstance(request, ValidateCheck):
             return self.validate_check(request)
+        if isinstance(request, JudgeBase):
+            return self.judge_base(request)
         if isinstance(request, GetVocabulary):
             return self.scene(request.scene_id).vocabulary
         if isinstance(request, Evaluate):
@@ -333,6 +360,38 @@ def sample_rollouts(
     if reads == every:
         save_samples(scene, samples)
     return samples
+
+
+BASE_EPISODES = 10  # as many starts as a training evaluation judges (server/checks/verdict.py)
+BASE_STARTS_KEY = 3  # fixed starts: the same base and check always get the same verdict
+
+
+def base_rollouts(scene: Scene, manifest: PolicyManifest, data: bytes, reads: frozenset[str]) -> Any:
+    """Deterministic rollouts of a base policy (its manifest and params file) recording `reads` (with every
+    small entry, so the next check of this base reuses them). The params are checked as a saved policy's
+    are (their hash against the manifest, their tree against the manifest's network) before anything runs."""
+    import jax
+    from brax.training.agents.ppo import networks as ppo_networks
+
+    from server.checks.evaluate import make_rollouts, policy_action
+    from server.files import sha256_bytes
+    from server.policies.manifest import check_params_hash
+    from server.policies.networks import make_networks
+    from server.policies.params import params_from_bytes
+    from server.rewards.static_check import ALIVE
+
+    digest = sha256_bytes(data)
+    check_params_hash(digest, manifest)
+    reads = (reads | recordable(scene)) - {ALIVE}
+    for (sha, recorded), trajectories in scene.base_rollouts.items():
+        if sha == digest and reads <= recorded:
+            return trajectories
+    params = params_from_bytes(manifest, data, "the base policy's params")
+    act = policy_action(ppo_networks.make_inference_fn(make_networks(manifest)))
+    run = make_rollouts(scene.env, scene.entries, reads, scene.episode_length, BASE_EPISODES, act)
+    trajectories = run(params, jax.random.PRNGKey(BASE_STARTS_KEY))
+    scene.base_rollouts[(digest, reads)] = trajectories
+    return trajectories
 
 
 SAMPLES_FORMAT = 1  # bump when make_rollouts, the sample keys or episodes change what is recorded

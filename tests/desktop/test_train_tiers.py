@@ -12,10 +12,11 @@ import msgspec
 import pytest
 
 from desktop.cli import main
+from server.checks.types import CheckResult
 from server.commands.types import CommandSpec
 from server.scenes.types import SceneInfo
 from server.training.presets import default_steps, fine_tune_steps
-from tests.desktop.test_train_cli import Scenes, fakes  # noqa: F401 (the autouse stand-ins)
+from tests.desktop.test_train_cli import Rewards, Scenes, fakes  # noqa: F401 (the autouse stand-ins)
 from tests.policies.test_bases_api import SHIPPED_ID, ship_base
 from tests.training.test_api_training import PROGRAM
 
@@ -105,3 +106,44 @@ def test_the_command_tier_prints_its_schedule(
     assert "clipped: segment 1 ('walk forward 5 m/s'): forward 5 m/s is outside [-1.5, 1.5]" in err
     assert "press Play on the command tier" in err
     assert not (tmp_path / "d" / "jobs").exists() or seen_specs(tmp_path) == []  # nothing trained
+
+
+class JudgingRewards(Rewards):
+    """The CLI's stand-in checker, with the base's verdict on the drafted check set by the test (the real
+    rollouts in the worker: tests/rewards/test_judge_base.py)."""
+
+    passes = 0
+
+    async def judge_base(self, scene_id: str, source: str, folder: Path) -> CheckResult:
+        assert folder.name == scene_id and (await self.validate_check(scene_id, source)).ok
+        return CheckResult(
+            passed=self.passes == 10, episodes=10, passed_episodes=self.passes, score=self.passes / 10,
+            figures=[], summary=f"cart offset 0.87 (<= 0.3) in {self.passes}/10 episodes",
+        )  # fmt: skip
+
+
+def test_a_base_that_does_none_of_the_drafted_task_trains_from_scratch(
+    tmp_path: Path, bases: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ship_base(bases)
+    monkeypatch.setattr("server.services.RewardChecker", JudgingRewards)
+    task = [
+        "--scene",
+        "CartpoleBalance",
+        "--task",
+        "keep the pole upright",
+        "--data-dir",
+        str(tmp_path / "d"),
+    ]
+    assert main(["train", *task, "--name", "steps=2"]) == 0
+    err = capsys.readouterr().err
+    assert " * fine_tuning: about" in err  # the plan before the draft ...
+    assert f"the base policy {SHIPPED_ID} on this task's check: cart offset 0.87 (<= 0.3) in 0/10" in err
+    assert "it does none of the task: training from scratch instead (about" in err  # ... and after
+    [spec] = seen_specs(tmp_path)
+    assert spec["base_policy_id"] is None and spec["check"]
+
+    monkeypatch.setattr(JudgingRewards, "passes", 4)  # a base that does some of it is fine-tuned
+    assert main(["train", *task, "--name", "steps=2"]) == 0
+    assert "instead" not in capsys.readouterr().err
+    assert [s["base_policy_id"] for s in seen_specs(tmp_path)].count(SHIPPED_ID) == 1

@@ -6,12 +6,14 @@ command schedule from the real built-in schedule drafter."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 from litestar.testing import TestClient
 
+from server.checks.types import CheckResult, FigureResult
 from server.commands.types import CommandSpec
 from server.policies.library import PolicyLibrary
 from server.rewards.checker import RewardChecker
@@ -34,10 +36,23 @@ COMMAND = CommandSpec(
 
 
 class Checker(RewardChecker):
-    """The real static checks of rewards and checks, on the cartpole's names (no worker)."""
+    """The real static checks of rewards and checks, on the cartpole's names (no worker). The base's
+    verdict on a check (rollouts in the worker: tests/rewards/test_judge_base.py) is set by the test:
+    `base_passes` of 10 starts."""
 
     def __init__(self) -> None:
         self.stub = Rewards()
+        self.base_passes = 10
+        self.judged: list[tuple[str, Path]] = []  # (scene, base folder) per judgement asked for
+
+    async def judge_base(self, scene_id: str, source: str, folder: Path) -> CheckResult:
+        assert (await self.validate_check(scene_id, source)).ok  # only a valid check is judged
+        self.judged.append((scene_id, folder))
+        figure = FigureResult(name="cart_offset", mean=0.9, worst=0.9, at_least=None, at_most=0.3, met=0)
+        return CheckResult(
+            passed=self.base_passes == 10, episodes=10, passed_episodes=self.base_passes,
+            score=self.base_passes / 10, figures=[figure], summary=f"{self.base_passes}/10 (stand-in)",
+        )  # fmt: skip
 
     async def vocabulary(self, scene_id: str) -> Vocabulary:
         return await self.stub.vocabulary(scene_id)
@@ -141,6 +156,36 @@ def test_with_a_base_budget_picks(api: TestClient) -> None:  # type: ignore[type
         api, "keep the pole upright", "CartpoleBalance", time_budget="unlimited", method="fine_tuning"
     )
     assert forced.json()["training_method"] == "fine_tuning"
+
+
+def test_a_base_that_does_none_of_the_task_is_not_fine_tuned(api: TestClient) -> None:  # type: ignore[type-arg]
+    base_id = make_base(api, "CartpoleBalance")
+    checker: Checker = api.app.state.services.rewards
+    checker.base_passes = 0
+    task = "keep the pole upright"  # the stand-in vocabulary has its names; the verdict is set above
+    fast = generate(api, task, "CartpoleBalance").json()
+    assert checker.judged == [("CartpoleBalance", library(api).folder(base_id))]
+    assert (fast["training_method"], fast["base_policy"]) == ("full_training", None)
+    assert fast["base_check"]["passed_episodes"] == 0
+    assert fast["training_time_estimate_s"] == fast["options"][2]["estimate_s"]
+    fine = fast["options"][1]
+    assert fine["available"] and "The base does none of this task" in fine["summary"]
+    assert "0/10 (stand-in)" in fine["summary"]
+    # Asked for at most a fine-tune, or forced: the fine-tune it is, and its summary says what the base did.
+    medium = generate(api, task, "CartpoleBalance", time_budget="medium").json()
+    assert (medium["training_method"], medium["base_policy"]) == ("fine_tuning", base_id)
+    assert "does none of this task" in medium["options"][1]["summary"]
+    forced = generate(api, task, "CartpoleBalance", method="fine_tuning").json()
+    assert forced["training_method"] == "fine_tuning" and forced["base_check"]["passed_episodes"] == 0
+    # A base that passes from some starts is fine-tuned.
+    checker.base_passes = 3
+    some = generate(api, task, "CartpoleBalance").json()
+    assert some["training_method"] == "fine_tuning"
+    assert "The base passes the check from 3 of 10 starts" in some["options"][1]["summary"]
+    # Training from scratch anyway: nothing to judge.
+    judged = len(checker.judged)
+    full = generate(api, task, "CartpoleBalance", time_budget="unlimited").json()
+    assert full["base_check"] is None and len(checker.judged) == judged
 
 
 def test_joystick_scene_command_tier(api: TestClient) -> None:  # type: ignore[type-arg]

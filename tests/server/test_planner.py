@@ -185,3 +185,31 @@ def test_estimates_read_in_seconds_under_a_minute_and_a_half() -> None:
         "about 1 second", "about 84 seconds", "about 90 seconds", "about 2 minutes", "about 2 minutes",
         "about 60 minutes", "about 1 hour", "about 2.5 hours",
     ]  # fmt: skip
+
+
+def test_a_base_that_fails_the_check_from_every_start_is_skipped_by_fast() -> None:
+    from server.checks.types import CheckResult
+
+    def judged(passed: int) -> CheckResult:
+        return CheckResult(
+            passed=passed == 10, episodes=10, passed_episodes=passed, score=passed / 10, figures=[],
+            summary=f"cart offset, {passed}/10",
+        )  # fmt: skip
+
+    bases = bases_for(CARTPOLE, True)
+    none = judged(0)
+    chosen, options, base_id = plan_tiers(CARTPOLE, schedule_possible=False, bases=bases, base_check=none)
+    assert (chosen.method, base_id) == ("full_training", None)
+    assert options[1].available and "does none of this task" in options[1].summary
+    assert "cart offset, 0/10" in options[1].summary
+    medium, _, _ = plan_tiers(
+        CARTPOLE, schedule_possible=False, bases=bases, budget="medium", base_check=none
+    )
+    assert medium.method == "fine_tuning"
+    for passed in (1, 10):
+        some, _, _ = plan_tiers(CARTPOLE, schedule_possible=False, bases=bases, base_check=judged(passed))
+        assert some.method == "fine_tuning"
+        assert f"passes the check from {passed} of 10 starts" in some.summary
+    # Without a judgement the plan is as before.
+    plain, _, _ = plan_tiers(CARTPOLE, schedule_possible=False, bases=bases)
+    assert plain.method == "fine_tuning" and "starts" not in plain.summary.split("scratch")[-1]

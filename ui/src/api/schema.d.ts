@@ -1056,6 +1056,7 @@ export interface components {
         /** TaskDraft */
         TaskDraft: {
             attempts: number;
+            base_check?: components["schemas"]["CheckResult"] | null;
             base_policy?: string | null;
             check?: string | null;
             /** @enum {null|string} */
