@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import msgspec
 
@@ -124,15 +125,27 @@ async def judge_base(
     rewards: RewardChecker, policies: PolicyLibrary, scene: SceneInfo, base_id: str | None, check: str | None
 ) -> CheckResult | None:
     """A drafted check's verdict on the base a fine-tune would start from, for the planner (plan_tiers'
-    `base_check`). None without a base or a check, outside the dm_control suite (rolling out a Menagerie
-    robot's base on the CPU would make the draft wait a minute), or when it cannot be judged: logged, and
-    the plan stands as it was."""
-    if base_id is None or check is None or scene.family != "classic_control":
+    `base_check`). None without a check or a base to judge (base_to_judge), or when it cannot be judged:
+    logged, and the plan stands as it was."""
+    folder = base_to_judge(policies, scene, base_id)
+    if folder is None or check is None:
         return None
     try:
-        return await rewards.judge_base(scene.id, check, policies.folder(base_id))
-    except (RewardWorkerError, UnknownPolicy) as exc:
+        return await rewards.judge_base(scene.id, check, folder)
+    except RewardWorkerError as exc:
         log.warning("the base %s was not judged on the task's check: %s", base_id, exc)
+        return None
+
+
+def base_to_judge(policies: PolicyLibrary, scene: SceneInfo, base_id: str | None) -> Path | None:
+    """The folder of the base a draft's check is judged on (judge_base), or None: no base, a scene
+    outside the dm_control suite (rolling out a Menagerie robot's base on the CPU would make the draft
+    wait a minute), or a base gone from the library."""
+    if base_id is None or scene.family != "classic_control":
+        return None
+    try:
+        return policies.folder(base_id)
+    except UnknownPolicy:
         return None
 
 

@@ -12,6 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from server.api.errors import SCENE_ERRORS
+from server.policies.library import PolicyLibrary
 from server.rewards.checker import RewardChecker
 from server.rewards.types import PrepareStatus, ValidationReport, Vocabulary
 from server.scenes.registry import SceneRegistry
@@ -57,13 +58,20 @@ async def validate_program(
 async def prepare_checks(
     scenes: NamedDependency[SceneRegistry],
     rewards: NamedDependency[RewardChecker],
+    policies: NamedDependency[PolicyLibrary],
     data: JSONBody[PrepareRequest],
 ) -> PrepareStatus:
     """Starts loading the scene and compiling its check rollouts in the reward worker (idempotent: a
     prepared or preparing scene only reports its state; a failed one is tried again), so the first
-    draft's check only runs the new program. Ask `GET /api/rewards/prepare/{scene_id}` to follow it."""
-    await scenes.get(data.scene_id)
-    return rewards.prepare(data.scene_id)
+    draft's check only runs the new program. The rollouts of the base the planner would fine-tune are
+    made too (its verdict on the draft's check decides the tier). Ask `GET
+    /api/rewards/prepare/{scene_id}` to follow it."""
+    from server.planning.plan import pick_base
+    from server.services import base_to_judge
+
+    scene = await scenes.get(data.scene_id)
+    base = pick_base(scene, policies.bases(scene.id))
+    return rewards.prepare(scene.id, base_to_judge(policies, scene, base.id if base is not None else None))
 
 
 @get("/api/rewards/prepare/{scene_id:str}", responses=SCENE_ERRORS)

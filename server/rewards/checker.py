@@ -30,6 +30,7 @@ from server.rewards.protocol import (
     Evaluate,
     GetVocabulary,
     JudgeBase,
+    PolicyFiles,
     Prepare,
     Probe,
     Reply,
@@ -57,6 +58,13 @@ _SCENE_ID = re.compile(r"^[A-Za-z0-9_]{1,100}$")
 
 class RewardWorkerError(RuntimeError):
     """The worker died, timed out or failed outside the program's control (not a program error)."""
+
+
+def _policy_files(folder: Path) -> PolicyFiles:
+    try:
+        return PolicyFiles((folder / MANIFEST_FILE).read_bytes(), (folder / PARAMS_FILE).read_bytes())
+    except OSError as exc:
+        raise RewardWorkerError(f"cannot read the base policy in {folder}: {exc.strerror}") from exc
 
 
 class _Process:
@@ -149,12 +157,7 @@ class RewardChecker:
         """A valid check's verdict on deterministic rollouts of the base policy saved in `folder`. Its
         files are read here and sent (the worker reads no policy folder; it checks them as a saved
         policy's are). RewardWorkerError when it cannot be judged: files unreadable, a worker failure."""
-        try:
-            manifest = (folder / MANIFEST_FILE).read_bytes()
-            params = (folder / PARAMS_FILE).read_bytes()
-        except OSError as exc:
-            raise RewardWorkerError(f"cannot read the base policy in {folder}: {exc.strerror}") from exc
-        return await self._call(JudgeBase(scene_id, source, manifest, params), CheckResult)
+        return await self._call(JudgeBase(scene_id, source, _policy_files(folder)), CheckResult)
 
     async def vocabulary(self, scene_id: str) -> Vocabulary:
         """The scene's vocabulary, from memory, the JSON cache, or the worker (which then caches it)."""
@@ -179,9 +182,10 @@ class RewardChecker:
         return await self._call(Evaluate(scene_id, source, overrides), list[dict[str, float]])
 
     # ---- preparing a scene's checks ahead of the first draft --------------------------------------
-    def prepare(self, scene_id: str) -> PrepareStatus:
+    def prepare(self, scene_id: str, base: Path | None = None) -> PrepareStatus:
         """Start preparing `scene_id`'s checks in the background unless that is done or under way (a
-        failed preparation is tried again); the status now. Cheap and idempotent."""
+        failed preparation is tried again); the status now. Cheap and idempotent. `base`: the folder of the
+        base policy a draft's check will be judged on (judge_base), rolled out too."""
         if not _SCENE_ID.match(scene_id):
             raise UnknownScene(scene_id, [])
         # The person moved on: preparations of other scenes still waiting for the worker are dropped, so
@@ -195,7 +199,7 @@ class RewardChecker:
         if status.state in ("preparing", "prepared"):
             return status
         self._failed.pop(scene_id, None)
-        task = asyncio.get_running_loop().create_task(self._prepare(scene_id))
+        task = asyncio.get_running_loop().create_task(self._prepare(scene_id, base))
         self._preparing[scene_id] = (time.perf_counter(), task)
         return PrepareStatus(scene_id=scene_id, state="preparing", seconds=0.0)
 
@@ -217,11 +221,16 @@ class RewardChecker:
             await asyncio.wait([self._preparing[scene_id][1]])  # a cancelled one reads as idle
         return self.prepare_status(scene_id)
 
-    async def _prepare(self, scene_id: str) -> None:
+    async def _prepare(self, scene_id: str, base: Path | None) -> None:
         since = time.perf_counter()
         try:
+            files = _policy_files(base) if base is not None else None
+        except RewardWorkerError as exc:  # the draft's judge_base will say so; the rest is still needed
+            log.warning("preparing %s without its base: %s", scene_id, exc)
+            files = None
+        try:
             await self.vocabulary(scene_id)  # written to the JSON cache on the way, as a draft would
-            phases: dict[str, float] = await self._call(Prepare(scene_id), dict[str, float])
+            phases: dict[str, float] = await self._call(Prepare(scene_id, files), dict[str, float])
         except asyncio.CancelledError:
             raise
         except UnknownScene:

@@ -27,15 +27,20 @@ class ValidateCheck(msgspec.Struct, tag="validate_check", frozen=True):
     source: str
 
 
+class PolicyFiles(msgspec.Struct, frozen=True):
+    """A saved policy's manifest and params files, as bytes: the worker reads no policy folder."""
+
+    manifest: bytes
+    params: bytes
+
+
 class JudgeBase(msgspec.Struct, tag="judge_base", frozen=True):
-    """A validated success check applied to deterministic rollouts of a base policy (its manifest and
-    params files, as bytes: the worker reads no policy folder), so the planner knows whether the base
-    already does the task, or none of it. Replies with a CheckResult."""
+    """A validated success check applied to deterministic rollouts of a base policy, so the planner knows
+    whether the base already does the task, or none of it. Replies with a CheckResult."""
 
     scene_id: str
     source: str
-    manifest: bytes
-    params: bytes
+    base: PolicyFiles
 
 
 class GetVocabulary(msgspec.Struct, tag="vocabulary", frozen=True):
@@ -52,10 +57,12 @@ class Evaluate(msgspec.Struct, tag="evaluate", frozen=True):
 
 class Prepare(msgspec.Struct, tag="prepare", frozen=True):
     """Load the scene and build what every check of it needs (the reset and stepped states, the sample
-    rollouts), so the next Validate/ValidateCheck only runs the new program. Replies with the seconds
-    each phase took (0 for what was already there)."""
+    rollouts, and the rollouts of `base`, the base policy a draft's check will be judged on), so the next
+    Validate/ValidateCheck/JudgeBase only runs the new program. Replies with the seconds each phase took
+    (0 for what was already there)."""
 
     scene_id: str
+    base: PolicyFiles | None = None
 
 
 class EnvKeys(msgspec.Struct, tag="env_keys", frozen=True):

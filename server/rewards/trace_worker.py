@@ -148,6 +148,18 @@ class Worker:
             clock = _Clock()
             sample_rollouts(scene, recordable(scene), clock)
             timings |= clock.laps
+        if request.base is not None:
+            from server.policies.manifest import decode_manifest
+
+            clock, known = _Clock(), len(scene.base_rollouts)
+            try:
+                manifest = decode_manifest(request.base.manifest)
+                base_rollouts(scene, manifest, request.base.params, frozenset())
+                if len(scene.base_rollouts) > known:  # else they were there already: no phase to report
+                    clock.lap("base rollouts")
+                    timings |= clock.laps
+            except Exception as exc:  # a draft still needs the rest; its JudgeBase reports the reason
+                print(f"the base's rollouts were not prepared: {exc}", file=sys.stderr)
         return timings
 
     def validate(self, request: Validate) -> ValidationReport:
@@ -179,7 +191,7 @@ class Worker:
         from server.policies.manifest import decode_manifest
         from server.rewards.static_check import check_check
 
-        manifest = decode_manifest(request.manifest)  # before loading the scene: a foreign base fails fast
+        manifest = decode_manifest(request.base.manifest)  # before the scene: a foreign base fails fast
         if manifest.scene_id != request.scene_id:
             raise ValueError(f"the base policy is for {manifest.scene_id}, not {request.scene_id}")
         scene = self.scene(request.scene_id)
@@ -189,7 +201,7 @@ class Worker:
             first = report.errors[0]
             raise ValueError(f"the check does not validate (line {first.line}: {first.message})")
         check = from_checked(program)
-        trajectories = base_rollouts(scene, manifest, request.params, check.reads)
+        trajectories = base_rollouts(scene, manifest, request.base.params, check.reads)
         return check.judge(figure_values(check)(trajectories))
 
     def evaluate(self, request: Evaluate) -> list[dict[str, float]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 from server.rewards.checker import RewardChecker
@@ -19,8 +20,8 @@ class Harness:
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(coro)
 
-    def prepare(self, scene_id: str) -> Any:
+    def prepare(self, scene_id: str, base: Path | None = None) -> Any:
         async def start() -> Any:
-            return self.checker.prepare(scene_id)  # needs a running loop for its background task
+            return self.checker.prepare(scene_id, base)  # needs a running loop for its background task
 
         return self.run(start())

@@ -36,6 +36,15 @@ def check_for(harness: Harness, task: str) -> str:
     return draft_builtin_check(task, SCENE, vocabulary)
 
 
+def test_preparing_the_scene_rolls_out_its_base(harness: Harness) -> None:
+    # What the app asks when a scene is picked (POST /api/rewards/prepare): the base's rollouts are made
+    # then, so the draft's judgement only evaluates its check.
+    assert harness.prepare(SCENE, BASE).state == "preparing"
+    done = harness.run(harness.checker.wait_prepared(SCENE))
+    assert done.state == "prepared", done.error
+    assert done.phases["base rollouts"] > 0
+
+
 def test_the_base_passes_its_own_task_and_fails_a_placed_cart(harness: Harness) -> None:
     upright = harness.run(
         harness.checker.judge_base(SCENE, check_for(harness, "keep the pole upright"), BASE)

@@ -17,7 +17,7 @@ from litestar.testing import TestClient
 from server.llm.builtin import draft_builtin_check
 from server.rewards.checker import RewardChecker
 from server.scenes.registry import UnknownScene
-from server.settings import load_settings
+from server.settings import SHIPPED_BASES_DIR, load_settings
 from tests.conftest import TEST_PORT, make_client
 from tests.rewards.harness import Harness
 
@@ -128,7 +128,8 @@ def _prepare_request(scene_id: str) -> Any:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory, scene_cache: Path) -> Iterator[TestClient]:  # type: ignore[type-arg]
     settings = load_settings(data_dir=tmp_path_factory.mktemp("prepare-api"), port=TEST_PORT)
-    settings = msgspec.structs.replace(settings, cache_dir=scene_cache)
+    # The shipped bases: preparing CartpoleBalance rolls out the base its drafts' checks are judged on.
+    settings = msgspec.structs.replace(settings, cache_dir=scene_cache, bases_dir=SHIPPED_BASES_DIR)
     with make_client(settings) as test_client:
         yield test_client
 
@@ -144,6 +145,7 @@ def test_prepare_route_starts_then_reports_prepared(client: TestClient) -> None:
             break
         time.sleep(0.5)
     assert status["state"] == "prepared", status
+    assert status["phases"]["base rollouts"] > 0
     again = client.post("/api/rewards/prepare", json={"scene_id": SCENE})
     assert again.status_code == 202 and again.json()["state"] == "prepared"
 
