@@ -394,14 +394,25 @@ def base_rollouts(scene: Scene, manifest: PolicyManifest, data: bytes, reads: fr
 
     digest = sha256_bytes(data)
     check_params_hash(digest, manifest)
-    reads = (reads | recordable(scene)) - {ALIVE}
+    every = recordable(scene) - {ALIVE}
+    reads = (reads | every) - {ALIVE}
     for (sha, recorded), trajectories in scene.base_rollouts.items():
         if sha == digest and reads <= recorded:
             return trajectories
-    params = params_from_bytes(manifest, data, "the base policy's params")
-    act = policy_action(ppo_networks.make_inference_fn(make_networks(manifest)))
-    run = make_rollouts(scene.env, scene.entries, reads, scene.episode_length, BASE_EPISODES, act)
-    trajectories = run(params, jax.random.PRNGKey(BASE_STARTS_KEY))
+    # On disk beside the sample rollouts (the same key, plus what makes this base's): compiling them takes
+    # 9-34 s on 2 cores, and XLA's cache does not keep that compile.
+    file = None
+    if scene.samples_file is not None and reads == every:
+        what = f"{digest}-{manifest.network!r}-{BASE_EPISODES}-{BASE_STARTS_KEY}".encode()
+        file = scene.samples_file.with_name(f"{scene.samples_file.stem}-base-{sha256_bytes(what)[:16]}.npz")
+    names = sorted(reads | {ALIVE})
+    trajectories = read_rollouts(file, names, (BASE_EPISODES, scene.episode_length))
+    if trajectories is None:
+        params = params_from_bytes(manifest, data, "the base policy's params")
+        act = policy_action(ppo_networks.make_inference_fn(make_networks(manifest)))
+        run = make_rollouts(scene.env, scene.entries, reads, scene.episode_length, BASE_EPISODES, act)
+        trajectories = run(params, jax.random.PRNGKey(BASE_STARTS_KEY))
+        write_rollouts(file, trajectories)
     scene.base_rollouts[(digest, reads)] = trajectories
     return trajectories
 
@@ -437,48 +448,60 @@ def samples_key(scene: Scene) -> str:
 def load_samples(scene: Scene, recorded: frozenset[str]) -> list[tuple[str, Any]] | None:
     """The scene's sample rollouts from disk, or None when absent or not exactly what is expected (a
     damaged or foreign file is recomputed, never trusted)."""
-    import jax.numpy as jnp
-    import numpy as np
-
     from server.rewards.static_check import ALIVE
 
-    if scene.samples_file is None or not scene.samples_file.is_file():
-        return None
     names = sorted(recorded | {ALIVE})
-    try:
-        with np.load(scene.samples_file, allow_pickle=False) as data:
-            samples = []
-            for index, label in enumerate(SAMPLE_LABELS):
-                values = {name: jnp.asarray(data[f"{index}/{name}"]) for name in names}
-                steps = {v.shape[:2] for v in values.values()}
-                if steps != {(SAMPLE_EPISODES, scene.episode_length)} or len(data.files) != 2 * len(names):
-                    return None
-                samples.append((label, values))
-    except Exception as exc:  # truncated, not an npz, a missing key
-        print(f"ignoring the sample rollouts in {scene.samples_file}: {exc}", file=sys.stderr)
+    keys = [f"{index}/{name}" for index in range(len(SAMPLE_LABELS)) for name in names]
+    arrays = read_rollouts(scene.samples_file, keys, (SAMPLE_EPISODES, scene.episode_length))
+    if arrays is None:
         return None
-    return samples
+    return [
+        (label, {name: arrays[f"{index}/{name}"] for name in names})
+        for index, label in enumerate(SAMPLE_LABELS)
+    ]
 
 
 def save_samples(scene: Scene, samples: list[tuple[str, Any]]) -> None:
-    """Write atomically (write_atomic), so a killed worker leaves no half file."""
+    arrays = {f"{i}/{name}": v for i, (_, values) in enumerate(samples) for name, v in values.items()}
+    write_rollouts(scene.samples_file, arrays)
+
+
+def read_rollouts(path: Path | None, keys: list[str], leading: tuple[int, int]) -> dict[str, Any] | None:
+    """Recorded rollouts from an npz file: exactly `keys`, each shaped [episodes, steps, ...] as `leading`
+    says; None when absent or anything else (a damaged or foreign file is recomputed, never trusted)."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    if path is None or not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if sorted(data.files) != sorted(keys):
+                return None
+            arrays = {key: jnp.asarray(data[key]) for key in keys}
+    except Exception as exc:  # truncated, not an npz
+        print(f"ignoring the rollouts in {path}: {exc}", file=sys.stderr)
+        return None
+    return arrays if all(v.shape[:2] == leading for v in arrays.values()) else None
+
+
+def write_rollouts(path: Path | None, arrays: dict[str, Any]) -> None:
+    """Write atomically (write_atomic), so a killed worker leaves no half file; a full disk keeps them in
+    memory only."""
     import io
 
     import numpy as np
 
     from server.files import write_atomic
 
-    if scene.samples_file is None:
+    if path is None:
         return
-    arrays = {
-        f"{i}/{name}": np.asarray(v) for i, (_, values) in enumerate(samples) for name, v in values.items()
-    }
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)  # type: ignore[arg-type]
+    np.savez(buffer, **{key: np.asarray(value) for key, value in arrays.items()})  # type: ignore[arg-type]
     try:
-        write_atomic(scene.samples_file, buffer.getvalue())
-    except OSError as exc:  # a full disk: the samples stay in memory
-        print(f"could not keep the sample rollouts: {exc}", file=sys.stderr)
+        write_atomic(path, buffer.getvalue())
+    except OSError as exc:
+        print(f"could not keep the rollouts in {path}: {exc}", file=sys.stderr)
 
 
 def check_trace_errors(check: Any, scene: Scene) -> list[ProgramError]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,3 +26,17 @@ class Harness:
             return self.checker.prepare(scene_id, base)  # needs a running loop for its background task
 
         return self.run(start())
+
+    def restart_and_prepare(self, scene_id: str) -> Any:
+        """Kill the worker (a crash), then prepare `scene_id` in the fresh one; its PrepareStatus."""
+        checker = self.checker
+        pid, process = checker.worker_pid, checker._process
+        assert pid is not None and process is not None
+        os.kill(pid, 9)
+        self.run(asyncio.wait_for(process.proc.wait(), 30))  # reaped: the checker can see it is gone
+        assert checker.prepare_status(scene_id).state == "idle"  # the scene went with the process
+        assert self.prepare(scene_id).state == "preparing"
+        done = self.run(checker.wait_prepared(scene_id))
+        assert done.state == "prepared", done.error
+        assert checker.worker_pid != pid
+        return done

@@ -3,7 +3,6 @@ checker's state machine, what the worker reuses, and the API routes with their e
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections.abc import Iterator
@@ -69,34 +68,19 @@ def test_selecting_another_scene_drops_a_preparation_still_waiting(harness: Harn
     assert checker.calls["Prepare"] == prepares  # the worker never heard of it
 
 
-def _restart_and_prepare(harness: Harness) -> Any:
-    checker = harness.checker
-    pid = checker.worker_pid
-    assert pid is not None
-    process = checker._process
-    assert process is not None
-    os.kill(pid, 9)
-    harness.run(asyncio.wait_for(process.proc.wait(), 30))  # reaped: the checker can see it is gone
-    assert checker.prepare_status(SCENE).state == "idle"  # the scene went with the process
-    assert harness.prepare(SCENE).state == "preparing"
-    done = harness.run(checker.wait_prepared(SCENE))
-    assert done.state == "prepared", done.error
-    assert checker.worker_pid != pid
-    return done
-
-
 def test_a_new_worker_reads_the_sample_rollouts_from_disk(harness: Harness) -> None:
     assert harness.checker.prepare_status(SCENE).state == "prepared"
-    done = _restart_and_prepare(harness)
+    done = harness.restart_and_prepare(SCENE)
     assert {"load", "step", "rollout from disk"} <= set(done.phases)
     assert "rollout compile" not in done.phases
 
 
 def test_damaged_sample_rollouts_are_recomputed(harness: Harness) -> None:
-    files = list((harness.checker.cache_dir / "check-samples").glob(f"{SCENE}-*.npz"))
+    folder = harness.checker.cache_dir / "check-samples"
+    files = [f for f in folder.glob(f"{SCENE}-*.npz") if "-base-" not in f.name]  # not a base's rollouts
     assert len(files) == 1
     files[0].write_bytes(b"PK\x03\x04 not really a zip")
-    done = _restart_and_prepare(harness)
+    done = harness.restart_and_prepare(SCENE)
     assert {"load", "step", "rollout compile", "rollout run"} <= set(done.phases)
     assert files[0].read_bytes()[:4] == b"PK\x03\x04" and files[0].stat().st_size > 1000  # rewritten
     # The check a draft then validates runs on those rollouts: no second rollout compile.
@@ -145,7 +129,7 @@ def test_prepare_route_starts_then_reports_prepared(client: TestClient) -> None:
             break
         time.sleep(0.5)
     assert status["state"] == "prepared", status
-    assert status["phases"]["base rollouts"] > 0
+    assert "base rollouts" in status["phases"]
     again = client.post("/api/rewards/prepare", json={"scene_id": SCENE})
     assert again.status_code == 202 and again.json()["state"] == "prepared"
 
