@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+
+import pytest
 
 from server.rewards.checker import RewardChecker
 
@@ -40,3 +42,13 @@ class Harness:
         assert done.state == "prepared", done.error
         assert checker.worker_pid != pid
         return done
+
+
+def open_harness(tmp_path_factory: pytest.TempPathFactory, name: str, **options: Any) -> Iterator[Harness]:
+    """A test module's Harness: a RewardChecker (`options` passed on) with its own cache, or the one
+    ROBOCOACH_TEST_REWARD_CACHE names (to share compiled scenes between modules); closed at the end."""
+    cache = Path(os.environ.get("ROBOCOACH_TEST_REWARD_CACHE") or tmp_path_factory.mktemp(name))
+    harness = Harness(RewardChecker(cache, **options))
+    yield harness
+    harness.run(harness.checker.close())
+    harness.loop.close()

@@ -3,12 +3,9 @@ for such a scene ("follow the joystick command"), which tracks it, validated by 
 
 from __future__ import annotations
 
-import asyncio
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import pytest
@@ -16,28 +13,15 @@ import pytest
 from server.commands.types import CommandSpec
 from server.llm.builtin import draft_builtin, draft_builtin_check, parse
 from server.planning.bases import JOYSTICK_TASK, base_task
-from server.rewards.checker import RewardChecker
 from server.scenes.types import SceneInfo
+from tests.rewards.harness import Harness, open_harness
 
 GO1 = "Go1JoystickFlatTerrain"
 
 
-class Harness:
-    def __init__(self, checker: RewardChecker) -> None:
-        self.checker = checker
-        self.loop = asyncio.new_event_loop()
-
-    def run(self, coro: Any) -> Any:
-        return self.loop.run_until_complete(coro)
-
-
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    cache = Path(os.environ.get("ROBOCOACH_TEST_REWARD_CACHE") or tmp_path_factory.mktemp("rewards"))
-    h = Harness(RewardChecker(cache))
-    yield h
-    h.run(h.checker.close())
-    h.loop.close()
+    yield from open_harness(tmp_path_factory, "rewards")
 
 
 def test_go1_vocabulary_has_the_command_and_cartpole_does_not(harness: Harness) -> None:

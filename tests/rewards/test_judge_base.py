@@ -5,7 +5,6 @@ are refused with the reason, and the worker goes on answering."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +13,9 @@ import pytest
 
 from server.llm.builtin import draft_builtin_check
 from server.policies.manifest import MANIFEST_FILE, PARAMS_FILE
-from server.rewards.checker import RewardChecker, RewardWorkerError
+from server.rewards.checker import RewardWorkerError
 from server.settings import SHIPPED_BASES_DIR
-from tests.rewards.harness import Harness
+from tests.rewards.harness import Harness, open_harness
 
 SCENE = "CartpoleBalance"
 BASE = SHIPPED_BASES_DIR / SCENE
@@ -24,11 +23,7 @@ BASE = SHIPPED_BASES_DIR / SCENE
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    cache = Path(os.environ.get("ROBOCOACH_TEST_REWARD_CACHE") or tmp_path_factory.mktemp("judge"))
-    h = Harness(RewardChecker(cache))
-    yield h
-    h.run(h.checker.close())
-    h.loop.close()
+    yield from open_harness(tmp_path_factory, "judge")
 
 
 def check_for(harness: Harness, task: str) -> str:

@@ -3,7 +3,6 @@ checker's state machine, what the worker reuses, and the API routes with their e
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,22 +13,17 @@ import pytest
 from litestar.testing import TestClient
 
 from server.llm.builtin import draft_builtin_check
-from server.rewards.checker import RewardChecker
 from server.scenes.registry import UnknownScene
 from server.settings import SHIPPED_BASES_DIR, load_settings
 from tests.conftest import TEST_PORT, make_client
-from tests.rewards.harness import Harness
+from tests.rewards.harness import Harness, open_harness
 
 SCENE = "CartpoleBalance"
 
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    cache = Path(os.environ.get("ROBOCOACH_TEST_REWARD_CACHE") or tmp_path_factory.mktemp("prepare"))
-    h = Harness(RewardChecker(cache))
-    yield h
-    h.run(h.checker.close())
-    h.loop.close()
+    yield from open_harness(tmp_path_factory, "prepare")
 
 
 def test_prepare_is_idempotent_and_reuses_what_a_draft_loaded(harness: Harness) -> None:
