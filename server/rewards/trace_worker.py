@@ -175,11 +175,9 @@ class Worker:
 
     def validate_check(self, request: ValidateCheck) -> ValidationReport:
         from server.checks.evaluate import from_checked
-        from server.rewards.static_check import check_check
 
         scene = self.scene(request.scene_id)
-        shapes = {entry.name: entry.shape for entry in scene.vocabulary.entries}
-        report, program = check_check(request.source, set(scene.entries), shapes, scene.episode_length)
+        report, program = static_check_of_check(scene, request.source)
         if program is None:
             return report
         errors = check_trace_errors(from_checked(program), scene)
@@ -189,14 +187,12 @@ class Worker:
         """The check's verdict on BASE_EPISODES deterministic rollouts of the base policy."""
         from server.checks.evaluate import figure_values, from_checked
         from server.policies.manifest import decode_manifest
-        from server.rewards.static_check import check_check
 
         manifest = decode_manifest(request.base.manifest)  # before the scene: a foreign base fails fast
         if manifest.scene_id != request.scene_id:
             raise ValueError(f"the base policy is for {manifest.scene_id}, not {request.scene_id}")
         scene = self.scene(request.scene_id)
-        shapes = {entry.name: entry.shape for entry in scene.vocabulary.entries}
-        report, program = check_check(request.source, set(scene.entries), shapes, scene.episode_length)
+        report, program = static_check_of_check(scene, request.source)
         if program is None:
             first = report.errors[0]
             raise ValueError(f"the check does not validate (line {first.line}: {first.message})")
@@ -244,6 +240,15 @@ class Worker:
             time.sleep(request.seconds)
             return None
         raise ValueError(f"request {type(request).__name__} is not available")
+
+
+def static_check_of_check(scene: Scene, source: str) -> tuple[ValidationReport, Any]:
+    """A success check's static check against the scene's entries, their shapes and its episode length:
+    (report, the checked program or None)."""
+    from server.rewards.static_check import check_check
+
+    shapes = {entry.name: entry.shape for entry in scene.vocabulary.entries}
+    return check_check(source, set(scene.entries), shapes, scene.episode_length)
 
 
 def trace_errors(compiled: Any, scene: Scene) -> list[ProgramError]:
