@@ -381,7 +381,10 @@ def _estimate(spec: JobSpec, family: SceneFamily, device: str) -> str:
         sentence += f"; up to {rounds} more round{'s' if rounds != 1 else ''} if the check fails"
         if spec.base_policy_id is not None:  # a failed fine-tune is followed by training from scratch
             full = estimate_seconds(spec.preset, family=family, scene_id=spec.scene_id)
-            sentence += f", trained from scratch ({duration_text(full).removeprefix('about ')} each)"
+            sentence += (
+                f", trained from scratch ({duration_text(full).removeprefix('about ')} each)"
+                " unless it nearly passed"
+            )
     return sentence
 
 

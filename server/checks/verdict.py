@@ -104,6 +104,43 @@ def _summary(passed: bool, passed_episodes: int, episodes: int, figures: list[Fi
     return f"{verdict}: {', '.join(shown)} in {passed_episodes}/{episodes} episodes"
 
 
+# A requirement whose figure's mean reached this share of it was close (see `reached`).
+CLOSE = 0.85
+
+
+def reached(figure: FigureResult) -> float:
+    """How much of its requirement the figure's mean reached: 1 = met, 0 = nothing (signed scale; a
+    requirement at or across zero has no scale, so it reads 0 unless met)."""
+    if figure.at_least is not None and figure.at_least > 0:
+        return figure.mean / figure.at_least
+    if figure.at_most is not None and figure.at_most < 0:
+        return figure.mean / figure.at_most
+    if figure.at_most is not None and figure.at_most > 0:
+        return figure.at_most / max(figure.mean, 1e-9)
+    return 0.0
+
+
+def failing_figures(result: CheckResult) -> list[FigureResult]:
+    """The required figures that did not hold in every episode."""
+    return [
+        f
+        for f in result.figures
+        if (f.at_least is not None or f.at_most is not None) and f.met < result.episodes
+    ]
+
+
+def near_miss(result: CheckResult) -> bool:
+    """The verdict failed, but every failing figure's mean came within CLOSE of its requirement: the
+    policy does most of the task (a reflection round continues it rather than starting over)."""
+    failing = failing_figures(result)
+    return (
+        not result.passed
+        and result.error is None
+        and bool(failing)
+        and all(math.isfinite(f.mean) and reached(f) >= CLOSE for f in failing)
+    )
+
+
 def rank(check: CheckResult | None, eval_reward: float | None) -> tuple[float, float, float]:
     """Sort key of an evaluation for keeping the best: verdict first, then the check's score, then the
     eval reward (a non-finite reward ranks last)."""

@@ -27,8 +27,11 @@ from server.training.types import Device
 # The three tiers, cheapest first: drive a base policy with commands (no training), fine-tune a base with
 # the new reward, or train from scratch.
 TrainingMethod = Literal["command", "fine_tuning", "full_training"]
-# server/planning/reflection.py: a fine-tune that fails its check is followed by rounds from scratch.
-AFTER_A_FAILED_FINE_TUNE = "; should it fail its check, the next rounds train from scratch"
+# server/planning/reflection.py: a fine-tune that fails its check is followed by rounds from scratch,
+# unless it nearly passed (then the next round continues it).
+AFTER_A_FAILED_FINE_TUNE = (
+    "; should it fail its check, the next rounds train from scratch (or continue it, if it nearly passed)"
+)
 # How long the user will wait: `fast` takes the cheapest tier that can do the task, `medium` at most a
 # fine-tune, `unlimited` trains from scratch.
 TimeBudget = Literal["fast", "medium", "unlimited"]

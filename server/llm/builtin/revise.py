@@ -13,7 +13,8 @@ import ast
 import math
 from dataclasses import dataclass, field
 
-from server.checks.types import FigureResult, Reflection
+from server.checks.types import Reflection
+from server.checks.verdict import CLOSE, failing_figures, reached
 from server.llm.builtin.intent import parse
 from server.llm.builtin.plan import Plan, fmt, read_knobs, render_reward
 from server.llm.builtin.templates import build_plan
@@ -21,7 +22,6 @@ from server.rewards.types import Vocabulary
 
 RAISE = 1.5  # a failing figure's terms get this much more weight per round
 MAX_WEIGHT = 20.0
-CLOSE = 0.85  # a figure that reached this share of its requirement was "close": aim further
 AIM_STEP = 1.2
 MAX_AIM = 2.0
 LONGER = 1.5  # budget factor when the curve was still rising
@@ -88,23 +88,6 @@ def _own_plan(
     return plan if render_reward(plan) == reflection.program else None
 
 
-def _failing(result_figures: list[FigureResult], episodes: int) -> list[FigureResult]:
-    return [
-        f for f in result_figures if (f.at_least is not None or f.at_most is not None) and f.met < episodes
-    ]
-
-
-def _shortfall(figure: FigureResult) -> float:
-    """How much of its requirement the figure's mean reached: 1 = met, 0 = nothing (signed scale)."""
-    if figure.at_least is not None and figure.at_least > 0:
-        return figure.mean / figure.at_least
-    if figure.at_most is not None and figure.at_most < 0:
-        return figure.mean / figure.at_most
-    if figure.at_most is not None and figure.at_most > 0:
-        return figure.at_most / max(figure.mean, 1e-9)
-    return 0.0
-
-
 _ROLE_WORDS: dict[str, tuple[str, ...]] = {
     "upright": ("upright", "balance", "stand_tall", "on_top", "fell", "tilt"),
     "height": ("height", "stand", "tall"),
@@ -160,7 +143,7 @@ def revise_builtin(reflection: Reflection, scene_id: str, vocabulary: Vocabulary
         figure_roles = {f.name: f.role for f in plan.figures}
     knobs = dict(plan.knobs) if plan is not None else {}
     episodes = max(reflection.result.episodes, 1)
-    failing = _failing(reflection.result.figures, episodes)
+    failing = failing_figures(reflection.result)
 
     def role_of_term(name: str) -> str | None:
         return roles.get(name) or _role_by_name(name)
@@ -188,7 +171,7 @@ def revise_builtin(reflection: Reflection, scene_id: str, vocabulary: Vocabulary
         for f in failing
         if (figure_roles.get(f.name) or _role_by_name(f.name)) in ("speed", "spin", "target", "turn")
     ]
-    if motion and all(_shortfall(f) < 0.25 for f in motion):
+    if motion and all(reached(f) < 0.25 for f in motion):
         penalties = [n for n, w in weights.items() if w < 0]
         for name in penalties:
             weights[name] = weights[name] / 2.0
@@ -202,7 +185,7 @@ def revise_builtin(reflection: Reflection, scene_id: str, vocabulary: Vocabulary
         close = [
             f
             for f in failing
-            if CLOSE <= _shortfall(f) < 1.0 and figure_roles.get(f.name) in ("speed", "spin", "cart")
+            if CLOSE <= reached(f) < 1.0 and figure_roles.get(f.name) in ("speed", "spin", "cart")
         ]
         if close and knobs.get("aim", 1.0) < MAX_AIM:
             knobs["aim"] = round(min(MAX_AIM, knobs.get("aim", 1.0) * AIM_STEP), 4)
