@@ -494,8 +494,18 @@ class Judge:
                 [manifest.network, manifest.observation_size, manifest.action_size, manifest.training_config]
             ).decode()
             act = _PolicyAct(ppo_networks.make_inference_fn(make_networks(manifest)), key)
-            arrays = run(act, params, jnp.float32(1.0))
+            return self.rollout_act(scene_id, act, params)
         arrays = jax.tree_util.tree_map(np.asarray, arrays)
+        return Rollout(env.mj_model, float(env.dt), arrays)
+
+    def rollout_act(self, scene_id: str, act: Callable[[Any, Any], Any], params: Any) -> Rollout:
+        """Rollouts of any deterministic policy `act(params, obs)` (hashable: one compile per network),
+        for policies saved by something other than the app (scripts/bench_sac.py)."""
+        import jax
+        import jax.numpy as jnp
+
+        env, _, run = self._scene(scene_id)
+        arrays = jax.tree_util.tree_map(np.asarray, run(act, params, jnp.float32(1.0)))
         return Rollout(env.mj_model, float(env.dt), arrays)
 
 
