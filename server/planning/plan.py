@@ -16,6 +16,7 @@ from server.policies.library import PolicySummary
 from server.scenes.types import SceneInfo
 from server.training.presets import (
     COMMAND_SECONDS,
+    CPU_NOT_LEARNED,
     default_steps,
     duration_text,
     estimate_seconds,
@@ -175,6 +176,8 @@ def plan_tiers(
     full_sentence = _sentence(full_s, device)
     if device == "cpu" and scene.family != "classic_control":
         full_sentence += "; robots usually need a GPU's budget (minutes there) to learn to walk or grasp"
+    if device == "cpu" and scene.id in CPU_NOT_LEARNED:
+        full_sentence += "; " + CPU_NOT_LEARNED[scene.id]
     full = TierOption(
         method="full_training",
         available=True,

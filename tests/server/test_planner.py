@@ -164,6 +164,16 @@ def test_the_fine_tune_option_says_what_follows_a_failed_fine_tune() -> None:
     )
 
 
+def test_a_scene_the_cpu_budget_has_not_learned_says_so_on_a_cpu_only() -> None:
+    acrobot = scene("AcrobotSwingup", joystick=False)
+    _, cpu, _ = plan_tiers(acrobot, schedule_possible=False, bases=[], device="cpu")
+    _, gpu, _ = plan_tiers(acrobot, schedule_possible=False, bases=[], device="gpu")
+    assert "has not learned the swing-up" in cpu[2].estimate and "GPU or Modal" in cpu[2].estimate
+    assert "has not learned" not in gpu[2].estimate
+    _, cartpole, _ = plan_tiers(CARTPOLE, schedule_possible=False, bases=[], device="cpu")
+    assert "has not learned" not in cartpole[2].estimate
+
+
 def test_estimates_read_in_seconds_under_a_minute_and_a_half() -> None:
     from server.training.presets import duration_text
 
