@@ -176,7 +176,8 @@ export function TrainSection({
       </label>
       <BackendSettings />
       <output className="task-note train-estimate" aria-label="Time estimate">
-        Estimated time: {estimateText(preset, estimate, typed)}
+        Estimated time:{" "}
+        {estimateText(preset, estimate, typed, check !== null && roundsOk ? roundsValue : 0)}
       </output>
       <button
         type="button"

@@ -159,15 +159,19 @@ export function estimateText(
   preset: Preset,
   draftEstimate: { text: string; seconds: number } | null,
   hasTimesteps: boolean,
+  rounds = 0,
 ): string {
   const custom = hasTimesteps ? " (for the preset's step count; yours changes it)" : "";
+  // As `robocoach train` says it: the estimate is one round's, and a failed check trains again.
+  const more =
+    rounds > 0 ? `; up to ${rounds} more round${rounds === 1 ? "" : "s"} if the check fails` : "";
   switch (preset) {
     case "cpu_quick":
-      return `about 30 seconds, a smoke test: the policy will not be good${custom}`;
+      return `about 30 seconds, a smoke test: the policy will not be good${custom}${more}`;
     case "playground":
-      return `minutes on a GPU with Playground's settings; hours or days on a CPU${custom}`;
+      return `minutes on a GPU with Playground's settings; hours or days on a CPU${custom}${more}`;
     default:
-      return `${draftEstimate?.text ?? "a few minutes on this computer's CPU"}${custom}`;
+      return `${draftEstimate?.text ?? "a few minutes on this computer's CPU"}${custom}${more}`;
   }
 }
 

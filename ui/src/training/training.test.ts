@@ -156,6 +156,15 @@ describe("progress wording", () => {
     expect(estimateText("cpu_quick", draft, false)).toMatch(/seconds/);
     expect(estimateText("playground", draft, true)).toMatch(/GPU.*yours changes it/);
   });
+
+  it("estimate names the reflection rounds that may follow, as the CLI does", () => {
+    const draft = { text: "about 5 minutes on this computer's CPU", seconds: 300 };
+    expect(estimateText("auto", draft, false, 2)).toBe(
+      "about 5 minutes on this computer's CPU; up to 2 more rounds if the check fails",
+    );
+    expect(estimateText("auto", draft, false, 1)).toMatch(/up to 1 more round if/);
+    expect(estimateText("auto", draft, false, 0)).toBe(draft.text);
+  });
 });
 
 describe("actionsFor", () => {
