@@ -122,18 +122,18 @@ def main() -> int:
 
     judge_ = Judge()
     steps = sorted((p for p in folder.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
-    network = brax_checkpoint.get_network(checkpoint.load_config(steps[0]), factory) if steps else None
-    act = _SacAct(sac_networks.make_inference_fn(network)) if network is not None else None
-    reward_at = {s: r for s, _, r in evals}
+    at = {step: (minutes, reward) for step, minutes, reward in evals}
     passed_at: float | None = None
-    for path in steps:
-        assert act is not None
-        verdict = judge(task, judge_.rollout_act(task.scene, act, checkpoint.load(path)))
-        step = int(path.name)
-        minutes = next((m for s, m, _ in evals if s == step), float("nan"))
-        print(f"  step {step:>9,}  eval reward {reward_at.get(step, float('nan')):8.1f}  {verdict.summary}")
-        if verdict.passed and passed_at is None:
-            passed_at = minutes
+    if steps:  # one network for every checkpoint: one rollout compile
+        network = brax_checkpoint.get_network(checkpoint.load_config(steps[0]), factory)
+        act = _SacAct(sac_networks.make_inference_fn(network))
+        for path in steps:
+            step = int(path.name)
+            minutes, reward = at.get(step, (float("nan"), float("nan")))
+            verdict = judge(task, judge_.rollout_act(task.scene, act, checkpoint.load(path)))
+            print(f"  step {step:>9,}  eval reward {reward:8.1f}  {verdict.summary}")
+            if verdict.passed and passed_at is None:
+                passed_at = minutes
     last = evals[-1] if evals else (0, 0.0, float("nan"))
     print(
         f"SUMMARY {task.name}: SAC, {last[0]:,} steps in {last[1]:.1f} min; "
