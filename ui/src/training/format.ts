@@ -165,13 +165,17 @@ export function estimateText(
   // As `robocoach train` says it: the estimate is one round's, and a failed check trains again.
   const more =
     rounds > 0 ? `; up to ${rounds} more round${rounds === 1 ? "" : "s"} if the check fails` : "";
+  return `${oneRound(preset, draftEstimate)}${custom}${more}`;
+}
+
+function oneRound(preset: Preset, draftEstimate: { text: string; seconds: number } | null): string {
   switch (preset) {
     case "cpu_quick":
-      return `about 30 seconds, a smoke test: the policy will not be good${custom}${more}`;
+      return "about 30 seconds, a smoke test: the policy will not be good";
     case "playground":
-      return `minutes on a GPU with Playground's settings; hours or days on a CPU${custom}${more}`;
+      return "minutes on a GPU with Playground's settings; hours or days on a CPU";
     default:
-      return `${draftEstimate?.text ?? "a few minutes on this computer's CPU"}${custom}${more}`;
+      return draftEstimate?.text ?? "a few minutes on this computer's CPU";
   }
 }
 
