@@ -3,8 +3,9 @@
 `compile_check` turns a validated check into figure functions of one episode's trajectory (interpreting
 the checked tree, as rewards are). `make_rollouts` builds one jitted function that plays `episodes`
 episodes of `steps` control steps from different initial states with any action function and records
-the vocabulary entries the check reads, plus `alive` (docs/CHECKS.md). Its parameters are an argument,
-so a training job compiles it once and calls it at every evaluation with new params.
+the vocabulary entries the check reads, plus `alive` (docs/CHECKS.md); `make_scored_rollouts` also sums
+each episode's rewards (a training job's evaluations, server/training/evaluation.py). Its parameters are
+an argument, so a training job compiles it once and calls it at every evaluation with new params.
 """
 
 from __future__ import annotations
@@ -91,42 +92,87 @@ def make_rollouts(
     """A jitted `(params, key) -> trajectories`, each entry shaped [episodes, steps, *entry shape].
 
     After the scene ends an episode (`done`), the state is held: entries keep their last values and
-    `alive` is 0 from that step on. `env` is the unbatched scene env.
+    `alive` is 0 from that step on. `env` is the unbatched scene env. Episode i starts from the key with
+    i folded in, so the first n episodes are the same however many are played.
     """
+    return jax.jit(_rollouts(env, entries, reads, steps, episodes, act, scored=False))
+
+
+def make_scored_rollouts(
+    env: Any, entries: Mapping[str, Entry], reads: frozenset[str], steps: int, episodes: int, act: Act
+) -> Callable[[Any, jax.Array], tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
+    """As `make_rollouts`, returning `(trajectories, totals, states)`: `totals["reward"]` and `totals[m]` for
+    each of the env's `metrics` (a RewardEnv's terms), summed over each episode's steps up to and including
+    the one that ended it, as brax's evaluator sums them, each shaped [episodes]; and `states`, each key of
+    `physics_state` shaped [episodes, steps + 1, ...] (the initial state first), to draw an episode again."""
+    return jax.jit(_rollouts(env, entries, reads, steps, episodes, act, scored=True))
+
+
+def physics_state(data: Any) -> dict[str, Any]:
+    """What a rollout keeps of a step to draw it again (server/policies/clip.py)."""
+    return {"qpos": data.qpos, "qvel": data.qvel, "mocap_pos": data.mocap_pos, "mocap_quat": data.mocap_quat}
+
+
+def _rollouts(
+    env: Any,
+    entries: Mapping[str, Entry],
+    reads: frozenset[str],
+    steps: int,
+    episodes: int,
+    act: Act,
+    *,
+    scored: bool,
+) -> Callable[[Any, jax.Array], Any]:
     recorded = {name: entries[name] for name in sorted(reads) if name != ALIVE}
 
     def record(ctx: RewardContext) -> dict[str, Any]:
         return {name: jnp.asarray(entry.fn(ctx), jnp.float32) for name, entry in recorded.items()}
 
+    def scores(state: Any) -> dict[str, Any]:
+        if not scored:
+            return {}
+        values = {name: jnp.asarray(value, jnp.float32) for name, value in state.metrics.items()}
+        return values | {"reward": jnp.asarray(state.reward, jnp.float32)}
+
+    def physics(state: Any) -> dict[str, Any]:
+        return physics_state(state.data) if scored else {}
+
     def hold(running: Any, new: Any, old: Any) -> Any:
         return jax.tree_util.tree_map(lambda a, b: jnp.where(running, a, b), new, old)
 
-    def episode(params: Any, key: jax.Array) -> dict[str, Any]:
+    def episode(params: Any, key: jax.Array) -> Any:
         reset_key, act_key = jax.random.split(key)
         state = env.reset(reset_key)
         zeros = jnp.zeros(env.action_size, jnp.float32)
         first = record(RewardContext(state.data, zeros, zeros, dict(state.info)))
+        totals = jax.tree_util.tree_map(jnp.zeros_like, scores(state))
 
         def step(carry: Any, step_key: jax.Array) -> Any:
-            state, alive, prev_action, last = carry
+            state, alive, prev_action, last, totals = carry
             action = jnp.asarray(act(params, state.obs, step_key), jnp.float32)
             stepped = env.step(state, action)
             values = record(RewardContext(stepped.data, action, prev_action, dict(stepped.info)))
             running = alive > 0
+            totals = jax.tree_util.tree_map(lambda t, v: t + alive * v, totals, scores(stepped))
             values = hold(running, values, last)
             stepped = hold(running, stepped, state)
             alive = alive * (1.0 - (jnp.asarray(stepped.done) > 0).astype(jnp.float32))
-            return (stepped, alive, action, values), values | {ALIVE: alive}
+            return (stepped, alive, action, values, totals), (values | {ALIVE: alive}, physics(stepped))
 
         keys = jax.random.split(act_key, steps)
-        carry = (state, jnp.float32(1.0), zeros, first)
-        _, trajectory = jax.lax.scan(step, carry, keys)
-        return trajectory  # type: ignore[no-any-return]
+        carry: Any = (state, jnp.float32(1.0), zeros, first, totals)
+        (*_, totals), (trajectory, states) = jax.lax.scan(step, carry, keys)
+        if not scored:
+            return trajectory
+        initial = physics(state)
+        states = {k: jnp.concatenate([initial[k][None], v]) for k, v in states.items()}
+        return trajectory, totals, states
 
-    def run(params: Any, key: jax.Array) -> dict[str, Any]:
-        return jax.vmap(episode, in_axes=(None, 0))(params, jax.random.split(key, episodes))  # type: ignore[no-any-return]
+    def run(params: Any, key: jax.Array) -> Any:
+        starts = jax.vmap(partial(jax.random.fold_in, key))(jnp.arange(episodes))
+        return jax.vmap(episode, in_axes=(None, 0))(params, starts)
 
-    return jax.jit(run)
+    return run
 
 
 def figure_values(check: CompiledCheck) -> Callable[[dict[str, Any]], dict[str, Any]]:

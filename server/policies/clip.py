@@ -1,14 +1,16 @@
 """A clip of a saved policy: a few seconds of its deterministic rollout, as a small animated WebP beside its
 params (`CLIP_FILE`), so the library can show what each policy does without playing it.
 
-The rollout is one jitted `lax.scan` of the scene's own env (the env training used; no reward program: only
-its physics), the policy deterministic, from a fixed seed's initial state, until the clip's length or the
-scene ends the episode. Its states are drawn with MuJoCo's own renderer (mjv_updateScene + mjr_render, what
-`mujoco.Renderer` does) on the env's `mj_model`, in an EGL context chosen here rather than through
-MUJOCO_GL, so it works whichever module imported mujoco first; on a computer without a GPU, EGL is Mesa's
-llvmpipe (Debian's libegl1, libegl-mesa0, libgl1-mesa-dri), which needs no display and no /dev/dri. The
-camera frames the robot as the page's viewer does (its centre of mass from the front, 25 degrees above),
-following the root body in locomotion scenes. Pillow encodes the frames. docs/CLIPS.md has the numbers.
+The rollout is one jitted `lax.scan` of the scene's own env (the env training used), the policy
+deterministic, from a fixed seed's initial state, until the clip's length or the scene ends the episode.
+A training job does not compile one: its evaluation rollouts (server/training/evaluation.py) play the same
+start with the same physics and keep the states. The states are drawn with MuJoCo's own renderer
+(mjv_updateScene + mjr_render, what `mujoco.Renderer` does) on the env's `mj_model`, in an EGL context
+chosen here rather than through MUJOCO_GL, so it works whichever module imported mujoco first; on a
+computer without a GPU, EGL is Mesa's llvmpipe (Debian's libegl1, libegl-mesa0, libgl1-mesa-dri), which
+needs no display and no /dev/dri. The camera frames the robot as the page's viewer does (its centre of
+mass from the front, 25 degrees above), following the root body in locomotion scenes. Pillow encodes the
+frames. docs/CLIPS.md has the numbers.
 
     python -m server.policies.clip POLICY_DIR [--cache-dir DIR]    # (re)render a saved policy's clip
 
@@ -23,6 +25,7 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,41 +53,30 @@ class Clip:
 def rollout(
     env: Any, manifest: PolicyManifest, params: Any, steps: int, seed: int = CLIP_SEED
 ) -> dict[str, Any]:
-    """`steps` control steps of the deterministic policy from `seed`'s initial state, one jitted scan:
+    """`steps` control steps of the deterministic policy from `seed`'s first initial state (the one a
+    training job's evaluation rollouts start their first episode from), one jitted scan:
     {"qpos", "qvel", "mocap_pos", "mocap_quat": [steps + 1, ...] (the initial state first), "done": [steps]}
     as numpy arrays."""
     import jax
-    import jax.numpy as jnp
-    import numpy as np
     from brax.training.agents.ppo import networks as ppo_networks
 
+    from server.checks.evaluate import make_scored_rollouts, policy_action
     from server.policies.networks import make_networks
 
-    make_policy = ppo_networks.make_inference_fn(make_networks(manifest))
+    act = policy_action(ppo_networks.make_inference_fn(make_networks(manifest)))
+    run = make_scored_rollouts(env, {}, frozenset(), steps, 1, act)
+    trajectories, _, states = run(params, jax.random.PRNGKey(seed))
+    return episode_states(trajectories, states, steps)
 
-    def physics(data: Any) -> dict[str, Any]:
-        return {
-            "qpos": data.qpos,
-            "qvel": data.qvel,
-            "mocap_pos": data.mocap_pos,
-            "mocap_quat": data.mocap_quat,
-        }
 
-    def run(params: Any, key: jax.Array) -> tuple[dict[str, Any], dict[str, Any], jax.Array]:
-        policy = make_policy(params, deterministic=True)
-        state = env.reset(key)
+def episode_states(trajectories: dict[str, Any], states: dict[str, Any], steps: int) -> dict[str, Any]:
+    """The first episode of `make_scored_rollouts`' output, cut to `steps` steps, in `rollout`'s form."""
+    import numpy as np
 
-        def step(state: Any, _: None) -> tuple[Any, tuple[dict[str, Any], jax.Array]]:
-            action, _ = policy(state.obs, key)  # deterministic: the key is unused
-            state = env.step(state, action)
-            return state, (physics(state.data), jnp.asarray(state.done) > 0)
+    from server.rewards.static_check import ALIVE
 
-        _, (states, done) = jax.lax.scan(step, state, None, length=steps)
-        return physics(state.data), states, done
-
-    first, states, done = jax.jit(run)(params, jax.random.PRNGKey(seed))
-    out = {k: np.concatenate([np.asarray(first[k])[None], np.asarray(v)]) for k, v in states.items()}
-    out["done"] = np.asarray(done)
+    out = {k: np.asarray(v[0, : steps + 1]) for k, v in states.items()}
+    out["done"] = np.asarray(trajectories[ALIVE][0, :steps]) == 0  # alive after step i: 0 once it ended
     return out
 
 
@@ -188,14 +180,27 @@ def encode_webp(frames: list[Any], frame_ms: int) -> bytes:
     return buffer.getvalue()
 
 
+def clip_steps(ctrl_dt: float, seconds: float = CLIP_SECONDS) -> int:
+    return max(1, math.ceil(seconds / ctrl_dt - 1e-9))
+
+
 def render_clip(
-    env: Any, manifest: PolicyManifest, params: Any, *, follow: bool, seconds: float = CLIP_SECONDS
+    env: Any,
+    manifest: PolicyManifest,
+    params: Any,
+    *,
+    follow: bool,
+    states: dict[str, Any] | None = None,
 ) -> Clip:
-    """The clip of `params` (a policy of `manifest`) in `env` (the scene's unbatched env)."""
+    """The clip of `params` (a policy of `manifest`) in `env` (the scene's unbatched env). `states`: the
+    rollout already made (`rollout`'s form, CLIP_SECONDS long; a training job's evaluation rollouts make it
+    without compiling another), else it is made here."""
     ctrl_dt = float(env.dt)
-    steps = max(1, math.ceil(seconds / ctrl_dt - 1e-9))
+    steps = clip_steps(ctrl_dt)
     started = time.monotonic()
-    states = rollout(env, manifest, params, steps)
+    if states is None:
+        states = rollout(env, manifest, params, steps)
+    steps = len(states["done"])
     rolled = time.monotonic()
     stride = frame_stride(ctrl_dt)
     frames = render_frames(env.mj_model, states, frame_indices(stride, steps, states["done"]), follow=follow)
@@ -203,14 +208,23 @@ def render_clip(
     return Clip(data=data, frames=len(frames), rollout_s=rolled - started, render_s=time.monotonic() - rolled)
 
 
-def save_clip(policy_dir: Path, scene: Any) -> Clip | None:
-    """Renders the clip of the saved policy in `policy_dir` into its CLIP_FILE. A clip is a nicety: any
-    failure (no EGL, a rollout that cannot run) is logged and leaves no clip, never an exception."""
+def save_clip(
+    policy_dir: Path, scene: Any, states: Callable[[Any], dict[str, Any]] | None = None
+) -> Clip | None:
+    """Renders the clip of the saved policy in `policy_dir` into its CLIP_FILE. `states`: makes the
+    rollout from the policy's params (see `render_clip`). A clip is a nicety: any failure (no EGL, a
+    rollout that cannot run) is logged and leaves no clip, never an exception."""
     try:
         from server.policies.params import load_policy
 
         manifest, params = load_policy(policy_dir)
-        clip = render_clip(scene.env, manifest, params, follow=scene.family == "locomotion")
+        clip = render_clip(
+            scene.env,
+            manifest,
+            params,
+            follow=scene.family == "locomotion",
+            states=states(params) if states is not None else None,
+        )
         write_atomic(policy_dir / CLIP_FILE, clip.data)
     except Exception as exc:
         log.warning("no clip for the policy in %s: %s: %s", policy_dir, type(exc).__name__, exc)

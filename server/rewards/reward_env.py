@@ -64,7 +64,9 @@ class RewardEnv(Wrapper):  # type: ignore[misc]
 
     def step(self, state: mjx_env.State, action: jax.Array) -> mjx_env.State:
         prev_action = state.info[PREV_ACTION_KEY]
-        stepped = self.env.step(state, action)
+        # A copy of the metrics: some envs write their reward terms into the dict they are given (Playground's
+        # cartpole does), which would change `state` itself for whoever still holds it.
+        stepped = self.env.step(state.replace(metrics=dict(state.metrics)), action)
         info = dict(stepped.info)  # envs may return the same dict object they were given
         ctx = RewardContext(stepped.data, action, prev_action, info)
         terms = self.compiled.terms(ctx)

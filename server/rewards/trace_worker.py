@@ -422,7 +422,7 @@ def base_rollouts(scene: Scene, manifest: PolicyManifest, data: bytes, reads: fr
     return trajectories
 
 
-SAMPLES_FORMAT = 1  # bump when make_rollouts, the sample keys or episodes change what is recorded
+SAMPLES_FORMAT = 2  # bump when make_rollouts, the sample keys or episodes change what is recorded
 
 
 def samples_key(scene: Scene) -> str:

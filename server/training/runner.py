@@ -1,12 +1,15 @@
 """Train a PPO policy on a Playground scene with a reward program. Runs in the training worker process.
 
 `train(spec, ...)` loads the scene (impl "jax"), compiles the program, wraps the env in `RewardEnv`, and
-runs `brax.training.agents.ppo.train`. At every evaluation (step 0 and after each epoch batch) it
+runs `brax.training.agents.ppo.train` with brax's own evaluator off. At every evaluation (step 0 and after
+each epoch batch, where brax hands over the params) it
 
-1. refuses non-finite results: a term that was NaN/inf, a NaN eval reward or NaN params raise
-   `TrainingFailed` naming the term when it can, and such params are never saved;
-2. writes `work_dir/checkpoint.msgpack` + `checkpoint.json` (step, total, history) atomically, and, when
-   the evaluation has params, the live preview's folder `work_dir/live/` (`_write_live`);
+1. evaluates the params (server/training/evaluation.py: the eval reward, its terms and the success check's
+   verdict from one set of deterministic rollouts) and refuses non-finite results: a term that was
+   NaN/inf, a NaN eval reward or NaN params raise `TrainingFailed` naming the term when it can, and such
+   params are never saved;
+2. writes `work_dir/checkpoint.msgpack` + `checkpoint.json` (step, total, history) atomically, and the live
+   preview's folder `work_dir/live/` (`_write_live`);
 3. reports a `TrainingProgress` (steps/s measured on the wall clock; brax's `training/sps` is not);
 4. stops after the eval that passes `spec.time_budget_s`, keeping that eval's params.
 
@@ -22,7 +25,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
-import math
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -39,6 +41,7 @@ from server.policies.manifest import OBS_IS_DICT, InvalidPolicy, PolicyManifest,
 from server.policies.networks import network_factory
 from server.policies.params import load_policy, params_template, save_policy
 from server.scenes.loader import LoadedScene
+from server.training.evaluation import EVAL_EPISODES, Evaluator, nonfinite_message
 from server.training.presets import (
     PpoConfig,
     build_config,
@@ -103,10 +106,6 @@ def load_scene(
         raise TrainingFailed(f"scene {scene_id!r} failed to load: {exc}") from exc
 
 
-def _finite(x: Any) -> bool:
-    return x is not None and math.isfinite(float(x))
-
-
 def params_finite(params: Any) -> bool:
     import jax
     import jax.numpy as jnp
@@ -115,26 +114,6 @@ def params_finite(params: Any) -> bool:
     return all(
         bool(jnp.all(jnp.isfinite(leaf))) for leaf in leaves if jnp.issubdtype(leaf.dtype, jnp.floating)
     )
-
-
-def nonfinite_message(metrics: Mapping[str, Any], names: list[str], params_ok: bool) -> str | None:
-    """Why an evaluation is unusable, naming the reward term(s) when they are identifiable; None if fine."""
-    bad = [n for n in names if float(metrics.get(f"eval/episode_nonfinite/{n}", 0.0)) > 0]
-    if bad:
-        listed = ", ".join(f"`{n}`" for n in bad)
-        return (
-            f"reward term {listed} produced NaN or infinite values during training; guard logs, square "
-            "roots and divisions (e.g. jnp.log(x + 1e-6), jnp.maximum(x, 0.0))"
-        )
-    if not _finite(metrics.get("eval/episode_reward/task", 0.0)):
-        return "the simulation became unstable (the scene's own reward is NaN); try smaller action terms"
-    if not _finite(metrics.get("eval/episode_reward")) or not params_ok:
-        terms = {n: abs(float(metrics.get(f"eval/episode_reward/{n}", 0.0))) for n in names}
-        finite_terms = {n: v for n, v in terms.items() if math.isfinite(v)}
-        suspect = max(finite_terms, key=lambda n: finite_terms[n]) if finite_terms else None
-        hint = f"; the largest term is `{suspect}`, consider a smaller weight" if suspect else ""
-        return f"training diverged (the policy's parameters became NaN){hint}"
-    return None
 
 
 def _draft_manifest(
@@ -187,79 +166,15 @@ def _write_live(
     )
 
 
-CONFIRM_BATCHES = 2  # the kept policy's final verdict: 2 x CHECK_EPISODES starts no evaluation saw
-CONFIRM_KEY = 2**32 - 1  # folded into the seed's key; evaluations fold in their step (< 2**32 - 1)
-
-
-class CheckJudge:
-    """The success check at each evaluation: deterministic rollouts of the current params from
-    CHECK_EPISODES initial states, new ones at each evaluation (drawn from the seed and the step, so a
-    resumed job draws the same). With the same states every time, a reacher that touched 5 targets it
-    had seen at each evaluation passed and stopped early, yet missed 2 of 5 others (docs/BENCHMARKS.md):
-    two passing evaluations in a row now mean twenty different starts."""
-
-    def __init__(self, scene: LoadedScene, entries: Any, check: Any, steps: int, seed: int) -> None:
-        self.scene, self.entries, self.check, self.steps = scene, entries, check, steps
-        self.seed = seed
-        self.make_policy: Any = None
-        self._rollouts: Any = None
-        self._figures: Any = None
-
-    def _compiled(self) -> bool:
-        """Builds the rollouts once (compiled at their first call); False when there is nothing to judge."""
-        if self.check is None or self.make_policy is None:
-            return False
-        if self._rollouts is None:
-            from server.checks.evaluate import figure_values, make_rollouts, policy_action
-
-            self._rollouts = make_rollouts(
-                self.scene.env,
-                self.entries,
-                self.check.reads,
-                self.steps,
-                CHECK_EPISODES,
-                policy_action(self.make_policy),
-            )
-            self._figures = figure_values(self.check)
-        return True
-
-    def _starts(self, data: int) -> Any:
-        """The key of a set of initial states: the seed with `data` (a step, or CONFIRM_KEY) folded in."""
-        import jax
-
-        return jax.random.fold_in(jax.random.PRNGKey(self.seed + 7919), data)
-
-    def evaluate(self, params: Any, step: int) -> CheckResult | None:
-        if params is None or not self._compiled():
-            return None
-        trajectories = self._rollouts(params, self._starts(step % 2**32))
-        return self.check.judge(self._figures(trajectories))  # type: ignore[no-any-return]
-
-    def confirm(self, params: Any) -> CheckResult | None:
-        """The kept policy judged once more, from CONFIRM_BATCHES x CHECK_EPISODES starts that no evaluation
-        saw: the kept checkpoint is the best of many evaluations, so its own verdict is chosen for luck
-        (a reacher kept for passing 10 of 10 starts passed 7 of 10 elsewhere). The verdict a job reports;
-        None when there is no check or no params."""
-        if params is None or not self._compiled():
-            return None
-        import jax
-        import jax.numpy as jnp
-
-        key = self._starts(CONFIRM_KEY)
-        batches = [
-            self._figures(self._rollouts(params, jax.random.fold_in(key, i))) for i in range(CONFIRM_BATCHES)
-        ]
-        merged = {name: jnp.concatenate([batch[name] for batch in batches]) for name in batches[0]}
-        return self.check.judge(merged)  # type: ignore[no-any-return]
-
-
 def judge_saved_policy(folder: Path, cache_dir: Path, seed: int) -> CheckResult | None:
     """A saved policy's verdict as its job reported it: its own check on the same unseen starts (the job's
-    seed), re-run here. None when the policy has no check."""
+    seed; the first CHECK_EPISODES of each batch are the same however many episodes its evaluations
+    played), re-run here. None when the policy has no check."""
     from brax.training.agents.ppo import networks as ppo_networks
 
     from server.checks.evaluate import compile_check
     from server.policies.networks import make_networks
+    from server.rewards.compile import compile_program
     from server.rewards.vocabulary import build_entries
 
     if read_manifest(folder).check is None:  # before the params: a policy without a check needs none
@@ -268,15 +183,15 @@ def judge_saved_policy(folder: Path, cache_dir: Path, seed: int) -> CheckResult 
     assert manifest.check is not None
     scene = load_scene(manifest.scene_id, cache_dir, device="cpu")
     entries = build_entries(manifest.scene_id, scene.env)
-    judge = CheckJudge(
+    evaluator = Evaluator(
         scene,
-        entries,
+        compile_program(manifest.program, entries),
         compile_check(manifest.check, entries, scene.episode_length),
-        scene.episode_length,
-        seed,
+        episodes=CHECK_EPISODES,
+        seed=seed,
     )
-    judge.make_policy = ppo_networks.make_inference_fn(make_networks(manifest))
-    return judge.confirm(params)
+    evaluator.make_policy = ppo_networks.make_inference_fn(make_networks(manifest))
+    return evaluator.confirm(params)
 
 
 class _BestKeeper:
@@ -315,12 +230,12 @@ class _BestKeeper:
             self._save()
         return self.early.update(progress.check)
 
-    def confirm(self, judge: CheckJudge) -> CheckResult | None:
+    def confirm(self, evaluator: Evaluator) -> CheckResult | None:
         """The kept params' verdict on starts no evaluation saw (judged once per kept checkpoint). One that
         fails there passed its evaluation by luck: it ranks by this verdict from now on, so any later
         evaluation that passes replaces it."""
         if self.confirmed is None and self.progress is not None:
-            self.confirmed = judge.confirm(self.params)
+            self.confirmed = evaluator.confirm(self.params)
             if self.confirmed is not None and not self.confirmed.passed:
                 self.progress = msgspec.structs.replace(self.progress, check=self.confirmed)
                 self._save()
@@ -439,61 +354,53 @@ def train(
             check = compile_check(spec.check, compiled.entries, scene.episode_length)
         except ProgramRejectedError as exc:
             raise TrainingFailed(f"the success check was rejected: {exc}") from exc
-    # The check judges whole episodes of the scene's own length, what playback shows, even when a quick
-    # preset trains on shorter ones (a check's `s.x[500:]` means the second half of the real episode).
-    judge = CheckJudge(scene, compiled.entries, check, scene.episode_length, spec.seed)
-    if restore is not None and check is not None:
-        # brax reports the first evaluation before it hands over make_policy; a fine-tune or a resume
-        # already has params then, so judge them with the same network (a base may already pass).
-        from brax.training.agents.ppo import networks as ppo_networks
+    # Evaluations play whole episodes of the scene's own length, what playback shows, even when a quick
+    # preset trains on shorter ones (a check's `s.x[500:]` means the second half of the real episode), with
+    # the network the saved policy will play with.
+    from brax.training.agents.ppo import networks as ppo_networks
 
-        from server.policies.networks import make_networks
+    from server.policies.networks import make_networks
 
-        judge.make_policy = ppo_networks.make_inference_fn(make_networks(manifest))
+    evaluator = Evaluator(
+        scene, compiled, check, episodes=int(config.ppo.get("num_eval_envs", EVAL_EPISODES)), seed=spec.seed
+    )
+    evaluator.make_policy = ppo_networks.make_inference_fn(make_networks(manifest))
     keeper = _BestKeeper(work_dir, manifest, early_stop_evals=spec.early_stop_evals)
     if resume:
         keeper.restore(history)
-    state: dict[str, Any] = {"pending": restore, "good": restore, "t0": None, "s0": offset}
+    state: dict[str, Any] = {"good": restore, "t0": None, "s0": offset}
 
-    def policy_params_fn(step: int, make_policy: Any, params: Any) -> None:
-        judge.make_policy = make_policy
-        state["pending"] = with_frozen_normaliser(params)
-
-    def progress_fn(step: int, metrics: Mapping[str, Any]) -> None:
-        params = state["pending"]
-        why = nonfinite_message(metrics, compiled.names, params_finite(params))
+    def evaluate(step: int, _make_policy: Any, params: Any) -> None:
+        """brax's policy_params_fn: called with the params at step 0 and after every epoch batch."""
+        params = with_frozen_normaliser(params)
+        absolute = offset + int(step)
+        # Before the clock: the rollouts' compile is not training speed.
+        scores, verdict = evaluator.evaluate(params, absolute)
+        why = nonfinite_message(scores, params_finite(params))
         if why is not None:
             raise TrainingFailed(why)
-        absolute = offset + int(step)
-        verdict = judge.evaluate(params, absolute)  # before the clock: its compile is not training speed
         now = time.monotonic()
         if state["t0"] is None or absolute == state["s0"]:
             state["t0"], state["s0"] = now, absolute  # rates start after the first eval (compilation)
         rate = (absolute - state["s0"]) / (now - state["t0"]) if now > state["t0"] else 0.0
         left = max(total - absolute, 0)
-        eval_reward = metrics.get("eval/episode_reward")
-        task = metrics.get("eval/episode_reward/task")
         progress = TrainingProgress(
             step=absolute,
             total_steps=total,
-            eval_reward=float(eval_reward) if eval_reward is not None else None,
-            reward_terms={n: float(metrics.get(f"eval/episode_reward/{n}", 0.0)) for n in compiled.names},
-            task_reward=float(task) if task is not None else None,
+            eval_reward=scores.eval_reward,
+            reward_terms=scores.reward_terms,
+            task_reward=scores.task_reward,
             steps_per_second=rate,
             elapsed_s=now - started,
             eta_s=left / rate if rate > 0 else None,
-            reward_term_std={
-                n: float(metrics.get(f"eval/episode_reward/{n}_std", 0.0)) for n in compiled.names
-            },
+            reward_term_std=scores.reward_term_std,
             check=verdict,
         )
         history.append(progress)
         write_checkpoint(work_dir, params, Checkpoint(step=absolute, total_steps=total, history=history))
-        done = False
-        if params is not None:  # brax's first evaluation of a fresh job comes before it has params
-            state["good"] = params
-            _write_live(work_dir, params, manifest, history)
-            done = keeper.offer(params, progress)
+        state["good"] = params
+        _write_live(work_dir, params, manifest, history)
+        done = keeper.offer(params, progress)
         # A fine-tune whose base already passes the new check has nothing to learn: keep the base as it is
         # (more updates on a critic still learning the new reward can only put at risk what passes).
         base_passes = (
@@ -508,7 +415,7 @@ def train(
         # train on. (A reacher that passed twenty evaluation starts in a row missed 9 of 20 others, and a
         # round stopped there left the next round to start over: docs/BENCHMARKS.md.)
         rule_says_done = left > 0 and (done or base_passes)
-        confirmed = keeper.confirm(judge) if rule_says_done else None
+        confirmed = keeper.confirm(evaluator) if rule_says_done else None
         if confirmed is not None:
             progress = msgspec.structs.replace(progress, confirmation=confirmed)
             history[-1] = progress
@@ -524,7 +431,7 @@ def train(
     final = state["good"]
     if remaining > 0:
         env = RewardEnv(scene.env, compiled)
-        ppo_kwargs = dict(config.ppo)
+        ppo_kwargs = {k: v for k, v in config.ppo.items() if k != "num_eval_envs"}  # ours: `evaluator`
         try:
             _, final, _ = ppo.train(
                 environment=env,
@@ -532,9 +439,9 @@ def train(
                 wrap_env_fn=wrapper.wrap_for_brax_training,
                 network_factory=network_factory(manifest.network, frozen_normalizer=frozen),
                 seed=spec.seed,
-                deterministic_eval=True,
-                progress_fn=progress_fn,
-                policy_params_fn=policy_params_fn,
+                run_evals=False,  # `evaluate` judges each epoch's params (server/training/evaluation.py)
+                progress_fn=lambda _step, _metrics: None,  # brax's training metrics: not shown
+                policy_params_fn=evaluate,
                 restore_params=restore,
                 restore_value_fn=True,  # a resume's critic, and a fine-tune's (see above)
                 **ppo_kwargs,
@@ -542,7 +449,7 @@ def train(
         except _StopTraining:
             final = state["good"]
         final = with_frozen_normaliser(final)
-        # brax evaluates after its last epoch, so `final` was checked by progress_fn; check anyway.
+        # brax hands over the params after its last epoch, so `evaluate` checked `final`; check anyway.
         if final is None:
             raise TrainingFailed("training ended before its first evaluation: there is no policy to keep")
         if not params_finite(final):
@@ -550,7 +457,7 @@ def train(
     kept_params, outcome = keeper.result(final, history)
     if outcome is not None and outcome.check is not None:
         # What the user gets is judged on starts it was not chosen by: this verdict is the policy's.
-        confirmed = keeper.confirm(judge)
+        confirmed = keeper.confirm(evaluator)
         if confirmed is not None:
             outcome = msgspec.structs.replace(outcome, check=confirmed)
     manifest = msgspec.structs.replace(
@@ -566,5 +473,6 @@ def train(
     saved = save_policy(work_dir / POLICY_DIR, kept_params, manifest)
     from server.policies.clip import save_clip
 
-    save_clip(work_dir / POLICY_DIR, scene)  # a clip that cannot be made is logged, never fails the job
+    # A clip that cannot be made is logged, never fails the job.
+    save_clip(work_dir / POLICY_DIR, scene, states=evaluator.clip_states)
     return saved

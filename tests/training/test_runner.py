@@ -15,7 +15,7 @@ import pytest
 
 from server.checks.verdict import CHECK_EPISODES
 from server.policies.manifest import CLIP_FILE, PolicyManifest
-from server.training.runner import CONFIRM_BATCHES
+from server.training.evaluation import CONFIRM_BATCHES
 from server.training.types import JobSpec, TrainingProgress
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -64,6 +64,8 @@ def trained(
 ) -> tuple[Path, PolicyManifest, list[TrainingProgress]]:
     import shutil
 
+    from brax.training.agents.ppo import train as ppo
+
     from server.training.runner import train
 
     work = tmp_path_factory.mktemp("job")
@@ -74,7 +76,15 @@ def trained(
         shutil.copytree(work / "live", work / "live-seen" / str(len(reports)))
         reports.append(progress)
 
-    manifest = train(quick(name="tiny"), scene_cache_dir=cache, work_dir=work, report=report)
+    real_train = ppo.train
+
+    def train_seeing_live(**kwargs: object) -> object:
+        shutil.copytree(work / "live", work / "live-before-brax")  # what a preview finds while brax compiles
+        return real_train(**kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ppo, "train", train_seeing_live)
+        manifest = train(quick(name="tiny"), scene_cache_dir=cache, work_dir=work, report=report)
     return work, manifest, reports
 
 
@@ -104,15 +114,13 @@ def test_train_reports_checkpoints_and_saves_a_policy(
 def test_live_folder_has_untrained_params_first_then_each_evaluations(
     trained: tuple[Path, PolicyManifest, list[TrainingProgress]],
 ) -> None:
-    """live/ (docs/PREVIEW.md) exists before brax's first evaluation, with untrained params of the job's
-    network and no history; after each evaluation that has params it holds those params and the history
-    up to them, written before the progress event."""
+    """live/ (docs/PREVIEW.md) exists before brax compiles, with untrained params of the job's network and
+    no history; after each evaluation it holds that evaluation's params and the history up to them, written
+    before the progress event."""
     from server.policies.params import load_policy
 
     work, manifest, reports = trained
-    seen = [load_policy(work / "live-seen" / str(i)) for i in range(len(reports))]
-    first, untrained = seen[0]
-    # brax's step-0 evaluation of a fresh job has no params: live/ still holds the start's untrained ones.
+    first, untrained = load_policy(work / "live-before-brax")
     assert first.metrics_history == [] and first.final_eval_reward is None
     assert (first.network, first.observation_size, first.action_size) == (
         manifest.network,
@@ -120,8 +128,9 @@ def test_live_folder_has_untrained_params_first_then_each_evaluations(
         manifest.action_size,
     )
     assert first.job_id == manifest.job_id and first.program == manifest.program and first.outcome is None
-    for i in range(1, len(reports)):
-        live, _ = seen[i]
+    assert untrained is not None
+    for i in range(len(reports)):
+        live, _ = load_policy(work / "live-seen" / str(i))
         assert live.metrics_history == reports[: i + 1]
         assert live.final_eval_reward == reports[i].eval_reward
     # At the end live/ holds the last evaluation's params: the checkpoint's, byte for byte.
@@ -130,7 +139,6 @@ def test_live_folder_has_untrained_params_first_then_each_evaluations(
         last == (work / "checkpoint.msgpack").read_bytes() == (work / "live" / "params.msgpack").read_bytes()
     )
     assert last != (work / "live-seen" / "0" / "params.msgpack").read_bytes()
-    assert untrained is not None
 
 
 def test_policy_round_trips_bit_exactly(trained: tuple[Path, PolicyManifest, list[TrainingProgress]]) -> None:
@@ -362,16 +370,17 @@ def test_a_check_that_passes_only_on_its_evaluations_starts_trains_on(
 ) -> None:
     """The same fine-tune, its base passing the evaluation but (scripted here: no real policy fails
     unseen starts on cue) failing the starts no evaluation saw: it does not stop, and says why."""
-    from server.training.runner import CheckJudge, train
+    from server.training.evaluation import Evaluator
+    from server.training.runner import train
 
-    real_confirm = CheckJudge.confirm
+    real_confirm = Evaluator.confirm
 
-    def fails_elsewhere(self: CheckJudge, params: object) -> object:
+    def fails_elsewhere(self: Evaluator, params: object) -> object:
         verdict = real_confirm(self, params)
         assert verdict is not None
         return msgspec.structs.replace(verdict, passed=False, passed_episodes=verdict.episodes - 1)
 
-    monkeypatch.setattr(CheckJudge, "confirm", fails_elsewhere)
+    monkeypatch.setattr(Evaluator, "confirm", fails_elsewhere)
     spec = quick(check=ALWAYS_INSIDE, base_policy_id=trained[1].policy_id)
     reports: list[TrainingProgress] = []
     manifest = train(
@@ -390,9 +399,8 @@ def test_a_check_that_passes_only_on_its_evaluations_starts_trains_on(
 
 def test_a_failing_check_still_saves_its_best_marked_failed(cache: Path, tmp_path: Path) -> None:
     manifest, reports = _train(quick(check=NEVER), cache, tmp_path)
-    # brax's first evaluation (step 0) comes before a fresh job has params: it is judged from step 1 on.
-    assert len(reports) == 2 and reports[0].check is None
-    assert reports[1].check is not None and not reports[1].check.passed
+    # Judged at every evaluation, the untrained params' at step 0 included.
+    assert len(reports) == 2 and all(r.check is not None and not r.check.passed for r in reports)
     assert manifest.outcome is not None and manifest.outcome.check is not None
     assert not manifest.outcome.check.passed and manifest.outcome.stop_reason == "completed"
     # Every figure is listed; the unmet requirement carries its bound and worst episode.
@@ -418,18 +426,24 @@ def test_an_invalid_check_fails_the_job_with_its_located_error(cache: Path, tmp_
 def test_the_check_judges_new_initial_states_at_each_evaluation(
     trained: tuple[Path, PolicyManifest, list[TrainingProgress]], cache: Path
 ) -> None:
-    """Each evaluation's check rollouts start elsewhere (drawn from the seed and the step), so two passing
-    evaluations in a row are not the same starts seen twice; the same step draws the same starts."""
+    """Each evaluation's rollouts start elsewhere (drawn from the seed and the step), so two passing
+    evaluations in a row are not the same starts seen twice; the same step draws the same starts, and the
+    check's episodes are the same however many episodes the evaluation plays for its eval reward (so a
+    saved policy's verdict can be judged again without knowing its preset)."""
+    import dataclasses
+
     from brax.training.agents.ppo import networks as ppo_networks
 
     from server.checks.evaluate import compile_check
     from server.policies.networks import make_networks
     from server.policies.params import load_policy
+    from server.rewards.compile import compile_program
     from server.rewards.vocabulary import build_entries
-    from server.training.runner import CheckJudge, load_scene
+    from server.training.evaluation import Evaluator
+    from server.training.runner import load_scene
 
     manifest, params = load_policy(trained[0] / "policy")
-    scene = load_scene("CartpoleBalance", cache)
+    scene = dataclasses.replace(load_scene("CartpoleBalance", cache), episode_length=20)
     entries = build_entries("CartpoleBalance", scene.env)
     check = compile_check(
         "AT_MOST = dict(travel=100.0)\n\n\ndef travel(s):\n    return jnp.max(jnp.abs(s.cart_position))\n\n\n"
@@ -437,13 +451,48 @@ def test_the_check_judges_new_initial_states_at_each_evaluation(
         entries,
         20,
     )
-    judge = CheckJudge(scene, entries, check, 20, seed=0)
-    judge.make_policy = ppo_networks.make_inference_fn(make_networks(manifest))
 
-    def starts(step: int) -> float:
-        verdict = judge.evaluate(params, step)
-        assert verdict is not None
+    def evaluator(episodes: int) -> Evaluator:
+        made = Evaluator(scene, compile_program(PROGRAM, entries), check, episodes=episodes, seed=0)
+        made.make_policy = ppo_networks.make_inference_fn(make_networks(manifest))
+        return made
+
+    ten, twelve = evaluator(CHECK_EPISODES), evaluator(CHECK_EPISODES + 2)
+
+    def starts(judge: Evaluator, step: int) -> float:
+        _, verdict = judge.evaluate(params, step)
+        assert verdict is not None and verdict.episodes == CHECK_EPISODES
         return next(f.mean for f in verdict.figures if f.name == "start")
 
-    assert starts(0) != starts(458_752)
-    assert starts(458_752) == starts(458_752)
+    assert starts(ten, 0) != starts(ten, 458_752)
+    assert starts(ten, 458_752) == starts(ten, 458_752) == starts(twelve, 458_752)
+
+
+def test_a_jobs_clip_is_the_clip_rollout_of_its_kept_policy(
+    trained: tuple[Path, PolicyManifest, list[TrainingProgress]], cache: Path
+) -> None:
+    """A job draws its clip from its evaluation rollouts (no rollout of its own to compile): the same start
+    and the same states as the clip's own rollout of the saved policy (server/policies/clip.py)."""
+    import dataclasses
+
+    from brax.training.agents.ppo import networks as ppo_networks
+
+    from server.policies.clip import rollout
+    from server.policies.networks import make_networks
+    from server.policies.params import load_policy
+    from server.rewards.compile import compile_program
+    from server.rewards.vocabulary import build_entries
+    from server.training.evaluation import Evaluator
+    from server.training.runner import load_scene
+
+    manifest, params = load_policy(trained[0] / "policy")
+    scene = dataclasses.replace(load_scene("CartpoleBalance", cache), episode_length=30)  # cheap to run
+    entries = build_entries("CartpoleBalance", scene.env)
+    evaluator = Evaluator(scene, compile_program(PROGRAM, entries), None, episodes=4, seed=0)
+    evaluator.make_policy = ppo_networks.make_inference_fn(make_networks(manifest))
+    from_evaluation = evaluator.clip_states(params)
+    own = rollout(scene.env, manifest, params, 30)
+    assert set(from_evaluation) == set(own) and from_evaluation["qpos"].shape == own["qpos"].shape == (31, 2)
+    for key in own:
+        np.testing.assert_allclose(from_evaluation[key], own[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    assert np.ptp(own["qpos"][:, 0]) > 0  # the cart moved: the states are a rollout, not a held start
