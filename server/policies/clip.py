@@ -190,16 +190,15 @@ def render_clip(
     params: Any,
     *,
     follow: bool,
-    states: dict[str, Any] | None = None,
+    make_states: Callable[[Any], dict[str, Any]] | None = None,
 ) -> Clip:
-    """The clip of `params` (a policy of `manifest`) in `env` (the scene's unbatched env). `states`: the
-    rollout already made (`rollout`'s form, CLIP_SECONDS long; a training job's evaluation rollouts make it
-    without compiling another), else it is made here."""
+    """The clip of `params` (a policy of `manifest`) in `env` (the scene's unbatched env). `make_states`:
+    makes the rollout from the params in `rollout`'s form, CLIP_SECONDS long (a training job's evaluation
+    rollouts do, without compiling another); by default `rollout`."""
     ctrl_dt = float(env.dt)
     steps = clip_steps(ctrl_dt)
     started = time.monotonic()
-    if states is None:
-        states = rollout(env, manifest, params, steps)
+    states = make_states(params) if make_states is not None else rollout(env, manifest, params, steps)
     steps = len(states["done"])
     rolled = time.monotonic()
     stride = frame_stride(ctrl_dt)
@@ -209,11 +208,11 @@ def render_clip(
 
 
 def save_clip(
-    policy_dir: Path, scene: Any, states: Callable[[Any], dict[str, Any]] | None = None
+    policy_dir: Path, scene: Any, make_states: Callable[[Any], dict[str, Any]] | None = None
 ) -> Clip | None:
-    """Renders the clip of the saved policy in `policy_dir` into its CLIP_FILE. `states`: makes the
-    rollout from the policy's params (see `render_clip`). A clip is a nicety: any failure (no EGL, a
-    rollout that cannot run) is logged and leaves no clip, never an exception."""
+    """Renders the clip of the saved policy in `policy_dir` into its CLIP_FILE (`make_states`: see
+    `render_clip`). A clip is a nicety: any failure (no EGL, a rollout that cannot run) is logged and
+    leaves no clip, never an exception."""
     try:
         from server.policies.params import load_policy
 
@@ -223,7 +222,7 @@ def save_clip(
             manifest,
             params,
             follow=scene.family == "locomotion",
-            states=states(params) if states is not None else None,
+            make_states=make_states,
         )
         write_atomic(policy_dir / CLIP_FILE, clip.data)
     except Exception as exc:

@@ -474,5 +474,5 @@ def train(
     from server.policies.clip import save_clip
 
     # A clip that cannot be made is logged, never fails the job.
-    save_clip(work_dir / POLICY_DIR, scene, states=evaluator.clip_states)
+    save_clip(work_dir / POLICY_DIR, scene, make_states=evaluator.clip_states)
     return saved
