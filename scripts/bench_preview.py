@@ -183,6 +183,13 @@ def first_frame(app: RunningApp, args: argparse.Namespace) -> None:
             f"{results[preview]:.1f} s (POST to final state {wall:.1f} s, {len(job['history'])} evaluations)",
             flush=True,
         )
+        trained = [point for point in job["history"] if point["step"] > 0]
+        if job["history"] and trained:
+            print(
+                f"  evaluations, in the job's time: step 0 at {job['history'][0]['elapsed_s']:.1f} s, the "
+                f"first trained params (step {trained[0]['step']}) at {trained[0]['elapsed_s']:.1f} s",
+                flush=True,
+            )
         if preview:
             frame = f"{session.first_frame:.1f} s" if session.first_frame is not None else "never"
             print(f"  POST train to the first preview Action: {frame}")
