@@ -66,21 +66,22 @@ class Evaluator:
     5 targets it had seen at each evaluation passed and stopped early, yet missed 2 of 5 others
     (docs/BENCHMARKS.md): two passing evaluations in a row now mean twenty different starts.
 
-    `make_policy` (brax's, `make_policy(params, deterministic=True)`) is set before the first evaluation:
-    brax hands it over with the params."""
+    `make_policy` is brax's inference-function maker (`make_policy(params, deterministic=True)`) for the
+    network the policy is saved with, what playback plays."""
 
     def __init__(
         self,
         scene: LoadedScene,
         reward: CompiledReward,
         check: Any,
+        make_policy: Any,
         *,
         episodes: int,
         seed: int,
     ) -> None:
         self.scene, self.reward, self.check, self.seed = scene, reward, check, seed
+        self.make_policy = make_policy
         self.episodes = max(episodes, CHECK_EPISODES if check is not None else 1)
-        self.make_policy: Any = None
         self._rollouts: Any = None
         self._figures: Any = None
 
@@ -90,8 +91,6 @@ class Evaluator:
             from server.checks.evaluate import figure_values, make_scored_rollouts, policy_action
             from server.rewards.reward_env import RewardEnv
 
-            if self.make_policy is None:
-                raise RuntimeError("an evaluation needs the policy's make_policy first")
             reads = self.check.reads if self.check is not None else frozenset()
             self._rollouts = make_scored_rollouts(
                 RewardEnv(self.scene.env, self.reward),

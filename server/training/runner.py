@@ -187,10 +187,10 @@ def judge_saved_policy(folder: Path, cache_dir: Path, seed: int) -> CheckResult 
         scene,
         compile_program(manifest.program, entries),
         compile_check(manifest.check, entries, scene.episode_length),
+        ppo_networks.make_inference_fn(make_networks(manifest)),
         episodes=CHECK_EPISODES,
         seed=seed,
     )
-    evaluator.make_policy = ppo_networks.make_inference_fn(make_networks(manifest))
     return evaluator.confirm(params)
 
 
@@ -362,9 +362,13 @@ def train(
     from server.policies.networks import make_networks
 
     evaluator = Evaluator(
-        scene, compiled, check, episodes=int(config.ppo.get("num_eval_envs", EVAL_EPISODES)), seed=spec.seed
+        scene,
+        compiled,
+        check,
+        ppo_networks.make_inference_fn(make_networks(manifest)),
+        episodes=int(config.ppo.get("num_eval_envs", EVAL_EPISODES)),
+        seed=spec.seed,
     )
-    evaluator.make_policy = ppo_networks.make_inference_fn(make_networks(manifest))
     keeper = _BestKeeper(work_dir, manifest, early_stop_evals=spec.early_stop_evals)
     if resume:
         keeper.restore(history)

@@ -453,9 +453,8 @@ def test_the_check_judges_new_initial_states_at_each_evaluation(
     )
 
     def evaluator(episodes: int) -> Evaluator:
-        made = Evaluator(scene, compile_program(PROGRAM, entries), check, episodes=episodes, seed=0)
-        made.make_policy = ppo_networks.make_inference_fn(make_networks(manifest))
-        return made
+        act = ppo_networks.make_inference_fn(make_networks(manifest))
+        return Evaluator(scene, compile_program(PROGRAM, entries), check, act, episodes=episodes, seed=0)
 
     ten, twelve = evaluator(CHECK_EPISODES), evaluator(CHECK_EPISODES + 2)
 
@@ -488,8 +487,8 @@ def test_a_jobs_clip_is_the_clip_rollout_of_its_kept_policy(
     manifest, params = load_policy(trained[0] / "policy")
     scene = dataclasses.replace(load_scene("CartpoleBalance", cache), episode_length=30)  # cheap to run
     entries = build_entries("CartpoleBalance", scene.env)
-    evaluator = Evaluator(scene, compile_program(PROGRAM, entries), None, episodes=4, seed=0)
-    evaluator.make_policy = ppo_networks.make_inference_fn(make_networks(manifest))
+    act = ppo_networks.make_inference_fn(make_networks(manifest))
+    evaluator = Evaluator(scene, compile_program(PROGRAM, entries), None, act, episodes=4, seed=0)
     from_evaluation = evaluator.clip_states(params)
     own = rollout(scene.env, manifest, params, 30)
     assert set(from_evaluation) == set(own) and from_evaluation["qpos"].shape == own["qpos"].shape == (31, 2)
