@@ -196,10 +196,10 @@ def render_clip(
     makes the rollout from the params in `rollout`'s form, CLIP_SECONDS long (a training job's evaluation
     rollouts do, without compiling another); by default `rollout`."""
     ctrl_dt = float(env.dt)
-    steps = clip_steps(ctrl_dt)
     started = time.monotonic()
-    states = make_states(params) if make_states is not None else rollout(env, manifest, params, steps)
-    steps = len(states["done"])
+    asked = clip_steps(ctrl_dt)
+    states = make_states(params) if make_states is not None else rollout(env, manifest, params, asked)
+    steps = len(states["done"])  # fewer than asked where the scene's episode is shorter
     rolled = time.monotonic()
     stride = frame_stride(ctrl_dt)
     frames = render_frames(env.mj_model, states, frame_indices(stride, steps, states["done"]), follow=follow)

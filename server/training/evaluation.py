@@ -9,9 +9,10 @@ length, what playback shows) from new initial states, and reads from the same ro
   and the terms that were NaN or infinite;
 - the success check's verdict, judged on the first CHECK_EPISODES of those episodes.
 
-One jitted function serves every evaluation and the kept policy's confirmation, so MJX's step is traced and
-compiled once for all of them, where brax's evaluator and the check each traced and compiled their own:
-about a quarter of a quick job's time went to brax's evaluator alone (docs/BENCHMARKS.md).
+One jitted function serves every evaluation, the kept policy's confirmation and the states its clip draws,
+so MJX's step is traced and compiled once for all of them, where brax's evaluator, the check and the clip
+each traced and compiled their own: about a quarter of a quick job's time went to brax's evaluator alone
+(docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
